@@ -1,0 +1,160 @@
+"""Command line: one command per stage of the Python API (``Library``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sceneseek.errors import SceneseekError
+from sceneseek.library import Library, expand_paths
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="index directory")]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def _parse_start(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--start {value!r}: expected ISO 8601, e.g. 2026-11-28T22:10:00+01:00")
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="video files or folders")],
+    db: DbOption,
+    camera: Annotated[str | None, typer.Option(help="camera id for these videos")] = None,
+    zone: Annotated[str | None, typer.Option(help="zone name for these videos")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="wall-clock time of the first frame (ISO 8601)")
+    ] = None,
+) -> None:
+    """Index videos: decode, segment, encode every modality, store."""
+    start_time = _parse_start(start)
+    files = expand_paths(paths)
+    library = Library(db)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("indexing", total=len(files))
+
+            def advance(path: str, status: str) -> None:
+                bar.update(task, advance=1, description=f"{status}: {Path(path).name}")
+
+            report = library.index(files, camera, zone, start_time, progress=advance)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    for path, cause in report.failed:
+        err.print(f"[yellow]skipped[/yellow] {path}: {cause}", highlight=False)
+    out.print(
+        f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
+        f"failed {len(report.failed)} ({report.seconds_of_video:.1f} s of video) → {db}"
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="what you are looking for, in your words")],
+    db: DbOption,
+    top_k: Annotated[int, typer.Option("--top-k", help="number of moments")] = 10,
+    json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+    camera: Annotated[str | None, typer.Option(help="only this camera")] = None,
+    zone: Annotated[str | None, typer.Option(help="only this zone")] = None,
+    time_of_day: Annotated[
+        str | None, typer.Option("--time-of-day", help="HH:MM-HH:MM, may wrap midnight")
+    ] = None,
+) -> None:
+    """Find moments by meaning across speech and visuals."""
+    library = Library(db)
+    try:
+        response = library.search(query, top_k, camera, zone, time_of_day)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    if json_output:
+        sys.stdout.write(json.dumps(response.to_dict(), ensure_ascii=False) + "\n")
+        return
+    print_results(response.to_dict())
+
+
+def print_results(response: dict[str, object]) -> None:
+    results = response["results"]
+    assert isinstance(results, list)
+    table = Table(title=f"{response['query']!r} — {len(results)} moments in "
+                  f"{response['took_ms']:.0f} ms", title_justify="left")
+    for column in ("#", "video", "start–end", "score", "why"):
+        table.add_column(column, overflow="fold")
+    for rank, result in enumerate(results, 1):
+        table.add_row(
+            str(rank),
+            Path(result["video"]).name,
+            f"{clock(result['start'])}–{clock(result['end'])}",
+            f"{result['score']:.2f}",
+            explain(result["evidence"]),
+        )
+    out.print(table)
+
+
+def clock(seconds: float) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{int(hours):02d}:{int(minutes):02d}:{secs:04.1f}"
+
+
+def explain(evidence: dict[str, dict[str, object]]) -> str:
+    parts = []
+    for modality, entry in evidence.items():
+        if modality == "visual" and entry.get("labels"):
+            labels = entry["labels"]
+            assert isinstance(labels, list)
+            parts.append("visual: " + ", ".join(f"{n} {p:.2f}" for n, p in labels))
+        elif "text" in entry:
+            parts.append(f'{modality}: "{str(entry["text"])[:80]}"')
+        else:
+            parts.append(modality)
+    return "; ".join(parts)
+
+
+@app.command()
+def info(db: DbOption) -> None:
+    """What an index holds and which encoders built it."""
+    library = Library(db)
+    try:
+        if not (db / "index.sqlite").exists():
+            raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
+        for key, value in library.stats().items():
+            out.print(f"{key}: {value}")
+        for role, version in library.index_store.encoder_versions().items():
+            out.print(f"encoder.{role}: {version}")
+        for path, cause in library.index_store.failures():
+            out.print(f"failed: {path}: {cause}", highlight=False)
+    finally:
+        library.close()
+
+
+if __name__ == "__main__":
+    app()

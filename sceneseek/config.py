@@ -1,0 +1,89 @@
+"""One typed configuration for the whole pipeline.
+
+Values come from (highest first): keyword arguments, environment variables
+``SCENESEEK_<FIELD>`` (nested with ``__``, e.g. ``SCENESEEK_SEGMENT__MAX_SECONDS``),
+a TOML file (``SCENESEEK_CONFIG`` or ``sceneseek.toml`` in the working directory),
+then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class SegmentConfig(BaseModel):
+    """How videos are cut into searchable segments."""
+
+    sample_fps: float = Field(2.0, gt=0, description="frames per second sampled for analysis")
+    shot_threshold: float = Field(
+        0.35, gt=0, le=2, description="histogram L1 distance that marks a shot boundary"
+    )
+    min_seconds: float = Field(1.0, ge=0, description="shorter shots merge into a neighbour")
+    max_seconds: float = Field(6.0, gt=0, description="longer shots are split evenly")
+
+
+class EncoderConfig(BaseModel):
+    """Which registered encoder serves each modality (see ``sceneseek.encoders``)."""
+
+    text: str = "e5-small"
+    visual: str = "effnet-lite0-conse"
+    speech: str = "whisper-tiny.en"
+    clip_model: str | None = Field(
+        None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"
+    )
+    visual_top_labels: int = Field(5, ge=1, le=50, description="class names kept per segment")
+    visual_frames_per_segment: int = Field(3, ge=1, le=32)
+
+
+class SearchConfig(BaseModel):
+    """Ranking knobs; defaults are the ones the benchmark picked (docs/BENCHMARKS.md)."""
+
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"visual": 1.0, "speech": 1.0, "keyword": 0.5}
+    )
+    candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
+    merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")
+    max_moment_seconds: float = Field(30.0, gt=0)
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SCENESEEK_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    segment: SegmentConfig = SegmentConfig()
+    encoders: EncoderConfig = EncoderConfig()
+    search: SearchConfig = SearchConfig()
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "sceneseek",
+        description="derived, re-computable data such as class-name embeddings",
+    )
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("SCENESEEK_CONFIG", "sceneseek.toml")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )

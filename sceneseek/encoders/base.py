@@ -1,0 +1,129 @@
+"""Encoder protocols. Every encoder has a name and a version; the index stores both and
+refuses vectors from any other encoder (see ``sceneseek.index``)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from sceneseek.registry import Registry
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class TextEncoder(Protocol):
+    info: EncoderInfo
+    dim: int
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """(N, dim) unit vectors for search queries."""
+        ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """(N, dim) unit vectors for indexed text (transcripts, labels)."""
+        ...
+
+
+@dataclass
+class FrameFeatures:
+    """Per-frame outputs. ``image`` serves image↔image similarity; ``semantic`` is what
+    ``VisualEncoder.summarize`` turns into a text-space vector (class probabilities for
+    ConSE, image embeddings for CLIP)."""
+
+    image: np.ndarray  # (N, F)
+    semantic: np.ndarray  # (N, S)
+
+
+@dataclass
+class VisualSummary:
+    text_vector: np.ndarray  # (D,) in the query space; compared by inner product
+    image_vector: np.ndarray  # (F,) unit vector
+    labels: list[tuple[str, float]]  # most likely class names with confidence
+
+
+class VisualEncoder(Protocol):
+    info: EncoderInfo
+    image_dim: int
+    frame_short_side: int
+
+    def encode_frames(self, rgb: np.ndarray) -> FrameFeatures:
+        """rgb: (N, H, W, 3) uint8 with min(H, W) == frame_short_side."""
+        ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Query vectors comparable with ``VisualSummary.text_vector``."""
+        ...
+
+    def summarize(self, features: FrameFeatures) -> VisualSummary:
+        """Pool the frames of one segment."""
+        ...
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A stretch of speech; start/end come from word timestamps, so they are tight."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Transcript:
+    language: str
+    utterances: list[Utterance]
+
+
+class SpeechEncoder(Protocol):
+    info: EncoderInfo
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """audio: 16 kHz mono float32."""
+        ...
+
+
+def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Central size×size crop of (N, H, W, 3) frames."""
+    top = (rgb.shape[1] - size) // 2
+    left = (rgb.shape[2] - size) // 2
+    return rgb[:, top : top + size, left : left + size]
+
+
+def digest(texts: list[str]) -> str:
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:8]
+
+
+def cached_passages(text: TextEncoder, texts: list[str], cache_dir: Path) -> np.ndarray:
+    """Passage embeddings of a fixed vocabulary, cached on disk per text model: the 1000
+    class names take ~10 s to embed on two cores, too slow to repeat per process."""
+    path = cache_dir / f"passages-{text.info.name}-{text.info.version}-{digest(texts)}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = text.embed_passages(texts)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalise rows (or a single vector); zero vectors stay zero."""
+    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.where(norm == 0, 1, norm)).astype(np.float32)
+
+
+text_encoders: Registry[TextEncoder] = Registry("text encoder")
+visual_encoders: Registry[VisualEncoder] = Registry("visual encoder")
+speech_encoders: Registry[SpeechEncoder] = Registry("speech encoder")

@@ -1,0 +1,26 @@
+"""Errors users see. Each names the input it is about and the cause, so a batch can
+report it and move on."""
+
+from __future__ import annotations
+
+
+class SceneseekError(Exception):
+    """Base class for errors meant for the user, not a traceback."""
+
+
+class MediaError(SceneseekError):
+    """A media file could not be read: missing, empty, damaged or without usable streams."""
+
+    def __init__(self, path: object, cause: str) -> None:
+        self.path = str(path)
+        self.cause = cause
+        super().__init__(f"{self.path}: {cause}")
+
+
+class EncoderMismatchError(SceneseekError):
+    """The index was built with other encoders than the ones configured now; mixing
+    vectors from two models gives meaningless similarities, so we refuse."""
+
+
+class QueryError(SceneseekError):
+    """A malformed query or filter."""

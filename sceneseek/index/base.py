@@ -1,0 +1,114 @@
+"""The ``Index`` protocol every backend implements, and the records that cross it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from sceneseek.encoders.base import Utterance
+from sceneseek.registry import Registry
+
+
+@dataclass
+class VideoRecord:
+    path: str
+    content_hash: str
+    duration: float
+    camera: str | None = None
+    zone: str | None = None
+    start_time: datetime | None = None  # wall-clock time of the first frame
+    language: str | None = None
+
+
+def transcript_text(utterances: list[Utterance]) -> str:
+    return " ".join(u.text for u in utterances)
+
+
+@dataclass
+class SegmentRecord:
+    start: float
+    end: float
+    utterances: list[Utterance] = field(default_factory=list)
+    labels: list[tuple[str, float]] = field(default_factory=list)
+    keyframe: float = 0.0
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # modality → unit vector
+
+
+@dataclass(frozen=True)
+class StoredSegment:
+    id: int
+    video: str
+    start: float
+    end: float
+    utterances: list[Utterance]
+    labels: list[tuple[str, float]]
+    keyframe: float
+    camera: str | None
+    zone: str | None
+    wall_start: datetime | None
+
+
+@dataclass(frozen=True)
+class SegmentFilter:
+    """Restricts search to matching segments, applied inside k-NN and BM25."""
+
+    camera: str | None = None
+    zone: str | None = None
+    time_of_day: tuple[int, int] | None = None  # seconds after local midnight; may wrap
+
+    @property
+    def is_empty(self) -> bool:
+        return self.camera is None and self.zone is None and self.time_of_day is None
+
+
+class Index(Protocol):
+    def encoder_versions(self) -> dict[str, str]:
+        """Encoder name@version per role, as recorded when the index was first written."""
+        ...
+
+    def set_encoder_versions(self, versions: dict[str, str]) -> None: ...
+
+    def video_hash(self, path: str) -> str | None:
+        """Content hash stored for ``path``, or None if it is not indexed."""
+        ...
+
+    def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
+        """Atomically swap in this video's segments (a crash leaves the old ones)."""
+        ...
+
+    def record_failure(self, path: str, error: str) -> None: ...
+
+    def failures(self) -> list[tuple[str, str]]:
+        """(path, error) of files whose last indexing attempt failed."""
+        ...
+
+    def knn(
+        self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
+    ) -> list[tuple[int, float]]:
+        """(segment id, cosine) best first, only among segments matching ``where``."""
+        ...
+
+    def reference_vectors(self, modality: str) -> np.ndarray:
+        """A sample of stored vectors, for calibrating one query's similarity scale."""
+        ...
+
+    def keyword(self, text: str, k: int, where: SegmentFilter) -> list[tuple[int, float]]:
+        """(segment id, BM25 score, higher is better) over transcripts and labels."""
+        ...
+
+    def segments(self, ids: list[int]) -> dict[int, StoredSegment]: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+backends: Registry[Index] = Registry("index backend")
+
+
+def open_index(backend: str, path: Path) -> Index:
+    return backends.create(backend, path)

@@ -1,0 +1,318 @@
+"""Zero-setup backend: one directory with a SQLite database (WAL) holding videos,
+segments, text (FTS5 for BM25) and vectors, plus in-memory Faiss indexes built from it.
+
+SQLite is the single source of truth, so Faiss can never disagree with it after a
+crash: the Faiss side is rebuilt from the stored vectors when the index is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from sceneseek.encoders.base import Utterance
+from sceneseek.index.base import (
+    SegmentFilter,
+    SegmentRecord,
+    StoredSegment,
+    VideoRecord,
+    backends,
+    transcript_text,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS videos (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    duration REAL NOT NULL,
+    camera TEXT,
+    zone TEXT,
+    start_time TEXT,
+    language TEXT,
+    indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS segments (
+    id INTEGER PRIMARY KEY,
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    keyframe REAL NOT NULL,
+    utterances TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    day_seconds REAL
+);
+CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start);
+CREATE TABLE IF NOT EXISTS vectors (
+    segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+    modality TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (segment_id, modality)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS segment_text USING fts5(
+    transcript, labels, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS failures (
+    path TEXT PRIMARY KEY, error TEXT NOT NULL, at TEXT NOT NULL
+);
+"""
+
+REFERENCE_SAMPLE = 2048
+FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class EmbeddedIndex:
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._db = sqlite3.connect(directory / "index.sqlite", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+        self._faiss: dict[str, faiss.IndexIDMap2] = {}
+        self._load_vectors()
+
+    # -- encoders -----------------------------------------------------------------------
+    def encoder_versions(self) -> dict[str, str]:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'encoders'").fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    def set_encoder_versions(self, versions: dict[str, str]) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('encoders', ?)", (json.dumps(versions),)
+            )
+
+    # -- writes -------------------------------------------------------------------------
+    def video_hash(self, path: str) -> str | None:
+        row = self._db.execute("SELECT content_hash FROM videos WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
+        with self._lock:
+            with self._db:
+                old_ids = self._delete_video(video.path)
+                cursor = self._db.execute(
+                    "INSERT INTO videos (path, content_hash, duration, camera, zone, start_time,"
+                    " language, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        video.path,
+                        video.content_hash,
+                        video.duration,
+                        video.camera,
+                        video.zone,
+                        video.start_time.isoformat() if video.start_time else None,
+                        video.language,
+                        datetime.now().astimezone().isoformat(),
+                    ),
+                )
+                video_id = cursor.lastrowid
+                added: dict[str, list[tuple[int, np.ndarray]]] = {}
+                for segment in segments:
+                    segment_id = self._insert_segment(video_id, video.start_time, segment)
+                    for modality, vector in segment.vectors.items():
+                        added.setdefault(modality, []).append((segment_id, vector))
+                self._db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
+            # Only after the commit: memory follows what is durable.
+            for index in self._faiss.values():
+                index.remove_ids(np.asarray(old_ids, dtype=np.int64))
+            for modality, rows in added.items():
+                self._add_to_faiss(modality, rows)
+
+    def _delete_video(self, path: str) -> list[int]:
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT s.id FROM segments s JOIN videos v ON v.id = s.video_id WHERE v.path = ?",
+                (path,),
+            )
+        ]
+        self._db.executemany("DELETE FROM segment_text WHERE rowid = ?", [(i,) for i in ids])
+        self._db.execute("DELETE FROM videos WHERE path = ?", (path,))
+        return ids
+
+    def _insert_segment(
+        self, video_id: int | None, start_time: datetime | None, segment: SegmentRecord
+    ) -> int:
+        day_seconds = None
+        if start_time is not None:
+            middle = start_time + timedelta(seconds=(segment.start + segment.end) / 2)
+            day_seconds = middle.hour * 3600 + middle.minute * 60 + middle.second
+        label_text = ", ".join(name for name, _ in segment.labels)
+        cursor = self._db.execute(
+            "INSERT INTO segments (video_id, start, end, keyframe, utterances, labels,"
+            " day_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                video_id,
+                segment.start,
+                segment.end,
+                segment.keyframe,
+                json.dumps([[u.start, u.end, u.text] for u in segment.utterances]),
+                json.dumps(segment.labels),
+                day_seconds,
+            ),
+        )
+        segment_id = int(cursor.lastrowid or 0)
+        self._db.execute(
+            "INSERT INTO segment_text (rowid, transcript, labels) VALUES (?, ?, ?)",
+            (segment_id, transcript_text(segment.utterances), label_text),
+        )
+        self._db.executemany(
+            "INSERT INTO vectors VALUES (?, ?, ?)",
+            [
+                (segment_id, modality, np.asarray(v, np.float32).tobytes())
+                for modality, v in segment.vectors.items()
+            ],
+        )
+        return segment_id
+
+    def record_failure(self, path: str, error: str) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?)",
+                (path, error, datetime.now().astimezone().isoformat()),
+            )
+
+    # -- vectors ------------------------------------------------------------------------
+    def _load_vectors(self) -> None:
+        rows: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for segment_id, modality, blob in self._db.execute(
+            "SELECT segment_id, modality, vector FROM vectors"
+        ):
+            rows.setdefault(modality, []).append((segment_id, np.frombuffer(blob, np.float32)))
+        for modality, pairs in rows.items():
+            self._add_to_faiss(modality, pairs)
+
+    def _add_to_faiss(self, modality: str, rows: list[tuple[int, np.ndarray]]) -> None:
+        if not rows:
+            return
+        matrix = np.stack([v for _, v in rows]).astype(np.float32)
+        if modality not in self._faiss:
+            self._faiss[modality] = faiss.IndexIDMap2(faiss.IndexFlatIP(matrix.shape[1]))
+        self._faiss[modality].add_with_ids(matrix, np.asarray([i for i, _ in rows], np.int64))
+
+    def knn(
+        self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
+    ) -> list[tuple[int, float]]:
+        index = self._faiss.get(modality)
+        if index is None or index.ntotal == 0:
+            return []
+        params = None
+        if not where.is_empty:
+            allowed = self._allowed_ids(where)
+            if not allowed:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, "int64")))
+        with self._lock:
+            scores, ids = index.search(
+                np.asarray(query, np.float32).reshape(1, -1), min(k, index.ntotal), params=params
+            )
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def reference_vectors(self, modality: str) -> np.ndarray:
+        index = self._faiss.get(modality)
+        if index is None or index.ntotal == 0:
+            return np.zeros((0, 0), np.float32)
+        step = max(1, index.ntotal // REFERENCE_SAMPLE)
+        with self._lock:
+            ids = faiss.vector_to_array(index.id_map)[::step][:REFERENCE_SAMPLE]
+            return np.stack([index.reconstruct(int(i)) for i in ids])
+
+    # -- text ---------------------------------------------------------------------------
+    def keyword(self, text: str, k: int, where: SegmentFilter) -> list[tuple[int, float]]:
+        tokens = FTS_TOKEN.findall(text.lower())
+        if not tokens:
+            return []
+        match = " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
+        clause, args = self._filter_sql(where)
+        rows = self._db.execute(
+            "SELECT t.rowid, -bm25(segment_text) AS score FROM segment_text t"
+            " JOIN segments s ON s.id = t.rowid JOIN videos v ON v.id = s.video_id"
+            f" WHERE segment_text MATCH ? {clause} ORDER BY score DESC LIMIT ?",
+            (match, *args, k),
+        ).fetchall()
+        return [(int(i), float(s)) for i, s in rows]
+
+    # -- filters ------------------------------------------------------------------------
+    @staticmethod
+    def _filter_sql(where: SegmentFilter) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if where.camera is not None:
+            clauses.append("v.camera = ?")
+            args.append(where.camera)
+        if where.zone is not None:
+            clauses.append("v.zone = ?")
+            args.append(where.zone)
+        if where.time_of_day is not None:
+            start, end = where.time_of_day
+            joiner = "AND" if start <= end else "OR"
+            clauses.append(f"(s.day_seconds >= ? {joiner} s.day_seconds < ?)")
+            args.extend([start, end])
+        return "".join(f" AND {c}" for c in clauses), args
+
+    def _allowed_ids(self, where: SegmentFilter) -> list[int]:
+        clause, args = self._filter_sql(where)
+        return [
+            r[0]
+            for r in self._db.execute(
+                f"SELECT s.id FROM segments s JOIN videos v ON v.id = s.video_id WHERE 1 {clause}",
+                args,
+            )
+        ]
+
+    # -- reads --------------------------------------------------------------------------
+    def segments(self, ids: list[int]) -> dict[int, StoredSegment]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            "SELECT s.id, v.path, s.start, s.end, s.utterances, s.labels, s.keyframe, v.camera,"
+            " v.zone, v.start_time FROM segments s JOIN videos v ON v.id = s.video_id"
+            f" WHERE s.id IN ({marks})",
+            ids,
+        ).fetchall()
+        return {
+            r[0]: StoredSegment(
+                id=r[0],
+                video=r[1],
+                start=r[2],
+                end=r[3],
+                utterances=[Utterance(a, b, text) for a, b, text in json.loads(r[4])],
+                labels=[(name, p) for name, p in json.loads(r[5])],
+                keyframe=r[6],
+                camera=r[7],
+                zone=r[8],
+                wall_start=datetime.fromisoformat(r[9]) if r[9] else None,
+            )
+            for r in rows
+        }
+
+    def failures(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self._db.execute("SELECT path, error FROM failures")]
+
+    def stats(self) -> dict[str, int]:
+        counts = {
+            "videos": self._db.execute("SELECT count(*) FROM videos").fetchone()[0],
+            "segments": self._db.execute("SELECT count(*) FROM segments").fetchone()[0],
+            "failures": self._db.execute("SELECT count(*) FROM failures").fetchone()[0],
+        }
+        counts.update({f"vectors.{m}": idx.ntotal for m, idx in self._faiss.items()})
+        return counts
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@backends.register("embedded")
+def _embedded(path: Path) -> EmbeddedIndex:
+    return EmbeddedIndex(path)

@@ -1,0 +1,151 @@
+"""The Python API; the CLI maps onto it one to one.
+
+    lib = Library("./lib")
+    report = lib.index(["footage/"], camera="cam-02", zone="gate")
+    response = lib.search("a man talking on the phone in a car", top_k=5)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+from sceneseek.config import Config
+from sceneseek.errors import EncoderMismatchError, MediaError, SceneseekError
+from sceneseek.index import backends
+from sceneseek.index.base import Index, VideoRecord
+from sceneseek.ingest import Encoders, analyse, display_path
+from sceneseek.media.decode import content_hash, probe
+from sceneseek.search.engine import Searcher, SearchResponse
+from sceneseek.search.filters import make_filter
+
+VIDEO_EXTENSIONS = {
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
+    ".m2ts", ".flv", ".wmv", ".3gp", ".ogv",
+}
+
+
+@dataclass
+class IndexReport:
+    indexed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, cause)
+    seconds_of_video: float = 0.0
+
+
+ProgressFn = Callable[[str, str], None]  # (path, status) after each file
+
+
+class Library:
+    def __init__(self, db: str | Path, config: Config | None = None, backend: str = "embedded"):
+        self.path = Path(db)
+        self.config = config or Config()
+        self.encoders = Encoders(self.config)
+        self._backend = backend
+
+    @cached_property
+    def index_store(self) -> Index:
+        return backends.create(self._backend, self.path)
+
+    def _check_encoders(self) -> None:
+        """Refuse to mix vectors from different encoders; record them on first write."""
+        current = self.encoders.versions()
+        stored = self.index_store.encoder_versions()
+        if not stored:
+            self.index_store.set_encoder_versions(current)
+            return
+        if stored != current:
+            differ = ", ".join(
+                f"{role}: index has {stored.get(role)}, configured {current.get(role)}"
+                for role in sorted(set(stored) | set(current))
+                if stored.get(role) != current.get(role)
+            )
+            raise EncoderMismatchError(
+                f"{self.path}: this index was built with different encoders ({differ}). "
+                "Use the encoders it was built with, or index into a new --db."
+            )
+
+    def index(
+        self,
+        paths: Iterable[str | Path],
+        camera: str | None = None,
+        zone: str | None = None,
+        start: datetime | None = None,
+        progress: ProgressFn | None = None,
+    ) -> IndexReport:
+        """Index files and folders (recursively). Unchanged files are skipped, changed
+        ones replaced atomically; a bad file is reported and the batch goes on."""
+        self._check_encoders()
+        report = IndexReport()
+        for path in expand_paths(paths):
+            status = self._index_one(path, camera, zone, start, report)
+            if progress:
+                progress(str(path), status)
+        return report
+
+    def _index_one(
+        self,
+        path: Path,
+        camera: str | None,
+        zone: str | None,
+        start: datetime | None,
+        report: IndexReport,
+    ) -> str:
+        key = display_path(path)
+        try:
+            digest = content_hash(path) if path.is_file() else ""
+            if digest and self.index_store.video_hash(key) == digest:
+                report.unchanged.append(key)
+                return "unchanged"
+            info = probe(path)
+            segments, language = analyse(info, self.config, self.encoders)
+            video = VideoRecord(key, digest, info.duration, camera, zone, start, language)
+            self.index_store.replace_video(video, segments)
+        except (MediaError, OSError) as exc:
+            cause = exc.cause if isinstance(exc, MediaError) else f"{type(exc).__name__}: {exc}"
+            report.failed.append((key, cause))
+            self.index_store.record_failure(key, cause)
+            return "failed"
+        report.indexed.append(key)
+        report.seconds_of_video += info.duration
+        return "indexed"
+
+    def search(
+        self,
+        query: str,
+        top_k: int = 10,
+        camera: str | None = None,
+        zone: str | None = None,
+        time_of_day: str | None = None,
+    ) -> SearchResponse:
+        where = make_filter(camera, zone, time_of_day)
+        if not (self.path / "index.sqlite").exists():
+            raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
+        self._check_encoders()
+        return Searcher(self.index_store, self.encoders, self.config.search).search(
+            query, top_k, where
+        )
+
+    def stats(self) -> dict[str, int]:
+        return self.index_store.stats()
+
+    def close(self) -> None:
+        if "index_store" in self.__dict__:
+            self.index_store.close()
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders walked recursively for video files, in sorted order."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
+            )
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))

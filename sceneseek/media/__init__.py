@@ -1,0 +1,1 @@
+"""Media stage: probe, decode, sample frames, extract audio, cut segments."""

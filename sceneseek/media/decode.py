@@ -1,0 +1,152 @@
+"""Decode any container/codec FFmpeg reads (through PyAV) into what the encoders need:
+frames sampled at a fixed rate, already resized for the visual model, and 16 kHz mono
+audio. Frames are streamed in batches so a two-hour file never sits in memory whole."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from sceneseek.errors import MediaError
+
+AUDIO_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: Path
+    duration: float
+    fps: float
+    width: int
+    height: int
+    has_video: bool
+    has_audio: bool
+
+
+def content_hash(path: Path, chunk: int = 1 << 20) -> str:
+    """Hash of size plus first, middle and last MiB: cheap on multi-GB files, and any
+    re-encode or append changes it, which is what re-index detection needs."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as handle:
+        for offset in sorted({0, max(0, size // 2 - chunk // 2), max(0, size - chunk)}):
+            handle.seek(offset)
+            digest.update(handle.read(chunk))
+    return digest.hexdigest()
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise MediaError(path, "file not found")
+    if path.is_dir():
+        raise MediaError(path, "is a directory, not a media file")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "file is empty (0 bytes)")
+    try:
+        return av.open(str(path), mode="r")
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
+        raise MediaError(path, f"not a readable media file ({exc})") from exc
+
+
+def probe(path: Path) -> MediaInfo:
+    """Read duration and streams without decoding; raises MediaError on unusable input."""
+    with _open(path) as container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if video is None:
+            raise MediaError(path, "no video stream")
+        duration = _duration(container, video)
+        if duration <= 0:
+            raise MediaError(path, "duration is zero or unknown")
+        rate = video.average_rate or video.guessed_rate
+        return MediaInfo(
+            path=path,
+            duration=duration,
+            fps=float(rate) if rate else 0.0,
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            has_video=True,
+            has_audio=audio is not None,
+        )
+
+
+def _duration(container: av.container.InputContainer, video: av.VideoStream) -> float:
+    if video.duration is not None and video.time_base is not None:
+        return float(video.duration * video.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+@dataclass
+class FrameBatch:
+    times: np.ndarray  # (N,) seconds
+    rgb: np.ndarray  # (N, H, W, 3) uint8
+
+
+def sample_frames(
+    info: MediaInfo, fps: float, short_side: int = 256, batch: int = 32
+) -> Iterator[FrameBatch]:
+    """Yield frames at ``fps`` (first decoded frame at or after each sample time),
+    resized so the short side is ``short_side`` with the aspect ratio kept. Damage
+    mid-file raises MediaError unless most of the file was already read, in which case
+    the tail is dropped."""
+    scale = short_side / max(1, min(info.width, info.height))
+    width = max(2, round(info.width * scale / 2) * 2)
+    height = max(2, round(info.height * scale / 2) * 2)
+    step = 1.0 / fps
+    next_time = 0.0
+    times: list[float] = []
+    frames: list[np.ndarray] = []
+    last_time = 0.0
+    emitted = 0
+    with _open(info.path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                last_time = frame.time
+                if frame.time + 1e-6 < next_time:
+                    continue
+                times.append(frame.time)
+                frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
+                emitted += 1
+                next_time = (math.floor(frame.time / step + 1e-6) + 1) * step
+                if len(frames) == batch:
+                    yield FrameBatch(np.asarray(times), np.stack(frames))
+                    times, frames = [], []
+        except av.FFmpegError as exc:
+            if last_time < 0.9 * info.duration:
+                raise MediaError(info.path, f"video is damaged at {last_time:.1f}s ({exc})") from exc
+    if frames:
+        yield FrameBatch(np.asarray(times), np.stack(frames))
+    if emitted == 0:
+        raise MediaError(info.path, "no decodable video frames")
+
+
+def decode_audio(info: MediaInfo) -> np.ndarray:
+    """All audio as 16 kHz mono float32 in [-1, 1]; empty when the file has none."""
+    if not info.has_audio:
+        return np.zeros(0, dtype=np.float32)
+    chunks: list[np.ndarray] = []
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+    with _open(info.path) as container:
+        stream = container.streams.audio[0]
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.FFmpegError as exc:
+            if sum(len(c) for c in chunks) < 0.9 * info.duration * AUDIO_RATE:
+                raise MediaError(info.path, f"audio is damaged ({exc})") from exc
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)

@@ -1,0 +1,1 @@
+"""Search stage: query → per-modality candidates → fused ranking → merged moments."""

@@ -1,0 +1,91 @@
+"""Merge adjacent scored segments of one video into moments with tight bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sceneseek.index.base import StoredSegment
+
+
+@dataclass
+class Moment:
+    video: str
+    start: float
+    end: float
+    score: float
+    segments: list[StoredSegment] = field(default_factory=list)
+    contributions: dict[str, float] = field(default_factory=dict)  # of the best segment
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.segments[0]
+        wall = best.wall_start.isoformat() if best.wall_start else None
+        return {
+            "video": self.video,
+            "start": round(self.start, 2),
+            "end": round(self.end, 2),
+            "score": round(self.score, 4),
+            "evidence": self.evidence,
+            "keyframe": round(best.keyframe, 2),
+            "camera": best.camera,
+            "zone": best.zone,
+            "video_start_time": wall,
+        }
+
+
+def merge(
+    scored: list[tuple[StoredSegment, float, dict[str, float]]],
+    gap: float,
+    max_seconds: float,
+    keep_fraction: float = 0.5,
+) -> list[Moment]:
+    """Group segments of the same video that touch (within ``gap``) into one moment, as
+    long as each scores at least ``keep_fraction`` of the group's best and the moment
+    stays under ``max_seconds``. The first segment of ``Moment.segments`` is the best."""
+    by_video: dict[str, list[tuple[StoredSegment, float, dict[str, float]]]] = {}
+    for item in scored:
+        by_video.setdefault(item[0].video, []).append(item)
+    moments: list[Moment] = []
+    for items in by_video.values():
+        items.sort(key=lambda item: item[0].start)
+        current: list[tuple[StoredSegment, float, dict[str, float]]] = []
+        for item in items:
+            if current and _joins(current, item, gap, max_seconds, keep_fraction):
+                current.append(item)
+            else:
+                if current:
+                    moments.append(_moment(current))
+                current = [item]
+        if current:
+            moments.append(_moment(current))
+    return sorted(moments, key=lambda m: m.score, reverse=True)
+
+
+def _joins(
+    current: list[tuple[StoredSegment, float, dict[str, float]]],
+    item: tuple[StoredSegment, float, dict[str, float]],
+    gap: float,
+    max_seconds: float,
+    keep_fraction: float,
+) -> bool:
+    best = max(score for _, score, _ in current)
+    segment, score = item[0], item[1]
+    return (
+        segment.start - current[-1][0].end <= gap
+        and segment.end - current[0][0].start <= max_seconds
+        and min(score, best) >= keep_fraction * max(score, best)
+    )
+
+
+def _moment(items: list[tuple[StoredSegment, float, dict[str, float]]]) -> Moment:
+    best = max(items, key=lambda item: item[1])
+    segments = [best[0], *(s for s, _, _ in items if s is not best[0])]
+    return Moment(
+        video=best[0].video,
+        start=items[0][0].start,
+        end=items[-1][0].end,
+        score=best[1],
+        segments=segments,
+        contributions=best[2],
+    )
