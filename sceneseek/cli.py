@@ -18,7 +18,7 @@ from sceneseek.library import Library, expand_paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # paths in errors must stay greppable
 
 DbOption = Annotated[Path, typer.Option("--db", help="index directory")]
 
@@ -34,7 +34,9 @@ def _parse_start(value: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise _fail(f"--start {value!r}: expected ISO 8601, e.g. 2026-11-28T22:10:00+01:00")
+        raise _fail(
+            f"--start {value!r}: expected ISO 8601, e.g. 2026-11-28T22:10:00+01:00"
+        ) from None
 
 
 @app.command()
@@ -51,8 +53,12 @@ def index(
     start_time = _parse_start(start)
     files = expand_paths(paths)
     library = Library(db)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     try:
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task("indexing", total=len(files))
@@ -104,8 +110,10 @@ def search(
 def print_results(response: dict[str, object]) -> None:
     results = response["results"]
     assert isinstance(results, list)
-    table = Table(title=f"{response['query']!r} — {len(results)} moments in "
-                  f"{response['took_ms']:.0f} ms", title_justify="left")
+    table = Table(
+        title=f"{response['query']!r} — {len(results)} moments in {response['took_ms']:.0f} ms",
+        title_justify="left",
+    )
     for column in ("#", "video", "start–end", "score", "why"):
         table.add_column(column, overflow="fold")
     for rank, result in enumerate(results, 1):

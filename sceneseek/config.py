@@ -66,8 +66,9 @@ class Config(BaseSettings):
     encoders: EncoderConfig = EncoderConfig()
     search: SearchConfig = SearchConfig()
     cache_dir: Path = Field(
-        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        / "sceneseek",
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sceneseek"
+        ),
         description="derived, re-computable data such as class-name embeddings",
     )
     threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)

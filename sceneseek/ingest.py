@@ -61,9 +61,11 @@ class Encoders:
         return cached_passages(self.text, load_class_names(), self.config.cache_dir)
 
     def versions(self) -> dict[str, str]:
-        return {"text": str(self.text.info), "visual": str(self.visual.info),
-                "speech": str(self.speech.info)}
-
+        return {
+            "text": str(self.text.info),
+            "visual": str(self.visual.info),
+            "speech": str(self.speech.info),
+        }
 
 
 @dataclass
@@ -137,14 +139,10 @@ def _overlaps(utterance: Utterance, span: Span) -> bool:
     return utterance.start < span.end and utterance.end > span.start
 
 
-def analyse(info: MediaInfo, config: Config, encoders: Encoders) -> tuple[
-    list[SegmentRecord], str
-]:
+def analyse(info: MediaInfo, config: Config, encoders: Encoders) -> tuple[list[SegmentRecord], str]:
     """All segments of one probed video, and its spoken language."""
     sampled = sample_video(info, config, encoders.visual)
-    spans = ShotSegmenter(config.segment).segment(
-        sampled.times, sampled.histograms, info.duration
-    )
+    spans = ShotSegmenter(config.segment).segment(sampled.times, sampled.histograms, info.duration)
     transcript = transcribe(info, encoders.speech)
     return build_segments(spans, sampled, transcript, encoders), transcript.language
 

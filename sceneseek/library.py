@@ -1,8 +1,8 @@
 """The Python API; the CLI maps onto it one to one.
 
-    lib = Library("./lib")
-    report = lib.index(["footage/"], camera="cam-02", zone="gate")
-    response = lib.search("a man talking on the phone in a car", top_k=5)
+lib = Library("./lib")
+report = lib.index(["footage/"], camera="cam-02", zone="gate")
+response = lib.search("a man talking on the phone in a car", top_k=5)
 """
 
 from __future__ import annotations
@@ -23,8 +23,21 @@ from sceneseek.search.engine import Searcher, SearchResponse
 from sceneseek.search.filters import make_filter
 
 VIDEO_EXTENSIONS = {
-    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
-    ".m2ts", ".flv", ".wmv", ".3gp", ".ogv",
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".flv",
+    ".wmv",
+    ".3gp",
+    ".ogv",
 }
 
 
@@ -143,9 +156,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
-            )
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS))
         else:
             found.append(path)
     return list(dict.fromkeys(found))

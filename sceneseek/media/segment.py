@@ -56,8 +56,11 @@ class ShotSegmenter:
     def segment(self, times: np.ndarray, histograms: np.ndarray, duration: float) -> list[Span]:
         edges = [0.0, *self.boundaries(times, histograms), duration]
         shots = [Span(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
-        return [piece for shot in _merge_short(shots, self.config.min_seconds)
-                for piece in _split_long(shot, self.config.max_seconds)]
+        return [
+            piece
+            for shot in _merge_short(shots, self.config.min_seconds)
+            for piece in _split_long(shot, self.config.max_seconds)
+        ]
 
 
 def _merge_short(shots: list[Span], min_seconds: float) -> list[Span]:

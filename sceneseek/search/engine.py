@@ -86,7 +86,6 @@ class Searcher:
         evidence["keyword"] = fusion.keyword_evidence(ranked["keyword"])
         return fusion.weighted(evidence, weights)
 
-
     def _reference(self, modality: str) -> np.ndarray:
         """Stored vectors, topped up with the background vocabulary while the library is
         too small for its own score distribution to be a stable reference."""
@@ -102,7 +101,9 @@ def _validate(query: str) -> str:
     if not text:
         raise QueryError("the query is empty")
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}")
+        raise QueryError(
+            f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}"
+        )
     return text
 
 
@@ -115,7 +116,8 @@ def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]]) -> None
     for modality, contribution in sorted(moment.contributions.items(), key=lambda x: -x[1]):
         entry: dict[str, Any] = {"contribution": round(contribution, 3)}
         if modality in raw and best.id in raw[modality]:
-            entry["similarity"] = round(raw[modality][best.id], 4)
+            key = "bm25" if modality == "keyword" else "similarity"
+            entry[key] = round(raw[modality][best.id], 4)
         if modality == "visual":
             entry["labels"] = [[name, round(p, 3)] for name, p in best.labels[:3]]
         elif modality in ("speech", "keyword") and best.utterances:
@@ -124,7 +126,10 @@ def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]]) -> None
             entry["labels"] = [name for name, _ in best.labels[:3]]
         evidence[modality] = entry
     moment.evidence = evidence
-    if moment.contributions and max(moment.contributions, key=moment.contributions.__getitem__) == "speech":
+    if (
+        moment.contributions
+        and max(moment.contributions, key=moment.contributions.__getitem__) == "speech"
+    ):
         spans = [u for s in moment.segments for u in s.utterances]
         moment.start = max(moment.start, min(u.start for u in spans))
         moment.end = min(moment.end, max(u.end for u in spans))

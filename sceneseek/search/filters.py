@@ -12,7 +12,7 @@ TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
 def parse_time_of_day(text: str) -> tuple[int, int]:
-    """"22:00-06:00" → seconds after midnight (start, end); the window may wrap midnight."""
+    """ "22:00-06:00" → seconds after midnight (start, end); the window may wrap midnight."""
     match = TIME_OF_DAY.match(text)
     if not match:
         raise QueryError(f"time of day {text!r}: expected HH:MM-HH:MM, e.g. 22:00-06:00")

@@ -1,0 +1,28 @@
+"""Shared fixtures: real sample media built from registry packages, indexed once per
+session with the real default models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sceneseek import Config, Library
+from sceneseek.eval.samples import SampleSet, build_sample_media
+from sceneseek.library import IndexReport
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> SampleSet:
+    return build_sample_media(tmp_path_factory.mktemp("samples"))
+
+
+@pytest.fixture(scope="session")
+def indexed(
+    tmp_path_factory: pytest.TempPathFactory, samples: SampleSet
+) -> tuple[Path, IndexReport]:
+    db = tmp_path_factory.mktemp("lib")
+    library = Library(db, Config())
+    report = library.index([samples.root], camera="cam-01", zone="lobby")
+    library.close()
+    return db, report

@@ -1,0 +1,159 @@
+"""End-to-end behaviour of the core on real media with the real default models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tiny_clip import build_tiny_clip  # noqa: I001  (tests/ is on sys.path)
+
+from sceneseek import Config, Library
+from sceneseek.errors import EncoderMismatchError, QueryError
+from sceneseek.eval.samples import PHRASE_AT, SampleSet
+from sceneseek.library import IndexReport
+
+
+def overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
+    return max(0.0, min(a_end, b_end) - max(a_start, b_start))
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(
+    indexed: tuple[Path, IndexReport], samples: SampleSet
+) -> None:
+    _, report = indexed
+    failed = dict(report.failed)
+    assert set(failed) == {str(samples.corrupt.resolve()), str(samples.empty.resolve())}
+    assert "empty" in failed[str(samples.empty.resolve())]
+    assert {Path(p).name for p in report.indexed} == {"photos.mp4", "speech.mp4", "silent.mp4"}
+
+
+def test_spoken_phrase_is_found_at_the_right_time(
+    indexed: tuple[Path, IndexReport], samples: SampleSet
+) -> None:
+    db, _ = indexed
+    phrase = samples.find("speech.mp4", "phrase")
+    top = Library(db).search("the delivery is going to be late", top_k=3).results[0]
+    assert Path(top.video).name == "speech.mp4"
+    assert abs(top.start - PHRASE_AT) <= 1.0
+    assert abs(top.end - phrase.end) <= 1.0
+    assert "shipment" in top.evidence["speech"]["text"]
+
+
+@pytest.mark.parametrize(
+    ("query", "label"),
+    [("a cat", "cat"), ("una taza de café", "coffee"), ("a rocket launch", "rocket")],
+)
+def test_photo_is_found_by_what_it_shows(
+    indexed: tuple[Path, IndexReport], samples: SampleSet, query: str, label: str
+) -> None:
+    db, _ = indexed
+    truth = samples.find("photos.mp4", label)
+    top = Library(db).search(query, top_k=5).results[0]
+    assert Path(top.video).name == "photos.mp4"
+    shown = overlap(top.start, top.end, truth.start, truth.end)
+    assert shown >= 0.5 * (truth.end - truth.start) or shown >= 0.5 * (top.end - top.start)
+    assert top.evidence["visual"]["labels"]
+
+
+def test_reindex_of_unchanged_files_is_a_no_op(
+    indexed: tuple[Path, IndexReport], samples: SampleSet
+) -> None:
+    db, _ = indexed
+    library = Library(db)
+    before = library.stats()
+    report = library.index([samples.photos, samples.speech, samples.silent])
+    assert len(report.unchanged) == 3 and not report.indexed and not report.failed
+    assert library.stats() == before
+
+
+def test_changed_file_replaces_its_segments(tmp_path: Path, samples: SampleSet) -> None:
+    video = tmp_path / "clip.mp4"
+    shutil.copy(samples.silent, video)
+    library = Library(tmp_path / "lib")
+    library.index([video])
+    segments_before = library.stats()["segments"]
+    assert "espresso" not in top_labels(library, "a cup of espresso coffee")
+    shutil.copy(samples.photos, video)
+    report = library.index([video])
+    assert report.indexed == [str(video.resolve())]
+    stats = library.stats()
+    assert stats["videos"] == 1 and stats["segments"] != segments_before
+    assert "espresso" in top_labels(library, "a cup of espresso coffee")
+
+
+def top_labels(library: Library, query: str) -> list[str]:
+    results = library.search(query, top_k=3).results
+    return [name for m in results for name, _ in m.evidence.get("visual", {}).get("labels", [])]
+
+
+def test_index_refuses_a_different_encoder(tmp_path: Path, samples: SampleSet) -> None:
+    clip_dir = build_tiny_clip(tmp_path / "tiny-clip")
+    config = Config(encoders={"visual": "clip", "clip_model": str(clip_dir)})
+    clip_library = Library(tmp_path / "lib", config)
+    report = clip_library.index([samples.silent])
+    assert len(report.indexed) == 1
+    assert clip_library.search("street", top_k=1).results  # the CLIP path answers queries
+    with pytest.raises(EncoderMismatchError, match="visual"):
+        Library(tmp_path / "lib").search("a cat")
+
+
+def test_malformed_queries_get_clear_errors(indexed: tuple[Path, IndexReport]) -> None:
+    db, _ = indexed
+    library = Library(db)
+    with pytest.raises(QueryError, match="empty"):
+        library.search("   ")
+    with pytest.raises(QueryError, match="HH:MM-HH:MM"):
+        library.search("a cat", time_of_day="late evening")
+    with pytest.raises(QueryError, match="25:00"):
+        library.search("a cat", time_of_day="25:00-06:00")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sceneseek.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_search_json_contract(indexed: tuple[Path, IndexReport]) -> None:
+    db, _ = indexed
+    done = run_cli(
+        "search",
+        "un gato durmiendo",
+        "--db",
+        str(db),
+        "--top-k",
+        "5",
+        "--json",
+        "--camera",
+        "cam-01",
+        "--zone",
+        "lobby",
+        "--time-of-day",
+        "22:00-06:00",
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert set(answer) == {"query", "took_ms", "results"}
+    done = run_cli("search", "un gato durmiendo", "--db", str(db), "--top-k", "5", "--json")
+    answer = json.loads(done.stdout)
+    assert answer["query"] == "un gato durmiendo" and isinstance(answer["took_ms"], float)
+    assert 1 <= len(answer["results"]) <= 5
+    first = answer["results"][0]
+    assert {"video", "start", "end", "score", "evidence"} <= set(first)
+    assert Path(first["video"]).name == "photos.mp4" and first["start"] < first["end"]
+
+
+def test_cli_reports_a_bad_file_and_a_bad_filter(tmp_path: Path, samples: SampleSet) -> None:
+    db = tmp_path / "lib"
+    done = run_cli("index", str(samples.empty), str(samples.silent), "--db", str(db))
+    assert done.returncode == 1
+    assert f"{samples.empty.resolve()}: file is empty" in done.stderr
+    assert "indexed 1" in done.stdout
+    done = run_cli("search", "street", "--db", str(db), "--time-of-day", "7pm")
+    assert done.returncode == 1 and "HH:MM-HH:MM" in done.stderr
+    done = run_cli("search", "street", "--db", str(tmp_path / "nowhere"))
+    assert done.returncode == 1 and "no index here yet" in done.stderr
