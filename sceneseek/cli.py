@@ -164,5 +164,31 @@ def info(db: DbOption) -> None:
         library.close()
 
 
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Option("--dataset", help="benchmark directory")],
+    db: Annotated[
+        Path | None, typer.Option("--db", help="index directory (default: DATASET/index)")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+    baseline: Annotated[str, typer.Option(help="keyword | none")] = "keyword",
+    videos: Annotated[
+        int | None, typer.Option(help="only the first N videos and their queries")
+    ] = None,
+) -> None:
+    """Score search on a benchmark: mAP@10, R@1/5/10, MRR, latency, vs a keyword baseline."""
+    from sceneseek.eval.benchmark import evaluate as run_benchmark
+    from sceneseek.eval.runner import render_table
+
+    try:
+        reports = run_benchmark(dataset, db or dataset / "index", baseline, videos)
+    except (SceneseekError, ValueError, RuntimeError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    if json_output:
+        sys.stdout.write(json.dumps({r.system: r.to_dict() for r in reports}) + "\n")
+        return
+    out.print(render_table(reports))
+
+
 if __name__ == "__main__":
     app()

@@ -50,7 +50,7 @@ class SearchConfig(BaseModel):
 
     fusion: Literal["weighted", "rrf"] = "weighted"
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"visual": 1.0, "speech": 1.0, "keyword": 0.5}
+        default_factory=lambda: {"visual": 1.0, "speech": 0.5, "keyword": 0.5}
     )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,25 @@ def test_changed_file_replaces_its_segments(tmp_path: Path, samples: SampleSet) 
 def top_labels(library: Library, query: str) -> list[str]:
     results = library.search(query, top_k=3).results
     return [name for m in results for name, _ in m.evidence.get("visual", {}).get("labels", [])]
+
+
+def test_filters_apply_inside_the_search(tmp_path: Path, samples: SampleSet) -> None:
+    library = Library(tmp_path / "lib")
+    night = datetime(2026, 11, 28, 23, 50, tzinfo=UTC)
+    library.index([samples.photos], camera="cam-02", zone="gate", start=night)
+    library.index([samples.silent], camera="cam-01", zone="lobby", start=night.replace(hour=12))
+    assert {Path(m.video).name for m in library.search("a cat", camera="cam-02").results} == {
+        "photos.mp4"
+    }
+    cam_01 = library.search("a cat", camera="cam-01").results
+    assert all(Path(m.video).name == "silent.mp4" for m in cam_01)
+    assert library.search("a cat", zone="nowhere").results == []
+    # The photos video runs 23:50:00-23:50:40, so a window across midnight keeps it
+    # and a daytime window drops it.
+    across_midnight = library.search("a cat", time_of_day="22:00-06:00").results
+    assert across_midnight and all(Path(m.video).name == "photos.mp4" for m in across_midnight)
+    daytime = library.search("a cat", time_of_day="08:00-18:00").results
+    assert all(Path(m.video).name == "silent.mp4" for m in daytime)
 
 
 def test_index_refuses_a_different_encoder(tmp_path: Path, samples: SampleSet) -> None:

@@ -84,6 +84,12 @@ PROMPTS = [
 ]
 
 
+TIME_WINDOWS = {
+    "night": f"{NIGHT_HOURS[0]:02d}:00-{NIGHT_HOURS[1]:02d}:00",
+    "day": f"{NIGHT_HOURS[1]:02d}:00-{NIGHT_HOURS[0]:02d}:00",
+}
+
+
 @dataclass(frozen=True)
 class Seg:
     """One visual segment; ``audio`` holds (ref, offset inside the segment) pairs.
@@ -535,6 +541,8 @@ def build_dataset(out_dir: Path | str, cache: AssetCache | None = None) -> dict[
     queries = []
     for n, query in enumerate(QUERIES, start=1):
         filters = {"camera": None, "zone": None, "time_of_day": None, **query.filters}
+        if filters["time_of_day"] is not None:  # the search filter takes a clock window
+            filters["time_of_day"] = TIME_WINDOWS[filters["time_of_day"]]
         queries.append(
             {
                 "id": f"q{n:02d}",

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -124,7 +125,7 @@ class EmbeddedIndex:
                 self._db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
             # Only after the commit: memory follows what is durable.
             for index in self._faiss.values():
-                index.remove_ids(np.asarray(old_ids, dtype=np.int64))
+                index.remove_ids(faiss.IDSelectorBatch(np.asarray(old_ids, dtype=np.int64)))
             for modality, rows in added.items():
                 self._add_to_faiss(modality, rows)
 
@@ -211,7 +212,9 @@ class EmbeddedIndex:
             allowed = self._allowed_ids(where)
             if not allowed:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, "int64")))
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, "int64"))  # must outlive search
+            params = faiss.SearchParameters()
+            params.sel = selector
         with self._lock:
             scores, ids = index.search(
                 np.asarray(query, np.float32).reshape(1, -1), min(k, index.ntotal), params=params
@@ -271,31 +274,36 @@ class EmbeddedIndex:
         ]
 
     # -- reads --------------------------------------------------------------------------
+    SEGMENT_COLUMNS = (
+        "SELECT s.id, v.path, s.start, s.end, s.utterances, s.labels, s.keyframe, v.camera,"
+        " v.zone, v.start_time FROM segments s JOIN videos v ON v.id = s.video_id"
+    )
+
     def segments(self, ids: list[int]) -> dict[int, StoredSegment]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._db.execute(
-            "SELECT s.id, v.path, s.start, s.end, s.utterances, s.labels, s.keyframe, v.camera,"
-            " v.zone, v.start_time FROM segments s JOIN videos v ON v.id = s.video_id"
-            f" WHERE s.id IN ({marks})",
-            ids,
-        ).fetchall()
-        return {
-            r[0]: StoredSegment(
-                id=r[0],
-                video=r[1],
-                start=r[2],
-                end=r[3],
-                utterances=[Utterance(a, b, text) for a, b, text in json.loads(r[4])],
-                labels=[(name, p) for name, p in json.loads(r[5])],
-                keyframe=r[6],
-                camera=r[7],
-                zone=r[8],
-                wall_start=datetime.fromisoformat(r[9]) if r[9] else None,
-            )
-            for r in rows
-        }
+        rows = self._db.execute(f"{self.SEGMENT_COLUMNS} WHERE s.id IN ({marks})", ids)
+        return {segment.id: segment for segment in map(self._stored, rows)}
+
+    def all_segments(self) -> list[StoredSegment]:
+        rows = self._db.execute(f"{self.SEGMENT_COLUMNS} ORDER BY v.id, s.start")
+        return [self._stored(r) for r in rows]
+
+    @staticmethod
+    def _stored(r: tuple[Any, ...]) -> StoredSegment:
+        return StoredSegment(
+            id=r[0],
+            video=r[1],
+            start=r[2],
+            end=r[3],
+            utterances=[Utterance(a, b, text) for a, b, text in json.loads(r[4])],
+            labels=[(name, p) for name, p in json.loads(r[5])],
+            keyframe=r[6],
+            camera=r[7],
+            zone=r[8],
+            wall_start=datetime.fromisoformat(r[9]) if r[9] else None,
+        )
 
     def failures(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self._db.execute("SELECT path, error FROM failures")]

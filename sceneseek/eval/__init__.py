@@ -1,0 +1,1 @@
+"""Evaluation beside the pipeline: real-media builders, metrics, keyword baseline."""
