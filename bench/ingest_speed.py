@@ -12,7 +12,6 @@ import argparse
 import shutil
 import statistics
 import time
-from pathlib import Path
 
 from sceneseek import Config, Library
 from sceneseek.ingest import Encoders, transcribe
@@ -21,9 +20,16 @@ from sceneseek.media.decode import decode_audio, probe, sample_frames
 from sceneseek.media.segment import colour_histogram
 
 QUERIES = [
-    "a cat", "una taza de café", "a rocket launch", "a dog barking", "a horse in a field",
-    "the man says the shipment is late", "weasels ate the phone system", "un panda comiendo",
-    "a motorcycle", "people walking on a street",
+    "a cat",
+    "una taza de café",
+    "a rocket launch",
+    "a dog barking",
+    "a horse in a field",
+    "the man says the shipment is late",
+    "weasels ate the phone system",
+    "un panda comiendo",
+    "a motorcycle",
+    "people walking on a street",
 ]
 
 
@@ -44,7 +50,9 @@ def main() -> None:
     seconds = {"decode frames": 0.0, "visual encode": 0.0, "decode audio": 0.0, "speech": 0.0}
     duration = 0.0
     encoders.speech.transcribe(decode_audio(probe(files[0]))[:16000])  # load models first
-    encoders.visual.summarize(encoders.visual.encode_frames(next(sample_frames(probe(files[0]), 1)).rgb))
+    encoders.visual.summarize(
+        encoders.visual.encode_frames(next(sample_frames(probe(files[0]), 1)).rgb)
+    )
     for path in files:
         info = probe(path)
         duration += info.duration

@@ -22,10 +22,21 @@ def benchmark(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_eval_on_a_one_video_slice(benchmark: Path, tmp_path: Path) -> None:
     done = subprocess.run(
         [
-            sys.executable, "-m", "sceneseek.cli", "eval", "--dataset", str(benchmark),
-            "--db", str(tmp_path / "lib"), "--videos", "1", "--json",
+            sys.executable,
+            "-m",
+            "sceneseek.cli",
+            "eval",
+            "--dataset",
+            str(benchmark),
+            "--db",
+            str(tmp_path / "lib"),
+            "--videos",
+            "1",
+            "--json",
         ],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     reports = json.loads(done.stdout)
