@@ -15,10 +15,10 @@ from sceneseek.config import Config
 from sceneseek.encoders import speech_encoders, text_encoders, visual_encoders
 from sceneseek.encoders.base import (
     FrameFeatures,
+    Observation,
     SpeechEncoder,
     TextEncoder,
     Transcript,
-    Utterance,
     VisualEncoder,
     cached_passages,
 )
@@ -135,7 +135,7 @@ def _frames_in(times: np.ndarray, span: Span) -> np.ndarray:
     return np.array([int(np.argmin(np.abs(times - (span.start + span.end) / 2)))])
 
 
-def _overlaps(utterance: Utterance, span: Span) -> bool:
+def _overlaps(utterance: Observation, span: Span) -> bool:
     return utterance.start < span.end and utterance.end > span.start
 
 

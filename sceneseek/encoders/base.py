@@ -71,18 +71,21 @@ class VisualEncoder(Protocol):
 
 
 @dataclass(frozen=True)
-class Utterance:
-    """A stretch of speech; start/end come from word timestamps, so they are tight."""
+class Observation:
+    """A timed piece of evidence put into words: an utterance, a line of on-screen text,
+    a sound event, a description of people. Every non-visual modality produces these,
+    so they all become searchable the same way (BM25 and text embeddings per segment)."""
 
     start: float
     end: float
     text: str
+    score: float = 1.0
 
 
 @dataclass
 class Transcript:
     language: str
-    utterances: list[Utterance]
+    utterances: list[Observation]  # start/end from word timestamps, so they are tight
 
 
 class SpeechEncoder(Protocol):
@@ -91,6 +94,36 @@ class SpeechEncoder(Protocol):
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """audio: 16 kHz mono float32."""
         ...
+
+
+class AudioTagger(Protocol):
+    """Sound events (e.g. YAMNet): audio → observations like "rooster crowing"."""
+
+    info: EncoderInfo
+
+    def tag(self, audio: np.ndarray) -> list[Observation]:
+        """audio: 16 kHz mono float32 of the whole file."""
+        ...
+
+
+class FrameSession(Protocol):
+    def feed(self, time: float, rgb: np.ndarray) -> None:
+        """One detail frame (H, W, 3) uint8, in time order."""
+        ...
+
+    def finish(self) -> list[Observation]:
+        """Observations for everything fed so far (called once, at the end)."""
+        ...
+
+
+class FrameReader(Protocol):
+    """Reads detail frames of one video as they are decoded (OCR, people/motion).
+    Streaming, so long files never need all frames in memory; a session may keep
+    state across frames (de-duplication, tracking)."""
+
+    info: EncoderInfo
+
+    def session(self) -> FrameSession: ...
 
 
 def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -125,5 +158,7 @@ def unit(vectors: np.ndarray) -> np.ndarray:
 
 
 text_encoders: Registry[TextEncoder] = Registry("text encoder")
+audio_taggers: Registry[AudioTagger] = Registry("audio tagger")
+frame_readers: Registry[FrameReader] = Registry("frame reader")
 visual_encoders: Registry[VisualEncoder] = Registry("visual encoder")
 speech_encoders: Registry[SpeechEncoder] = Registry("speech encoder")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sceneseek.encoders.base import EncoderInfo, Transcript, Utterance, speech_encoders
+from sceneseek.encoders.base import EncoderInfo, Observation, Transcript, speech_encoders
 
 
 class WhisperTinyEn:
@@ -46,7 +46,7 @@ class WhisperTinyEn:
             condition_on_previous_text=False,
         )
         utterances = [
-            Utterance(float(words[0].start), float(words[-1].end), segment.text.strip())
+            Observation(float(words[0].start), float(words[-1].end), segment.text.strip())
             for segment in segments
             if (words := segment.words) and segment.text.strip()
         ]

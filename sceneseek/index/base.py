@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sceneseek.encoders.base import Utterance
+from sceneseek.encoders.base import Observation
 from sceneseek.registry import Registry
 
 
@@ -24,7 +24,7 @@ class VideoRecord:
     language: str | None = None
 
 
-def transcript_text(utterances: list[Utterance]) -> str:
+def transcript_text(utterances: list[Observation]) -> str:
     return " ".join(u.text for u in utterances)
 
 
@@ -32,7 +32,7 @@ def transcript_text(utterances: list[Utterance]) -> str:
 class SegmentRecord:
     start: float
     end: float
-    utterances: list[Utterance] = field(default_factory=list)
+    utterances: list[Observation] = field(default_factory=list)
     labels: list[tuple[str, float]] = field(default_factory=list)
     keyframe: float = 0.0
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # modality → unit vector
@@ -44,7 +44,7 @@ class StoredSegment:
     video: str
     start: float
     end: float
-    utterances: list[Utterance]
+    utterances: list[Observation]
     labels: list[tuple[str, float]]
     keyframe: float
     camera: str | None

@@ -18,7 +18,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from sceneseek.encoders.base import Utterance
+from sceneseek.encoders.base import Observation
 from sceneseek.index.base import (
     SegmentFilter,
     SegmentRecord,
@@ -297,7 +297,7 @@ class EmbeddedIndex:
             video=r[1],
             start=r[2],
             end=r[3],
-            utterances=[Utterance(a, b, text) for a, b, text in json.loads(r[4])],
+            utterances=[Observation(a, b, text) for a, b, text in json.loads(r[4])],
             labels=[(name, p) for name, p in json.loads(r[5])],
             keyframe=r[6],
             camera=r[7],
