@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sceneseek.config import ALL_MODALITIES, Config
 from sceneseek.errors import SceneseekError
 from sceneseek.library import Library, expand_paths
 
@@ -21,11 +22,28 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)  # paths in errors must stay greppable
 
 DbOption = Annotated[Path, typer.Option("--db", help="index directory")]
+ModalitiesOption = Annotated[
+    str | None,
+    typer.Option(help=f"comma-separated subset of {','.join(ALL_MODALITIES)} (default: all)"),
+]
 
 
 def _fail(message: str) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(1)
+
+
+def _config(modalities: str | None) -> Config:
+    if modalities is None:
+        return Config()
+    chosen = [m.strip() for m in modalities.split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(ALL_MODALITIES))
+    if unknown or not chosen:
+        raise _fail(
+            f"--modalities {modalities!r}: choose from {', '.join(ALL_MODALITIES)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
+    return Config(modalities=chosen)
 
 
 def _parse_start(value: str | None) -> datetime | None:
@@ -48,11 +66,12 @@ def index(
     start: Annotated[
         str | None, typer.Option(help="wall-clock time of the first frame (ISO 8601)")
     ] = None,
+    modalities: ModalitiesOption = None,
 ) -> None:
     """Index videos: decode, segment, encode every modality, store."""
     start_time = _parse_start(start)
     files = expand_paths(paths)
-    library = Library(db)
+    library = Library(db, _config(modalities))
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -92,9 +111,10 @@ def search(
     time_of_day: Annotated[
         str | None, typer.Option("--time-of-day", help="HH:MM-HH:MM, may wrap midnight")
     ] = None,
+    modalities: ModalitiesOption = None,
 ) -> None:
-    """Find moments by meaning across speech and visuals."""
-    library = Library(db)
+    """Find moments by meaning across what was seen, said, read and heard."""
+    library = Library(db, _config(modalities))
     try:
         response = library.search(query, top_k, camera, zone, time_of_day)
     except SceneseekError as exc:
@@ -175,13 +195,16 @@ def evaluate(
     videos: Annotated[
         int | None, typer.Option(help="only the first N videos and their queries")
     ] = None,
+    modalities: ModalitiesOption = None,
 ) -> None:
     """Score search on a benchmark: mAP@10, R@1/5/10, MRR, latency, vs a keyword baseline."""
     from sceneseek.eval.benchmark import evaluate as run_benchmark
     from sceneseek.eval.runner import render_table
 
     try:
-        reports = run_benchmark(dataset, db or dataset / "index", baseline, videos)
+        reports = run_benchmark(
+            dataset, db or dataset / "index", _config(modalities), baseline, videos
+        )
     except (SceneseekError, ValueError, RuntimeError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     if json_output:

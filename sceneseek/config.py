@@ -30,6 +30,10 @@ class SegmentConfig(BaseModel):
     )
     min_seconds: float = Field(1.0, ge=0, description="shorter shots merge into a neighbour")
     max_seconds: float = Field(6.0, gt=0, description="longer shots are split evenly")
+    detail_fps: float = Field(
+        1.0, ge=0, description="full-detail frames per second for OCR and people detection"
+    )
+    detail_short_side: int = Field(480, ge=64, description="cap on detail frame resolution")
 
 
 class EncoderConfig(BaseModel):
@@ -38,11 +42,18 @@ class EncoderConfig(BaseModel):
     text: str = "e5-small"
     visual: str = "effnet-lite0-conse"
     speech: str = "whisper-tiny.en"
+    ocr: str = "ocr-tesseract"
+    sound: str = "yamnet"
+    people: str = "people-hog"
     clip_model: str | None = Field(
         None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"
     )
     visual_top_labels: int = Field(5, ge=1, le=50, description="class names kept per segment")
-    visual_frames_per_segment: int = Field(3, ge=1, le=32)
+
+
+Modality = Literal["visual", "speech", "ocr", "sound", "people"]
+ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people")
+TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people")
 
 
 class SearchConfig(BaseModel):
@@ -50,7 +61,14 @@ class SearchConfig(BaseModel):
 
     fusion: Literal["weighted", "rrf"] = "weighted"
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"visual": 1.0, "speech": 0.5, "keyword": 0.5}
+        default_factory=lambda: {
+            "visual": 1.0,
+            "speech": 0.5,
+            "ocr": 0.5,
+            "sound": 0.5,
+            "people": 0.5,
+            "keyword": 0.5,
+        }
     )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")
@@ -62,6 +80,10 @@ class Config(BaseSettings):
         env_prefix="SCENESEEK_", env_nested_delimiter="__", extra="forbid"
     )
 
+    modalities: list[Modality] = Field(
+        default_factory=lambda: list(ALL_MODALITIES),
+        description="what to index and search (ablations: drop one and re-run the benchmark)",
+    )
     segment: SegmentConfig = SegmentConfig()
     encoders: EncoderConfig = EncoderConfig()
     search: SearchConfig = SearchConfig()

@@ -1,31 +1,43 @@
-"""Ingest one video: decode → segment → encode every modality → segment records.
+"""Ingest one video: decode → segment → encode every enabled modality → segment records.
 
 One function per stage, each usable alone; ``analyse`` chains them for the library.
+Every modality other than visual yields timed ``Observation`` texts (speech, on-screen
+text, sound events, people/motion descriptions); a segment gets the observations that
+overlap it, embedded per modality and indexed for BM25.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from sceneseek.config import Config
-from sceneseek.encoders import speech_encoders, text_encoders, visual_encoders
+from sceneseek.config import TEXT_MODALITIES, Config
+from sceneseek.encoders import (
+    audio_taggers,
+    frame_readers,
+    speech_encoders,
+    text_encoders,
+    visual_encoders,
+)
 from sceneseek.encoders.base import (
+    AudioTagger,
     FrameFeatures,
+    FrameReader,
     Observation,
     SpeechEncoder,
     TextEncoder,
-    Transcript,
     VisualEncoder,
     cached_passages,
 )
 from sceneseek.encoders.vocabulary import load_class_names
-from sceneseek.index.base import SegmentRecord, transcript_text
+from sceneseek.index.base import SegmentRecord, observation_text
 from sceneseek.media.decode import MediaInfo, decode_audio, sample_frames
 from sceneseek.media.segment import ShotSegmenter, Span, colour_histogram
+
+FRAME_MODALITIES = ("ocr", "people")
 
 
 class Encoders:
@@ -52,7 +64,26 @@ class Encoders:
 
     @cached_property
     def speech(self) -> SpeechEncoder:
-        return speech_encoders.create(self.config.encoders.speech, threads=self.config.threads)
+        return speech_encoders.create(
+            self.config.encoders.speech,
+            threads=self.config.threads,
+            cache_dir=self.config.cache_dir,
+        )
+
+    @cached_property
+    def sound(self) -> AudioTagger:
+        return audio_taggers.create(self.config.encoders.sound, threads=self.config.threads)
+
+    @cached_property
+    def frame_readers(self) -> dict[str, FrameReader]:
+        """Enabled frame-reading modalities (OCR, people) by modality name."""
+        enc = self.config.encoders
+        names = {"ocr": enc.ocr, "people": enc.people}
+        return {
+            m: frame_readers.create(names[m], threads=self.config.threads)
+            for m in FRAME_MODALITIES
+            if m in self.config.modalities
+        }
 
     @cached_property
     def background(self) -> np.ndarray:
@@ -61,69 +92,113 @@ class Encoders:
         return cached_passages(self.text, load_class_names(), self.config.cache_dir)
 
     def versions(self) -> dict[str, str]:
-        return {
-            "text": str(self.text.info),
-            "visual": str(self.visual.info),
-            "speech": str(self.speech.info),
-        }
+        """name@version per role, for the enabled modalities (text is always used)."""
+        enabled = self.config.modalities
+        versions = {"text": str(self.text.info)}
+        if "visual" in enabled:
+            versions["visual"] = str(self.visual.info)
+        if "speech" in enabled:
+            versions["speech"] = str(self.speech.info)
+        if "sound" in enabled:
+            versions["sound"] = str(self.sound.info)
+        versions.update({m: str(r.info) for m, r in self.frame_readers.items()})
+        return versions
 
 
 @dataclass
 class SampledVideo:
     times: np.ndarray
     histograms: np.ndarray
-    features: FrameFeatures
+    features: FrameFeatures | None  # None when the visual modality is off
+    observations: dict[str, list[Observation]] = field(default_factory=dict)
 
 
-def sample_video(info: MediaInfo, config: Config, visual: VisualEncoder) -> SampledVideo:
-    """Decode frames at ``segment.sample_fps``; keep a histogram and visual features of each."""
+def sample_video(info: MediaInfo, config: Config, encoders: Encoders) -> SampledVideo:
+    """One decoding pass: histograms for shot detection, visual features of every sampled
+    frame, and detail frames streamed into the OCR/people readers."""
+    visual = encoders.visual if "visual" in config.modalities else None
+    sessions = {m: reader.session() for m, reader in encoders.frame_readers.items()}
     times, hists, images, semantics = [], [], [], []
-    for batch in sample_frames(info, config.segment.sample_fps, short_side=visual.frame_short_side):
-        features = visual.encode_frames(batch.rgb)
+    for batch in sample_frames(
+        info,
+        config.segment.sample_fps,
+        short_side=visual.frame_short_side if visual else 256,
+        detail_fps=config.segment.detail_fps if sessions else 0.0,
+        detail_short_side=config.segment.detail_short_side,
+    ):
         times.append(batch.times)
         hists.append(colour_histogram(batch.rgb))
-        images.append(features.image)
-        semantics.append(features.semantic)
+        if visual:
+            features = visual.encode_frames(batch.rgb)
+            images.append(features.image)
+            semantics.append(features.semantic)
+        for time, rgb in batch.detail:
+            for session in sessions.values():
+                session.feed(time, rgb)
     return SampledVideo(
         times=np.concatenate(times),
         histograms=np.concatenate(hists),
-        features=FrameFeatures(np.concatenate(images), np.concatenate(semantics)),
+        features=FrameFeatures(np.concatenate(images), np.concatenate(semantics))
+        if visual
+        else None,
+        observations={m: session.finish() for m, session in sessions.items()},
     )
 
 
-def transcribe(info: MediaInfo, speech: SpeechEncoder) -> Transcript:
-    return speech.transcribe(decode_audio(info))
+def listen(
+    info: MediaInfo, config: Config, encoders: Encoders
+) -> tuple[dict[str, list[Observation]], str | None]:
+    """Speech and sound-event observations from one decode of the audio, and the
+    spoken language (None when speech is off or there is no audio)."""
+    enabled = config.modalities
+    if not info.has_audio or not ({"speech", "sound"} & set(enabled)):
+        return {}, None
+    audio = decode_audio(info)
+    observations: dict[str, list[Observation]] = {}
+    language = None
+    if "speech" in enabled:
+        transcript = encoders.speech.transcribe(audio)
+        observations["speech"] = transcript.utterances
+        language = transcript.language
+    if "sound" in enabled:
+        observations["sound"] = encoders.sound.tag(audio)
+    return observations, language
 
 
 def build_segments(
     spans: list[Span],
     sampled: SampledVideo,
-    transcript: Transcript,
+    observations: dict[str, list[Observation]],
     encoders: Encoders,
 ) -> list[SegmentRecord]:
-    """Pool frames per span, attach the utterances each span overlaps, embed."""
+    """Pool frames per span, attach the observations each span overlaps, embed."""
     records = []
     for span in spans:
         frames = _frames_in(sampled.times, span)
-        summary = encoders.visual.summarize(
-            FrameFeatures(sampled.features.image[frames], sampled.features.semantic[frames])
-        )
         middle = (span.start + span.end) / 2
         keyframe = float(sampled.times[frames][np.argmin(np.abs(sampled.times[frames] - middle))])
-        records.append(
-            SegmentRecord(
-                start=span.start,
-                end=span.end,
-                utterances=[u for u in transcript.utterances if _overlaps(u, span)],
-                labels=summary.labels,
-                keyframe=keyframe,
-                vectors={"visual": summary.text_vector, "image": summary.image_vector},
-            )
+        record = SegmentRecord(
+            start=span.start,
+            end=span.end,
+            keyframe=keyframe,
+            observations={
+                m: attached
+                for m, items in observations.items()
+                if (attached := [o for o in items if o.start < span.end and o.end > span.start])
+            },
         )
-    spoken = [r for r in records if r.utterances]
-    vectors = encoders.text.embed_passages([transcript_text(r.utterances) for r in spoken])
-    for record, vector in zip(spoken, vectors, strict=True):
-        record.vectors["speech"] = vector
+        if sampled.features is not None:
+            summary = encoders.visual.summarize(
+                FrameFeatures(sampled.features.image[frames], sampled.features.semantic[frames])
+            )
+            record.labels = summary.labels
+            record.vectors.update(visual=summary.text_vector, image=summary.image_vector)
+        records.append(record)
+    for modality in TEXT_MODALITIES:
+        having = [r for r in records if modality in r.observations]
+        texts = [observation_text(r.observations[modality]) for r in having]
+        for record, vector in zip(having, encoders.text.embed_passages(texts), strict=True):
+            record.vectors[modality] = vector
     return records
 
 
@@ -135,16 +210,15 @@ def _frames_in(times: np.ndarray, span: Span) -> np.ndarray:
     return np.array([int(np.argmin(np.abs(times - (span.start + span.end) / 2)))])
 
 
-def _overlaps(utterance: Observation, span: Span) -> bool:
-    return utterance.start < span.end and utterance.end > span.start
-
-
-def analyse(info: MediaInfo, config: Config, encoders: Encoders) -> tuple[list[SegmentRecord], str]:
+def analyse(
+    info: MediaInfo, config: Config, encoders: Encoders
+) -> tuple[list[SegmentRecord], str | None]:
     """All segments of one probed video, and its spoken language."""
-    sampled = sample_video(info, config, encoders.visual)
+    sampled = sample_video(info, config, encoders)
     spans = ShotSegmenter(config.segment).segment(sampled.times, sampled.histograms, info.duration)
-    transcript = transcribe(info, encoders.speech)
-    return build_segments(spans, sampled, transcript, encoders), transcript.language
+    heard, language = listen(info, config, encoders)
+    observations = {**sampled.observations, **heard}
+    return build_segments(spans, sampled, observations, encoders), language
 
 
 def display_path(path: Path) -> str:

@@ -63,23 +63,24 @@ class Library:
     def index_store(self) -> Index:
         return backends.create(self._backend, self.path)
 
-    def _check_encoders(self) -> None:
-        """Refuse to mix vectors from different encoders; record them on first write."""
+    def _check_encoders(self, writing: bool) -> None:
+        """Refuse to mix vectors from different encoders of the same modality. A modality
+        the index has never seen is fine (it just has no vectors yet); writing records it."""
         current = self.encoders.versions()
         stored = self.index_store.encoder_versions()
-        if not stored:
-            self.index_store.set_encoder_versions(current)
-            return
-        if stored != current:
-            differ = ", ".join(
-                f"{role}: index has {stored.get(role)}, configured {current.get(role)}"
-                for role in sorted(set(stored) | set(current))
-                if stored.get(role) != current.get(role)
-            )
+        differ = [
+            f"{role}: index has {stored[role]}, configured {current[role]}"
+            for role in sorted(set(stored) & set(current))
+            if stored[role] != current[role]
+        ]
+        if differ:
             raise EncoderMismatchError(
-                f"{self.path}: this index was built with different encoders ({differ}). "
-                "Use the encoders it was built with, or index into a new --db."
+                f"{self.path}: this index was built with different encoders "
+                f"({'; '.join(differ)}). Use the encoders it was built with, or index into "
+                "a new --db."
             )
+        if writing and not set(current) <= set(stored):
+            self.index_store.set_encoder_versions({**stored, **current})
 
     def index(
         self,
@@ -91,7 +92,7 @@ class Library:
     ) -> IndexReport:
         """Index files and folders (recursively). Unchanged files are skipped, changed
         ones replaced atomically; a bad file is reported and the batch goes on."""
-        self._check_encoders()
+        self._check_encoders(writing=True)
         report = IndexReport()
         for path in expand_paths(paths):
             status = self._index_one(path, camera, zone, start, report)
@@ -137,10 +138,11 @@ class Library:
         where = make_filter(camera, zone, time_of_day)
         if not (self.path / "index.sqlite").exists():
             raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
-        self._check_encoders()
-        return Searcher(self.index_store, self.encoders, self.config.search).search(
-            query, top_k, where
+        self._check_encoders(writing=False)
+        searcher = Searcher(
+            self.index_store, self.encoders, self.config.search, list(self.config.modalities)
         )
+        return searcher.search(query, top_k, where)
 
     def stats(self) -> dict[str, int]:
         return self.index_store.stats()

@@ -2,9 +2,17 @@
 
 from sceneseek.encoders import clip, speech_whisper, text_e5, visual_effnet  # noqa: F401
 from sceneseek.encoders.base import (
+    audio_taggers,
+    frame_readers,
     speech_encoders,
     text_encoders,
     visual_encoders,
 )
 
-__all__ = ["speech_encoders", "text_encoders", "visual_encoders"]
+__all__ = [
+    "audio_taggers",
+    "frame_readers",
+    "speech_encoders",
+    "text_encoders",
+    "visual_encoders",
+]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from sceneseek.config import Config
 from sceneseek.eval.keyword import KeywordBaseline, SegmentMeta
 from sceneseek.eval.metrics import Interval
 from sceneseek.eval.runner import Dataset, EvalReport, Query, load_dataset, run_eval
@@ -57,6 +58,7 @@ def keyword_search(library: Library, k: int) -> SearchFn:
 def evaluate(
     dataset_dir: Path,
     db: Path,
+    config: Config,
     baseline: str = "keyword",
     videos: int | None = None,
     k: int = 10,
@@ -68,7 +70,7 @@ def evaluate(
     dataset = load_dataset(dataset_dir)
     if videos is not None:
         dataset = slice_videos(dataset, videos)
-    library = Library(db)
+    library = Library(db, config)
     try:
         index_dataset(library, dataset, progress)
         reports = [run_eval(dataset, engine_search(library, k), "sceneseek", k)]

@@ -24,15 +24,17 @@ class VideoRecord:
     language: str | None = None
 
 
-def transcript_text(utterances: list[Observation]) -> str:
-    return " ".join(u.text for u in utterances)
+def observation_text(observations: list[Observation]) -> str:
+    """What gets embedded and keyword-indexed for one modality of one segment: each
+    distinct text once, in time order (a caption seen in ten frames counts once)."""
+    return " ".join(dict.fromkeys(o.text for o in observations))
 
 
 @dataclass
 class SegmentRecord:
     start: float
     end: float
-    utterances: list[Observation] = field(default_factory=list)
+    observations: dict[str, list[Observation]] = field(default_factory=dict)  # by modality
     labels: list[tuple[str, float]] = field(default_factory=list)
     keyframe: float = 0.0
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # modality → unit vector
@@ -44,7 +46,7 @@ class StoredSegment:
     video: str
     start: float
     end: float
-    utterances: list[Observation]
+    observations: dict[str, list[Observation]]
     labels: list[tuple[str, float]]
     keyframe: float
     camera: str | None
@@ -96,8 +98,11 @@ class Index(Protocol):
         """A sample of stored vectors, for calibrating one query's similarity scale."""
         ...
 
-    def keyword(self, text: str, k: int, where: SegmentFilter) -> list[tuple[int, float]]:
-        """(segment id, BM25 score, higher is better) over transcripts and labels."""
+    def keyword(
+        self, text: str, k: int, where: SegmentFilter, fields: tuple[str, ...]
+    ) -> list[tuple[int, float]]:
+        """(segment id, BM25 score, higher is better) over the given text fields: text
+        modalities and "labels" (visual class names)."""
         ...
 
     def segments(self, ids: list[int]) -> dict[int, StoredSegment]: ...

@@ -18,19 +18,21 @@ from typing import Any
 import faiss
 import numpy as np
 
+from sceneseek.config import TEXT_MODALITIES
 from sceneseek.encoders.base import Observation
+from sceneseek.errors import SceneseekError
 from sceneseek.index.base import (
     SegmentFilter,
     SegmentRecord,
     StoredSegment,
     VideoRecord,
     backends,
-    transcript_text,
+    observation_text,
 )
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS videos (
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE videos (
     id INTEGER PRIMARY KEY,
     path TEXT NOT NULL UNIQUE,
     content_hash TEXT NOT NULL,
@@ -41,33 +43,88 @@ CREATE TABLE IF NOT EXISTS videos (
     language TEXT,
     indexed_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS segments (
+CREATE TABLE segments (
     id INTEGER PRIMARY KEY,
     video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
     start REAL NOT NULL,
     end REAL NOT NULL,
     keyframe REAL NOT NULL,
-    utterances TEXT NOT NULL,
+    observations TEXT NOT NULL,
     labels TEXT NOT NULL,
     day_seconds REAL
 );
-CREATE INDEX IF NOT EXISTS segments_video ON segments(video_id, start);
-CREATE TABLE IF NOT EXISTS vectors (
+CREATE INDEX segments_video ON segments(video_id, start);
+CREATE TABLE vectors (
     segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
     modality TEXT NOT NULL,
     vector BLOB NOT NULL,
     PRIMARY KEY (segment_id, modality)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS segment_text USING fts5(
-    transcript, labels, tokenize = 'unicode61 remove_diacritics 2'
+CREATE VIRTUAL TABLE segment_text USING fts5(
+    speech, ocr, sound, people, labels, tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TABLE IF NOT EXISTS failures (
+CREATE TABLE failures (
     path TEXT PRIMARY KEY, error TEXT NOT NULL, at TEXT NOT NULL
 );
 """
 
+SCHEMA_VERSION = 2
 REFERENCE_SAMPLE = 2048
+TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
 FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Function words in the two query languages; matching them says nothing about content.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "is",
+        "are",
+        "was",
+        "be",
+        "and",
+        "or",
+        "with",
+        "for",
+        "from",
+        "by",
+        "this",
+        "that",
+        "it",
+        "its",
+        "there",
+        "el",
+        "la",
+        "los",
+        "las",
+        "un",
+        "una",
+        "unos",
+        "unas",
+        "de",
+        "del",
+        "en",
+        "y",
+        "o",
+        "con",
+        "por",
+        "para",
+        "que",
+        "es",
+        "son",
+        "al",
+        "se",
+        "su",
+        "lo",
+        "le",
+        "les",
+    ]
+)
 
 
 class EmbeddedIndex:
@@ -77,10 +134,31 @@ class EmbeddedIndex:
         self._db = sqlite3.connect(directory / "index.sqlite", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._check_schema()
         self._lock = threading.RLock()
         self._faiss: dict[str, faiss.IndexIDMap2] = {}
         self._load_vectors()
+
+    def _check_schema(self) -> None:
+        """Create the schema in a new index; refuse an index written by another layout
+        rather than misreading it."""
+        has_tables = self._db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'segments'"
+        ).fetchone()[0]
+        if not has_tables:
+            with self._db:
+                self._db.executescript(SCHEMA)
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            found = row[0] if row else "unversioned"
+            raise SceneseekError(
+                f"{self.directory}: index format {found}, this sceneseek reads format "
+                f"{SCHEMA_VERSION}; index the videos again into a new --db"
+            )
 
     # -- encoders -----------------------------------------------------------------------
     def encoder_versions(self) -> dict[str, str]:
@@ -150,22 +228,31 @@ class EmbeddedIndex:
             day_seconds = middle.hour * 3600 + middle.minute * 60 + middle.second
         label_text = ", ".join(name for name, _ in segment.labels)
         cursor = self._db.execute(
-            "INSERT INTO segments (video_id, start, end, keyframe, utterances, labels,"
+            "INSERT INTO segments (video_id, start, end, keyframe, observations, labels,"
             " day_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 video_id,
                 segment.start,
                 segment.end,
                 segment.keyframe,
-                json.dumps([[u.start, u.end, u.text] for u in segment.utterances]),
+                json.dumps(
+                    {
+                        m: [[o.start, o.end, o.text, o.score] for o in items]
+                        for m, items in segment.observations.items()
+                    }
+                ),
                 json.dumps(segment.labels),
                 day_seconds,
             ),
         )
         segment_id = int(cursor.lastrowid or 0)
         self._db.execute(
-            "INSERT INTO segment_text (rowid, transcript, labels) VALUES (?, ?, ?)",
-            (segment_id, transcript_text(segment.utterances), label_text),
+            f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                segment_id,
+                *(observation_text(segment.observations.get(f, [])) for f in TEXT_MODALITIES),
+                label_text,
+            ),
         )
         self._db.executemany(
             "INSERT INTO vectors VALUES (?, ?, ?)",
@@ -231,11 +318,15 @@ class EmbeddedIndex:
             return np.stack([index.reconstruct(int(i)) for i in ids])
 
     # -- text ---------------------------------------------------------------------------
-    def keyword(self, text: str, k: int, where: SegmentFilter) -> list[tuple[int, float]]:
-        tokens = FTS_TOKEN.findall(text.lower())
-        if not tokens:
+    def keyword(
+        self, text: str, k: int, where: SegmentFilter, fields: tuple[str, ...]
+    ) -> list[tuple[int, float]]:
+        tokens = [t for t in FTS_TOKEN.findall(text.lower()) if t not in STOPWORDS]
+        columns = [f for f in fields if f in TEXT_FIELDS]
+        if not tokens or not columns:
             return []
-        match = " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
+        terms = " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
+        match = f"{{{' '.join(columns)}}} : ({terms})"
         clause, args = self._filter_sql(where)
         rows = self._db.execute(
             "SELECT t.rowid, -bm25(segment_text) AS score FROM segment_text t"
@@ -275,7 +366,7 @@ class EmbeddedIndex:
 
     # -- reads --------------------------------------------------------------------------
     SEGMENT_COLUMNS = (
-        "SELECT s.id, v.path, s.start, s.end, s.utterances, s.labels, s.keyframe, v.camera,"
+        "SELECT s.id, v.path, s.start, s.end, s.observations, s.labels, s.keyframe, v.camera,"
         " v.zone, v.start_time FROM segments s JOIN videos v ON v.id = s.video_id"
     )
 
@@ -297,7 +388,9 @@ class EmbeddedIndex:
             video=r[1],
             start=r[2],
             end=r[3],
-            utterances=[Observation(a, b, text) for a, b, text in json.loads(r[4])],
+            observations={
+                m: [Observation(*item) for item in items] for m, items in json.loads(r[4]).items()
+            },
             labels=[(name, p) for name, p in json.loads(r[5])],
             keyframe=r[6],
             camera=r[7],

@@ -87,23 +87,51 @@ def _duration(container: av.container.InputContainer, video: av.VideoStream) -> 
 @dataclass
 class FrameBatch:
     times: np.ndarray  # (N,) seconds
-    rgb: np.ndarray  # (N, H, W, 3) uint8
+    rgb: np.ndarray  # (N, H, W, 3) uint8, small: for the visual model and shot detection
+    detail: list[tuple[float, np.ndarray]]  # sparser, larger frames for OCR and people
+
+
+class _Clock:
+    """Picks the first decoded frame at or after each tick of a fixed rate."""
+
+    def __init__(self, fps: float) -> None:
+        self.step = 1.0 / fps if fps > 0 else math.inf
+        self.next_time = 0.0
+
+    def due(self, time: float) -> bool:
+        if time + 1e-6 < self.next_time:
+            return False
+        self.next_time = (math.floor(time / self.step + 1e-6) + 1) * self.step
+        return True
+
+
+def _size(info: MediaInfo, short_side: int) -> tuple[int, int]:
+    """(width, height) with the given short side, aspect kept, even numbers for swscale."""
+    scale = short_side / max(1, min(info.width, info.height))
+    return (
+        max(2, round(info.width * scale / 2) * 2),
+        max(2, round(info.height * scale / 2) * 2),
+    )
 
 
 def sample_frames(
-    info: MediaInfo, fps: float, short_side: int = 256, batch: int = 32
+    info: MediaInfo,
+    fps: float,
+    short_side: int = 256,
+    detail_fps: float = 0.0,
+    detail_short_side: int = 480,
+    batch: int = 32,
 ) -> Iterator[FrameBatch]:
-    """Yield frames at ``fps`` (first decoded frame at or after each sample time),
-    resized so the short side is ``short_side`` with the aspect ratio kept. Damage
+    """Yield frames at ``fps`` resized to ``short_side`` (aspect kept), plus detail frames
+    at ``detail_fps`` no larger than ``detail_short_side`` (never upscaled). Damage
     mid-file raises MediaError unless most of the file was already read, in which case
     the tail is dropped."""
-    scale = short_side / max(1, min(info.width, info.height))
-    width = max(2, round(info.width * scale / 2) * 2)
-    height = max(2, round(info.height * scale / 2) * 2)
-    step = 1.0 / fps
-    next_time = 0.0
+    width, height = _size(info, short_side)
+    detail_size = _size(info, min(detail_short_side, min(info.width, info.height)))
+    analysis, detailed = _Clock(fps), _Clock(detail_fps)
     times: list[float] = []
     frames: list[np.ndarray] = []
+    details: list[tuple[float, np.ndarray]] = []
     last_time = 0.0
     emitted = 0
     with _open(info.path) as container:
@@ -114,22 +142,26 @@ def sample_frames(
                 if frame.time is None:
                     continue
                 last_time = frame.time
-                if frame.time + 1e-6 < next_time:
+                if detailed.due(frame.time):
+                    rgb = frame.to_ndarray(
+                        format="rgb24", width=detail_size[0], height=detail_size[1]
+                    )
+                    details.append((frame.time, rgb))
+                if not analysis.due(frame.time):
                     continue
                 times.append(frame.time)
                 frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
                 emitted += 1
-                next_time = (math.floor(frame.time / step + 1e-6) + 1) * step
                 if len(frames) == batch:
-                    yield FrameBatch(np.asarray(times), np.stack(frames))
-                    times, frames = [], []
+                    yield FrameBatch(np.asarray(times), np.stack(frames), details)
+                    times, frames, details = [], [], []
         except av.FFmpegError as exc:
             if last_time < 0.9 * info.duration:
                 raise MediaError(
                     info.path, f"video is damaged at {last_time:.1f}s ({exc})"
                 ) from exc
     if frames:
-        yield FrameBatch(np.asarray(times), np.stack(frames))
+        yield FrameBatch(np.asarray(times), np.stack(frames), details)
     if emitted == 0:
         raise MediaError(info.path, "no decodable video frames")
 

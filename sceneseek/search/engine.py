@@ -3,22 +3,26 @@ fuse, merge into moments, and explain each moment per modality."""
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from sceneseek.config import SearchConfig
+from sceneseek.config import TEXT_MODALITIES, SearchConfig
 from sceneseek.errors import QueryError
-from sceneseek.index.base import Index, SegmentFilter, StoredSegment, transcript_text
+from sceneseek.index.base import Index, SegmentFilter, StoredSegment, observation_text
 from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
 from sceneseek.search.moments import Moment, merge
 
 MAX_QUERY_CHARS = 1000
-VECTOR_MODALITIES = ("visual", "speech")
 MIN_REFERENCE = 500
+# Observations of these modalities have tight times (word timestamps, caption frames,
+# sound-event frames); people/motion descriptions span whole tracks, so they do not.
+TIGHT_MODALITIES = ("speech", "ocr", "sound")
 
 
 @dataclass
@@ -36,25 +40,28 @@ class SearchResponse:
 
 
 class Searcher:
-    def __init__(self, index: Index, encoders: Encoders, config: SearchConfig) -> None:
+    def __init__(
+        self, index: Index, encoders: Encoders, config: SearchConfig, modalities: list[str]
+    ) -> None:
         self.index = index
         self.encoders = encoders
         self.config = config
+        self.modalities = modalities
 
     def search(self, query: str, top_k: int, where: SegmentFilter) -> SearchResponse:
         started = time.perf_counter()
         text = _validate(query)
         if top_k < 1:
             raise QueryError(f"top-k must be at least 1, got {top_k}")
-        query_vectors = {
-            "speech": self.encoders.text.embed_queries([text])[0],
-            "visual": self.encoders.visual.embed_queries([text])[0],
-        }
+        query_vectors = self._embed(text)
         ranked = {
-            m: self.index.knn(m, query_vectors[m], self.config.candidates, where)
-            for m in VECTOR_MODALITIES
+            m: self.index.knn(m, vector, self.config.candidates, where)
+            for m, vector in query_vectors.items()
         }
-        ranked["keyword"] = self.index.keyword(text, self.config.candidates, where)
+        fields: tuple[str, ...] = tuple(m for m in self.modalities if m in TEXT_MODALITIES)
+        if "visual" in self.modalities:
+            fields += ("labels",)
+        ranked["keyword"] = self.index.keyword(text, self.config.candidates, where, fields)
         contributions = self._fuse(ranked, query_vectors)
         scored = sorted(
             ((i, sum(c.values()), c) for i, c in contributions.items()),
@@ -68,9 +75,19 @@ class Searcher:
             max_seconds=self.config.max_moment_seconds,
         )[:top_k]
         for moment in moments:
-            _explain(moment, ranked)
+            _explain(moment, ranked, text)
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=query, took_ms=took, results=moments)
+
+    def _embed(self, text: str) -> dict[str, np.ndarray]:
+        """One query vector per enabled modality; all text modalities share e5's."""
+        text_vector = self.encoders.text.embed_queries([text])[0]
+        vectors: dict[str, np.ndarray] = {
+            m: text_vector for m in self.modalities if m in TEXT_MODALITIES
+        }
+        if "visual" in self.modalities:
+            vectors["visual"] = self.encoders.visual.embed_queries([text])[0]
+        return vectors
 
     def _fuse(
         self, ranked: dict[str, list[tuple[int, float]]], query_vectors: dict[str, np.ndarray]
@@ -79,8 +96,8 @@ class Searcher:
         if self.config.fusion == "rrf":
             return fusion.reciprocal_rank(ranked, weights)
         evidence = {
-            m: fusion.standardise(ranked[m], self._reference(m) @ query_vectors[m])
-            for m in VECTOR_MODALITIES
+            m: fusion.standardise(ranked[m], self._reference(m) @ vector)
+            for m, vector in query_vectors.items()
             if ranked[m]
         }
         evidence["keyword"] = fusion.keyword_evidence(ranked["keyword"])
@@ -107,29 +124,46 @@ def _validate(query: str) -> str:
     return text
 
 
-def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]]) -> None:
-    """Per-modality evidence from the moment's best segment, and tight bounds when the
-    match is speech: the moment then spans the matching utterances, not whole segments."""
+def _matched_words(query: str, segment: StoredSegment) -> list[str]:
+    """Query words that occur in the segment's texts or labels (accents ignored)."""
+    haystack = _fold(
+        " ".join(
+            [*(o.text for items in segment.observations.values() for o in items)]
+            + [name for name, _ in segment.labels]
+        )
+    )
+    present = set(re.findall(r"\w+", haystack))
+    return [w for w in dict.fromkeys(re.findall(r"\w+", _fold(query))) if w in present]
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]], query: str) -> None:
+    """Per-modality evidence from the moment's best segment. When the strongest evidence
+    is timed text (speech, on-screen text, a sound), the moment is tightened to the
+    observations that carry it rather than whole segments."""
     best: StoredSegment = moment.segments[0]
     raw = {m: dict(scores) for m, scores in ranked.items()}
     evidence: dict[str, Any] = {}
     for modality, contribution in sorted(moment.contributions.items(), key=lambda x: -x[1]):
         entry: dict[str, Any] = {"contribution": round(contribution, 3)}
-        if modality in raw and best.id in raw[modality]:
+        if best.id in raw.get(modality, {}):
             key = "bm25" if modality == "keyword" else "similarity"
             entry[key] = round(raw[modality][best.id], 4)
-        if modality == "visual":
+        if modality == "visual" and best.labels:
             entry["labels"] = [[name, round(p, 3)] for name, p in best.labels[:3]]
-        elif modality in ("speech", "keyword") and best.utterances:
-            entry["text"] = transcript_text(best.utterances)
-        if modality == "keyword" and best.labels:
-            entry["labels"] = [name for name, _ in best.labels[:3]]
+        if modality == "keyword":
+            entry["matched"] = _matched_words(query, best)
+        if modality in best.observations:
+            entry["text"] = observation_text(best.observations[modality])[:300]
         evidence[modality] = entry
     moment.evidence = evidence
-    if (
-        moment.contributions
-        and max(moment.contributions, key=moment.contributions.__getitem__) == "speech"
-    ):
-        spans = [u for s in moment.segments for u in s.utterances]
-        moment.start = max(moment.start, min(u.start for u in spans))
-        moment.end = min(moment.end, max(u.end for u in spans))
+    strongest = max(moment.contributions, key=moment.contributions.__getitem__, default=None)
+    if strongest in TIGHT_MODALITIES:
+        spans = [o for s in moment.segments for o in s.observations.get(strongest, [])]
+        if spans:
+            moment.start = max(moment.start, min(o.start for o in spans))
+            moment.end = min(moment.end, max(o.end for o in spans))
