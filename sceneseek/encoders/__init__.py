@@ -1,6 +1,14 @@
 """Encoders, registered by name. Importing this package registers the built-in ones."""
 
-from sceneseek.encoders import clip, speech_whisper, text_e5, visual_effnet  # noqa: F401
+from sceneseek.encoders import (  # noqa: F401
+    clip,
+    ocr,
+    people,
+    sound_yamnet,
+    speech_whisper,
+    text_e5,
+    visual_effnet,
+)
 from sceneseek.encoders.base import (
     audio_taggers,
     frame_readers,

@@ -1,0 +1,514 @@
+"""People and motion put into words, from OpenCV alone (no model download).
+
+Security operators search for events ("two people walking toward the gate", "person
+loitering", "movement at night", "nadie en la escena"), not for pixels. This reader turns
+detail frames into timed English sentences that the multilingual text embedding and BM25 can
+match: background subtraction (MOG2) says when something moves, the HOG people detector that
+ships inside OpenCV finds people, and greedy centroid tracking across frames says how many,
+for how long, and which way they went.
+
+Cheap by design: motion runs on a 320-px thumbnail, with camera shake, pans and zooms
+estimated (corner tracking + RANSAC) and cancelled, so a handheld or zooming shot is not
+"motion". HOG runs on small crops around moving blobs and tracked people, scaled so a person
+fills its 64x128 window (distant people too), and on the whole frame (at most 640 px wide)
+only every ``hog_every``-th frame or while the camera moves. A detection counts as a person
+only once its track has hits in ``min_hits`` frames and its box held moving pixels at least
+once: that removes HOG's one-frame false alarms and the posts and tripods it mistakes for
+people (the price: someone who never moves at all is not reported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TypeVar
+
+import cv2
+import numpy as np
+
+from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers
+
+T = TypeVar("T")
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+@dataclass(frozen=True)
+class PeopleSettings:
+    """Thresholds, in units that do not depend on resolution or frame rate."""
+
+    detect_width: int = 640  # HOG input width cap (its window is 64x128 px)
+    motion_width: int = 320
+    motion_fraction: float = 0.004  # foreground share of the frame that counts as motion
+    dark_luma: float = 50.0  # mean luma (0-255) below which a frame is "dark, at night"
+    hog_scale: float = 1.1  # pyramid step: 1.05 finds ~30% more boxes at twice the cost
+    hit_threshold: float = 0.0  # HOG SVM margin passed to OpenCV
+    min_weight: float = 0.4  # weakest single detection kept
+    min_track_weight: float = 0.7  # a confirmed track's mean detection weight
+    min_hits: int = 2  # frames a detection must persist in before it counts as a person
+    max_gap: float = 3.0  # seconds a track survives without a detection
+    hog_every: int = 5  # full-frame HOG every n-th frame: finds people standing (no blob)
+    min_person: int = 40  # px: smaller moving blobs are not searched for people
+    loiter_seconds: float = 30.0  # staying put this long is "loitering"
+    crowd: int = 4  # this many people at once is "a crowd"
+
+
+@dataclass
+class _Frame:
+    time: float
+    state: str | None  # "motion" | "static" | "camera" | None (first frame of a shot)
+    dark: bool
+
+
+@dataclass
+class _Track:
+    """One person over time: (frame index, time, cx, cy, height, weight) per detection,
+    in pixels of the original frame."""
+
+    hits: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)
+    moved: int = 0  # hits whose box overlapped moving pixels
+
+    @property
+    def last_time(self) -> float:
+        return self.hits[-1][1]
+
+    def predict(self, time: float) -> tuple[float, float, float]:
+        """Centre expected at ``time`` under constant velocity, and the current height."""
+        _, t1, x1, y1, h1, _ = self.hits[-1]
+        if len(self.hits) < 2:
+            return x1, y1, h1
+        _, t0, x0, y0, _, _ = self.hits[-2]
+        dt = max(t1 - t0, 1e-3)
+        ahead = min(time - t1, 2 * dt)  # do not extrapolate far past the evidence
+        return x1 + (x1 - x0) / dt * ahead, y1 + (y1 - y0) / dt * ahead, h1
+
+
+def _count(n: int) -> str:
+    return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
+
+
+def _people(n: int) -> str:
+    """ "a person", "two people (2)": words for the embedding model, digits for BM25."""
+    return "a person" if n == 1 else f"{_count(n)} people ({n})"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        s = max(1, round(seconds))
+        return f"{s} second{'s' if s != 1 else ''}"
+    if seconds < 5400:
+        m = round(seconds / 60)
+        return f"{m} minute{'s' if m != 1 else ''}"
+    h, m = divmod(round(seconds / 60), 60)
+    return f"{h} hour{'s' if h != 1 else ''}" + (f" {m} minutes" if m else "")
+
+
+def _runs(values: list[T]) -> list[tuple[int, int, T]]:
+    """(first, last, value) for each run of equal consecutive values."""
+    runs: list[tuple[int, int, T]] = []
+    for i, v in enumerate(values):
+        if runs and runs[-1][2] == v:
+            runs[-1] = (runs[-1][0], i, v)
+        else:
+            runs.append((i, i, v))
+    return runs
+
+
+class PeopleSession:
+    """State of one video: background model, open tracks, per-frame motion state."""
+
+    def __init__(self, settings: PeopleSettings, hog: cv2.HOGDescriptor) -> None:
+        self.settings = settings
+        self._hog = hog
+        self._frames: list[_Frame] = []
+        self._open: list[_Track] = []
+        self._done: list[_Track] = []
+        self._subtractor: cv2.BackgroundSubtractor | None = None
+        self._previous: np.ndarray | None = None  # last thumbnail, for cuts and camera pans
+        self._previous_colour: np.ndarray | None = None
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self._step = 1.0  # median seconds between frames, set by finish()
+        self._mask: np.ndarray | None = None  # foreground of the last frame (None: unknown)
+        self._mask_scale = 1.0  # mask pixels per frame pixel
+
+    # -- per frame -------------------------------------------------------------------------
+
+    def feed(self, time: float, rgb: np.ndarray) -> None:
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        h, w = gray.shape
+        small_w = min(self.settings.motion_width, w)
+        size = (small_w, max(1, round(h * small_w / w)))
+        colour = cv2.GaussianBlur(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), (3, 3), 0)
+        small = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
+        index = len(self._frames)
+        cut = self._is_cut(small)
+        if cut:  # new shot: old tracks and the old background no longer apply
+            self._close_all()
+        warp, panning = (None, False) if cut else self._camera_motion(small)
+        if warp is not None:
+            # The camera shakes, pans or zooms: the background model is of another view, so
+            # bring this frame onto the previous one's view, compare the two, and start over.
+            assert self._previous_colour is not None
+            aligned = cv2.warpAffine(colour, warp, size, borderMode=cv2.BORDER_REPLICATE)
+            valid = cv2.warpAffine(np.full(small.shape, 255, np.uint8), warp, size)
+            valid = cv2.erode(valid, self._kernel, iterations=2)
+            changed = cv2.absdiff(aligned, self._previous_colour).max(axis=2) > 30
+            mask: np.ndarray = np.where(changed & (valid == 255), 255, 0).astype(np.uint8)
+            self._subtractor = None
+        elif cut or self._subtractor is None:
+            self._subtractor = cv2.createBackgroundSubtractorMOG2(
+                history=60, varThreshold=25, detectShadows=False
+            )
+            if not cut and self._previous_colour is not None:  # the camera came to rest
+                self._subtractor.apply(self._previous_colour)
+            mask = self._subtractor.apply(colour)
+        else:
+            mask = self._subtractor.apply(colour)
+        self._previous_colour = colour
+        self._previous = small
+        self._mask = None
+        self._mask_scale = small_w / w
+        state: str | None = None
+        blobs: list[tuple[int, int, int, int]] = []
+        if not cut:
+            mask = cv2.morphologyEx((mask == 255).astype(np.uint8), cv2.MORPH_OPEN, self._kernel)
+            self._mask = mask
+            moving = float(mask.mean()) > self.settings.motion_fraction
+            state = "camera" if panning else "motion" if moving else "static"
+            if moving and not panning:
+                blobs = self._blobs(mask, w / small_w)
+        self._frames.append(_Frame(time, state, float(small.mean()) < self.settings.dark_luma))
+        # The whole frame when the camera moves (every pixel changes) and now and then for
+        # people who stand still from the start; otherwise only where things move or a
+        # tracked person was.
+        full = cut or state == "camera" or index % self.settings.hog_every == 0
+        regions = blobs + [self._track_box(t, time) for t in self._open]
+        if full or regions:
+            self._track(index, time, self._detect(gray, regions, full))
+
+    def _is_cut(self, small: np.ndarray) -> bool:
+        """A shot change (or the first frame): the picture as a whole changed."""
+        if self._previous is None or self._previous.shape != small.shape:
+            return True
+        a = cv2.calcHist([small], [0], None, [32], [0, 256])
+        b = cv2.calcHist([self._previous], [0], None, [32], [0, 256])
+        hist = cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA)
+        diff = float(np.mean(cv2.absdiff(small, self._previous)))
+        return hist > 0.35 or diff > 45
+
+    def _camera_motion(self, small: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        """Similarity transform taking this frame onto the last (None: no camera motion or
+        unsure) and whether the camera pans or zooms noticeably. Corners tracked by optical
+        flow, fitted with RANSAC so people moving in front of the background are outliers."""
+        assert self._previous is not None
+        corners = cv2.goodFeaturesToTrack(self._previous, 200, 0.01, 7)
+        if corners is None or len(corners) < 20:
+            return None, False
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            self._previous,
+            small,
+            corners,
+            None,  # type: ignore[call-overload]
+        )
+        good = status.ravel() == 1
+        if good.sum() < 20:
+            return None, False
+        warp, inliers = cv2.estimateAffinePartial2D(
+            moved[good], corners[good], method=cv2.RANSAC, ransacReprojThreshold=1.0
+        )
+        if warp is None or inliers.sum() < 0.5 * good.sum():
+            return None, False
+        zoom = float(np.hypot(warp[0, 0], warp[1, 0])) - 1
+        shift = float(np.hypot(warp[0, 2], warp[1, 2]))
+        if abs(zoom) < 0.002 and shift < 0.3:
+            return None, False
+        return warp, shift > 0.015 * small.shape[1] or abs(zoom) > 0.02
+
+    def _moved(self, cx: float, cy: float, height: float) -> bool:
+        """Whether a person's box holds foreground: a post or tripod that HOG mistakes
+        for a person never moves, a real person at least sometimes does."""
+        if self._mask is None:
+            return False
+        s = self._mask_scale
+        half = 0.2 * height * s
+        x0, x1 = max(0, round(cx * s - half)), max(0, round(cx * s + half))
+        y0, y1 = max(0, round((cy - height / 2) * s)), max(0, round((cy + height / 2) * s))
+        box = self._mask[y0:y1, x0:x1]
+        return box.size > 0 and float(box.mean()) >= 0.1
+
+    def _blobs(self, mask: np.ndarray, scale: float) -> list[tuple[int, int, int, int]]:
+        """Moving regions (x, y, w, h) in full-frame pixels, large enough to be a person."""
+        joined = cv2.dilate(mask, self._kernel, iterations=2)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(joined)
+        return [
+            (round(x * scale), round(y * scale), round(bw * scale), round(bh * scale))
+            for x, y, bw, bh, _ in stats[1:n]
+            if bh * scale >= self.settings.min_person
+        ]
+
+    @staticmethod
+    def _track_box(track: _Track, time: float) -> tuple[int, int, int, int]:
+        """Where a tracked person should be now, as a region to search."""
+        x, y, h = track.predict(time)
+        return round(x - 0.3 * h), round(y - 0.5 * h), round(0.6 * h), round(h)
+
+    def _detect(
+        self, gray: np.ndarray, regions: list[tuple[int, int, int, int]], full: bool
+    ) -> list[tuple[float, float, float, float]]:
+        """People as (cx, cy, height, weight) in full-frame pixels, after non-maximum
+        suppression over a full-frame pass (frame at most ``detect_width`` wide) and one
+        small pass per region, scaled so a person the region's height fills HOG's window:
+        that finds distant people a full-frame pass at 640 px is too coarse for."""
+        found: list[tuple[float, float, float, float]] = []
+        h, w = gray.shape
+        if full:
+            scale = min(1.0, self.settings.detect_width / w)
+            found += self._hog_pass(gray, 0, 0, scale, round(0.1 * h * scale))
+        for rx, ry, rw, rh in regions:
+            side = 1.6 * rh  # HOG's window: the person is ~3/4 of its height
+            x0, x1 = max(0, round(rx + rw / 2 - max(rw, side) * 0.6)), 0
+            x1 = min(w, round(rx + rw / 2 + max(rw, side) * 0.6))
+            y0, y1 = max(0, round(ry + rh / 2 - side / 2)), min(h, round(ry + rh / 2 + side / 2))
+            scale = min(2.5, 160 / side)
+            if full and scale <= min(1.0, self.settings.detect_width / w) * 1.2:
+                continue  # the full-frame pass already looked at this size
+            found += self._hog_pass(gray[y0:y1, x0:x1], x0, y0, scale, 8)
+        return self._suppress(found)
+
+    def _hog_pass(
+        self, gray: np.ndarray, x0: int, y0: int, scale: float, pad: int
+    ) -> list[tuple[float, float, float, float]]:
+        """HOG over one image, resized by ``scale`` and padded so people cut by its edge
+        (or as tall as it) still fit the window."""
+        if gray.size == 0:
+            return []
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        image = cv2.resize(
+            gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        )
+        image = cv2.copyMakeBorder(image, pad, pad, pad // 2, pad // 2, cv2.BORDER_REPLICATE)
+        if image.shape[0] < 128 or image.shape[1] < 64:
+            return []
+        rects, weights = self._hog.detectMultiScale(
+            image,
+            hitThreshold=self.settings.hit_threshold,
+            winStride=(8, 8),
+            padding=(8, 8),
+            scale=self.settings.hog_scale,
+        )
+        people = []
+        for (rx, ry, rw, rh), weight in zip(rects, np.ravel(weights), strict=True):
+            if weight >= self.settings.min_weight:
+                cx = x0 + (rx - pad // 2 + rw / 2) / scale
+                cy = y0 + (ry - pad + rh / 2) / scale
+                people.append((cx, cy, 0.75 * rh / scale, float(weight)))
+        return people
+
+    @staticmethod
+    def _suppress(
+        people: list[tuple[float, float, float, float]],
+    ) -> list[tuple[float, float, float, float]]:
+        """Strongest first; drop boxes whose centre lies inside a stronger one's body."""
+        kept: list[tuple[float, float, float, float]] = []
+        for p in sorted(people, key=lambda p: -p[3]):
+            if all(abs(p[0] - k[0]) > 0.3 * k[2] or abs(p[1] - k[1]) > 0.4 * k[2] for k in kept):
+                kept.append(p)
+        return kept
+
+    def _track(
+        self, index: int, time: float, people: list[tuple[float, float, float, float]]
+    ) -> None:
+        """Greedy matching, cheapest first, of detections to the tracks' predicted centres
+        (in body heights: at 1 fps a walker moves about one height between frames, so box
+        overlap alone would lose them)."""
+        for track in [t for t in self._open if time - t.last_time > self.settings.max_gap]:
+            self._close(track)
+        pairs = []
+        for ti, track in enumerate(self._open):
+            px, py, ph = track.predict(time)
+            dt = time - track.last_time
+            for di, (x, y, height, _) in enumerate(people):
+                ratio = height / ph
+                if not 0.67 < ratio < 1.5:
+                    continue
+                cost = float(np.hypot(x - px, y - py)) / ph
+                if cost < min(3.0, 0.6 + 1.0 * dt):
+                    pairs.append((cost, ti, di))
+        used_tracks: set[int] = set()
+        used_people: set[int] = set()
+        for _, ti, di in sorted(pairs):
+            if ti in used_tracks or di in used_people:
+                continue
+            used_tracks.add(ti)
+            used_people.add(di)
+            self._open[ti].hits.append((index, time, *people[di]))
+            self._open[ti].moved += self._moved(*people[di][:3])
+        for di, person in enumerate(people):
+            if di not in used_people:
+                self._open.append(_Track([(index, time, *person)], int(self._moved(*person[:3]))))
+
+    def _close(self, track: _Track) -> None:
+        self._open.remove(track)
+        weight = float(np.mean([hit[5] for hit in track.hits]))
+        if (
+            len(track.hits) >= self.settings.min_hits
+            and weight >= self.settings.min_track_weight
+            and track.moved > 0
+        ):
+            self._done.append(track)
+
+    def _close_all(self) -> None:
+        for track in list(self._open):
+            self._close(track)
+
+    # -- at the end ------------------------------------------------------------------------
+
+    def finish(self) -> list[Observation]:
+        self._close_all()
+        if not self._frames:
+            return []
+        times = [f.time for f in self._frames]
+        step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+        self._step = step
+        observations = self._activity() + self._presence() + self._events()
+        return sorted(observations, key=lambda o: (o.start, o.end, o.text))
+
+    def _end(self, index: int) -> float:
+        """A frame stands for the time until the next one."""
+        if index + 1 < len(self._frames):
+            return self._frames[index + 1].time
+        return self._frames[index].time + self._step
+
+    def _activity(self) -> list[Observation]:
+        """Runs of motion / no motion / camera movement, with "at night" when dark."""
+        states: list[tuple[str, bool]] = []
+        previous: str | None = None
+        for i, frame in enumerate(self._frames):
+            state = frame.state
+            if state is None:  # first frame of a shot: borrow a neighbour's state
+                later = (f.state for f in self._frames[i + 1 :] if f.state is not None)
+                state = previous or next(later, "static")
+            previous = state
+            states.append((state, frame.dark))
+        texts = {
+            "motion": "motion in the scene, something moving",
+            "static": "no motion, static scene, nothing moving",
+            "camera": "the camera is moving, panning or zooming across the scene",
+        }
+        out = []
+        for first, last, value in _runs(states):
+            state, dark = value
+            text = texts[state]
+            seconds = self._end(last) - self._frames[first].time
+            if state == "static" and seconds >= 10:
+                text += f" for {_duration(seconds)}"
+            if dark:
+                text += ", in the dark at night, low light"
+            out.append(Observation(self._frames[first].time, self._end(last), text))
+        return out
+
+    def _presence(self) -> list[Observation]:
+        """How many people are in view, run by run ("nobody" runs included)."""
+        counts = np.zeros(len(self._frames), dtype=int)
+        for track in self._done:
+            counts[track.hits[0][0] : track.hits[-1][0] + 1] += 1
+        if len(counts) >= 3:  # one-frame blips from a track ending as another starts
+            padded = np.concatenate([counts[:1], counts, counts[-1:]])
+            counts = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+        out = []
+        for first, last, value in _runs([int(c) for c in counts]):
+            n = value
+            start, end = self._frames[first].time, self._end(last)
+            if n == 0:
+                text = "no people in the scene, nobody there, empty"
+            elif n >= self.settings.crowd:
+                text = f"a crowd of {_people(n)}, a group of people gathered"
+            else:
+                text = f"{_people(n)} present, {'one person' if n == 1 else 'people'} in view"
+            if n and end - start >= 2:
+                text += f" for {_duration(end - start)}"
+            out.append(Observation(start, end, text))
+        return out
+
+    def _events(self) -> list[Observation]:
+        """What each person did, with tracks doing the same thing at the same time merged
+        into one sentence ("two people walking left to right")."""
+        described = sorted(
+            ((self._describe(t), t) for t in self._done), key=lambda d: d[1].hits[0][1]
+        )
+        groups: list[tuple[str, list[_Track]]] = []
+        for what, track in described:
+            for gwhat, members in groups:
+                if gwhat == what and any(
+                    track.hits[0][1] <= m.last_time and m.hits[0][1] <= track.last_time
+                    for m in members
+                ):
+                    members.append(track)
+                    break
+            else:
+                groups.append((what, [track]))
+        out = []
+        for what, members in groups:
+            start = min(m.hits[0][1] for m in members)
+            end = max(m.last_time for m in members) + self._step
+            subject = _people(len(members))
+            text = f"{subject} {what}"
+            if end - start >= 10 and "for" not in what:
+                text += f" for {_duration(end - start)}"
+            weight = float(np.mean([h[5] for m in members for h in m.hits]))
+            out.append(Observation(start, end, text, round(min(1.0, weight / 2), 3)))
+        return out
+
+    def _describe(self, track: _Track) -> str:
+        """Verb phrase for one track, from its net displacement in body heights and the
+        change of its height (growing = coming toward the camera)."""
+        hits = np.array([h[1:5] for h in track.hits])  # time, cx, cy, height
+        k = max(1, len(hits) // 3)  # average the ends: HOG boxes jitter
+        t0, x0, y0, h0 = hits[:k].mean(axis=0)
+        t1, x1, y1, h1 = hits[-k:].mean(axis=0)
+        size = float(np.median(hits[:, 3]))
+        dx, dy = (x1 - x0) / size, (y1 - y0) / size
+        seconds = float(hits[-1, 0] - hits[0, 0]) + self._step
+        steps = np.hypot(np.diff(hits[:, 1]), np.diff(hits[:, 2])) / size
+        speed = float(steps.sum()) / max(seconds - self._step, 1e-3) if len(steps) else 0.0
+        growth = h1 / h0
+        centre = np.median(hits[:, 1:3], axis=0)
+        extent = float(np.max(np.hypot(*(hits[:, 1:3] - centre).T))) / size  # farthest away
+        if extent < 0.75 and 0.8 < growth < 1.25:
+            if seconds >= self.settings.loiter_seconds:
+                return f"standing still for {_duration(seconds)}, loitering, waiting around"
+            return "standing still"
+        if seconds >= self.settings.loiter_seconds and extent < 2:
+            return f"lingering in one spot for {_duration(seconds)}, loitering"
+        ways = []
+        if abs(dx) >= 0.75 and abs(dx) >= 0.5 * abs(dy):
+            ways.append("left to right" if dx > 0 else "right to left")
+        if growth >= 1.25 or (growth > 0.9 and dy >= 0.75 and abs(dy) > abs(dx)):
+            ways.append("toward the camera")
+        elif growth <= 0.8 or (growth < 1.1 and dy <= -0.75 and abs(dy) > abs(dx)):
+            ways.append("away from the camera")
+        verb = "running" if speed > 2.0 else "walking"
+        return f"{verb} {', '.join(ways)}" if ways else f"{verb} around"
+
+
+class HogPeopleReader:
+    """``FrameReader`` for people and motion; sessions share the HOG detector."""
+
+    def __init__(self, settings: PeopleSettings | None = None, threads: int | None = None) -> None:
+        self.settings = settings or PeopleSettings()
+        self.info = EncoderInfo("people-hog", f"1-cv{cv2.__version__}")
+        if threads:
+            cv2.setNumThreads(threads)
+
+    @cached_property
+    def _hog(self) -> cv2.HOGDescriptor:
+        hog = cv2.HOGDescriptor()
+        hog.setSVMDetector(np.array(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
+        return hog
+
+    def session(self) -> PeopleSession:
+        return PeopleSession(self.settings, self._hog)
+
+
+@frame_readers.register("people-hog")
+def _people_hog(threads: int | None = None, **_: object) -> HogPeopleReader:
+    return HogPeopleReader(threads=threads)

