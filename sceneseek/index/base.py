@@ -24,6 +24,14 @@ class VideoRecord:
     language: str | None = None
 
 
+# Function words in the two query languages; matching them says nothing about content.
+_FUNCTION_WORDS = """
+    a an the of in on at to is are was be and or with for from by this that it its there
+    el la los las un una unos unas de del en y o con por para que es son al se su lo le les
+"""
+STOPWORDS = frozenset(_FUNCTION_WORDS.split())
+
+
 def observation_text(observations: list[Observation]) -> str:
     """What gets embedded and keyword-indexed for one modality of one segment: each
     distinct text once, in time order (a caption seen in ten frames counts once)."""

@@ -22,6 +22,7 @@ from sceneseek.config import TEXT_MODALITIES
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import SceneseekError
 from sceneseek.index.base import (
+    STOPWORDS,
     SegmentFilter,
     SegmentRecord,
     StoredSegment,
@@ -72,59 +73,6 @@ SCHEMA_VERSION = 2
 REFERENCE_SAMPLE = 2048
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
 FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
-# Function words in the two query languages; matching them says nothing about content.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "is",
-        "are",
-        "was",
-        "be",
-        "and",
-        "or",
-        "with",
-        "for",
-        "from",
-        "by",
-        "this",
-        "that",
-        "it",
-        "its",
-        "there",
-        "el",
-        "la",
-        "los",
-        "las",
-        "un",
-        "una",
-        "unos",
-        "unas",
-        "de",
-        "del",
-        "en",
-        "y",
-        "o",
-        "con",
-        "por",
-        "para",
-        "que",
-        "es",
-        "son",
-        "al",
-        "se",
-        "su",
-        "lo",
-        "le",
-        "les",
-    ]
-)
 
 
 class EmbeddedIndex:

@@ -13,7 +13,13 @@ import numpy as np
 
 from sceneseek.config import TEXT_MODALITIES, SearchConfig
 from sceneseek.errors import QueryError
-from sceneseek.index.base import Index, SegmentFilter, StoredSegment, observation_text
+from sceneseek.index.base import (
+    STOPWORDS,
+    Index,
+    SegmentFilter,
+    StoredSegment,
+    observation_text,
+)
 from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
 from sceneseek.search.moments import Moment, merge
@@ -133,7 +139,8 @@ def _matched_words(query: str, segment: StoredSegment) -> list[str]:
         )
     )
     present = set(re.findall(r"\w+", haystack))
-    return [w for w in dict.fromkeys(re.findall(r"\w+", _fold(query))) if w in present]
+    words = dict.fromkeys(re.findall(r"\w+", _fold(query)))
+    return [w for w in words if w in present and w not in STOPWORDS]
 
 
 def _fold(text: str) -> str:
