@@ -169,19 +169,25 @@ def explain(evidence: dict[str, dict[str, object]]) -> str:
 
 @app.command()
 def info(db: DbOption) -> None:
-    """What an index holds and which encoders built it."""
+    """What an index holds: videos, segments per modality, and the encoders that built it."""
+    if not (db / "index.sqlite").exists():
+        raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
     library = Library(db)
     try:
-        if not (db / "index.sqlite").exists():
-            raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
-        for key, value in library.stats().items():
-            out.print(f"{key}: {value}")
-        for role, version in library.index_store.encoder_versions().items():
-            out.print(f"encoder.{role}: {version}")
-        for path, cause in library.index_store.failures():
-            out.print(f"failed: {path}: {cause}", highlight=False)
+        stats = library.stats()
+        encoders = library.index_store.encoder_versions()
+        failures = library.index_store.failures()
     finally:
         library.close()
+    out.print(f"{db}: {stats['videos']} videos, {stats['segments']} segments")
+    table = Table("modality", "segments with it", "encoder", title_justify="left")
+    for modality in ALL_MODALITIES:
+        if modality in encoders:
+            table.add_row(modality, str(stats.get(f"vectors.{modality}", 0)), encoders[modality])
+    table.add_row("text", "", encoders.get("text", ""))
+    out.print(table)
+    for path, cause in failures:
+        err.print(f"failed: {path}: {cause}", highlight=False)
 
 
 @app.command("eval")
