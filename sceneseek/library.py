@@ -118,7 +118,7 @@ class Library:
             segments, language = analyse(info, self.config, self.encoders)
             video = VideoRecord(key, digest, info.duration, camera, zone, start, language)
             self.index_store.replace_video(video, segments)
-        except (MediaError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
             cause = exc.cause if isinstance(exc, MediaError) else f"{type(exc).__name__}: {exc}"
             report.failed.append((key, cause))
             self.index_store.record_failure(key, cause)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers
+from sceneseek.errors import SceneseekError
 
 Line = tuple[str, float]  # text, confidence in [0, 1]
 Recognize = Callable[[list[np.ndarray]], list[list[Line]]]
@@ -60,7 +61,7 @@ _TESSDATA_DIRS = (
 )
 
 
-class OcrError(RuntimeError):
+class OcrError(SceneseekError):
     """The OCR engine or its language data is missing or failed."""
 
 
