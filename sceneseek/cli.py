@@ -102,8 +102,10 @@ def index(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="what you are looking for, in your words")],
     db: DbOption,
+    query: Annotated[
+        str | None, typer.Argument(help="what you are looking for, in your words")
+    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="number of moments")] = 10,
     json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
     camera: Annotated[str | None, typer.Option(help="only this camera")] = None,
@@ -112,11 +114,17 @@ def search(
         str | None, typer.Option("--time-of-day", help="HH:MM-HH:MM, may wrap midnight")
     ] = None,
     modalities: ModalitiesOption = None,
+    image: Annotated[
+        Path | None, typer.Option(help="search by an example picture instead of words")
+    ] = None,
 ) -> None:
     """Find moments by meaning across what was seen, said, read and heard."""
     library = Library(db, _config(modalities))
     try:
-        response = library.search(query, top_k, camera, zone, time_of_day)
+        picture = image.read_bytes() if image else None
+        response = library.search(query, top_k, camera, zone, time_of_day, image=picture)
+    except OSError as exc:
+        raise _fail(f"{image}: {exc.strerror or exc}") from None
     except SceneseekError as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -217,6 +225,36 @@ def evaluate(
         sys.stdout.write(json.dumps({r.system: r.to_dict() for r in reports}) + "\n")
         return
     out.print(render_table(reports))
+
+
+@app.command()
+def serve(
+    db: DbOption,
+    host: Annotated[
+        str, typer.Option(help="interface to listen on (0.0.0.0 exposes the index to the network)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    ingest_root: Annotated[
+        list[Path] | None,
+        typer.Option("--ingest-root", help="only ingest from inside these folders (repeatable)"),
+    ] = None,
+    modalities: ModalitiesOption = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs) and web UI over the same Library."""
+    import uvicorn
+
+    from sceneseek.api import ApiSettings, create_app
+
+    library = Library(db, _config(modalities))
+    settings = ApiSettings(ingest_roots=tuple(ingest_root) if ingest_root else None)
+    try:
+        api = create_app(library, settings)
+        err.print(f"sceneseek: http://{host}:{port}/ (API docs at /docs) over {db}")
+        uvicorn.run(api, host=host, port=port, log_level="info")
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
 
 
 if __name__ == "__main__":

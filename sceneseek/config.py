@@ -68,6 +68,7 @@ class SearchConfig(BaseModel):
             "sound": 0.5,
             "people": 0.5,
             "keyword": 0.5,
+            "image": 1.0,  # image↔image similarity, used by example-image and similar searches
         }
     )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")

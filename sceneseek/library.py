@@ -7,18 +7,24 @@ response = lib.search("a man talking on the phone in a car", top_k=5)
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from sceneseek.config import Config
-from sceneseek.errors import EncoderMismatchError, MediaError, SceneseekError
+from sceneseek.encoders.base import VisualEncoder
+from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
-from sceneseek.index.base import Index, VideoRecord
+from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo, VideoRecord
 from sceneseek.ingest import Encoders, analyse, display_path
 from sceneseek.media.decode import content_hash, probe
+from sceneseek.media.thumbnail import frame_jpeg
 from sceneseek.search.engine import Searcher, SearchResponse
 from sceneseek.search.filters import make_filter
 
@@ -129,12 +135,20 @@ class Library:
 
     def search(
         self,
-        query: str,
+        query: str | None = None,
         top_k: int = 10,
         camera: str | None = None,
         zone: str | None = None,
         time_of_day: str | None = None,
+        image: bytes | None = None,
+        similar_to: int | None = None,
+        offset: int = 0,
     ) -> SearchResponse:
+        """Moments matching a text query, an example image, or an indexed segment
+        (exactly one of ``query``, ``image``, ``similar_to``)."""
+        given = [x is not None for x in (query, image, similar_to)]
+        if sum(given) != 1:
+            raise QueryError("give exactly one of a text query, an image, or a segment id")
         where = make_filter(camera, zone, time_of_day)
         if not (self.path / "index.sqlite").exists():
             raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
@@ -142,7 +156,53 @@ class Library:
         searcher = Searcher(
             self.index_store, self.encoders, self.config.search, list(self.config.modalities)
         )
-        return searcher.search(query, top_k, where)
+        if query is not None:
+            return searcher.search(query, top_k, where, offset)
+        if image is not None:
+            vectors = image_vectors(image, self.encoders.visual)
+            return searcher.search_vectors("(image)", vectors, top_k, where, offset)
+        assert similar_to is not None
+        self.segment(similar_to)  # KeyError for an unknown id
+        vectors = self.index_store.segment_vectors(similar_to)
+        return searcher.search_vectors(
+            f"(similar to segment {similar_to})", vectors, top_k, where, offset, similar_to
+        )
+
+    def videos(self) -> list[StoredVideo]:
+        return self.index_store.videos()
+
+    def video(self, video_id: int) -> StoredVideo:
+        for video in self.index_store.videos():
+            if video.id == video_id:
+                return video
+        raise KeyError(f"no video with id {video_id}")
+
+    def segment(self, segment_id: int) -> StoredSegment:
+        found = self.index_store.segments([segment_id])
+        if segment_id not in found:
+            raise KeyError(f"no segment with id {segment_id}")
+        return found[segment_id]
+
+    def thumbnail(self, segment_id: int) -> bytes:
+        """JPEG of a segment's keyframe, cached in the index directory."""
+        segment = self.segment(segment_id)
+        cached = self.path / "thumbnails" / f"{segment_id}.jpg"
+        if cached.exists():
+            return cached.read_bytes()
+        jpeg = frame_jpeg(Path(segment.video), segment.keyframe)
+        cached.parent.mkdir(exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_bytes(jpeg)
+        tmp.replace(cached)
+        return jpeg
+
+    def mark(self, query: str, segment_id: int, relevant: bool) -> None:
+        """Record an operator's judgement of a result (feeds successive search)."""
+        self.segment(segment_id)
+        self.index_store.add_mark(query, segment_id, relevant)
+
+    def marks(self) -> list[Mark]:
+        return self.index_store.marks()
 
     def stats(self) -> dict[str, int]:
         return self.index_store.stats()
@@ -150,6 +210,25 @@ class Library:
     def close(self) -> None:
         if "index_store" in self.__dict__:
             self.index_store.close()
+
+
+def image_vectors(data: bytes, visual: VisualEncoder) -> dict[str, np.ndarray]:
+    """Query vectors for an example image: its image feature (image↔image k-NN) and its
+    text-space projection (matching segments described the same way)."""
+    try:
+        picture = Image.open(io.BytesIO(data))
+        picture.load()
+    except Image.DecompressionBombError:
+        raise QueryError("the image is too large (more than ~90 megapixels)") from None
+    except (OSError, ValueError):
+        raise QueryError(
+            "the upload is not an image this tool can read (use JPEG, PNG, WebP, GIF or BMP)"
+        ) from None
+    scale = visual.frame_short_side / min(picture.size)
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    rgb = np.asarray(picture.convert("RGB").resize(size, Image.Resampling.BILINEAR))
+    summary = visual.summarize(visual.encode_frames(rgb[None]))
+    return {"image": summary.image_vector, "visual": summary.text_vector}
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:

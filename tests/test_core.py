@@ -177,3 +177,38 @@ def test_cli_reports_a_bad_file_and_a_bad_filter(tmp_path: Path, samples: Sample
     assert done.returncode == 1 and "HH:MM-HH:MM" in done.stderr
     done = run_cli("search", "street", "--db", str(tmp_path / "nowhere"))
     assert done.returncode == 1 and "no index here yet" in done.stderr
+
+
+def test_image_query_finds_the_scene_it_shows(
+    indexed: tuple[Path, IndexReport], samples: SampleSet
+) -> None:
+    db, _ = indexed
+    cat = samples.find("photos.mp4", "cat")
+    photo = Path(cat.source).read_bytes()
+    top = Library(db).search(image=photo, top_k=3).results[0]
+    assert Path(top.video).name == "photos.mp4"
+    assert overlap(top.start, top.end, cat.start, cat.end) >= 0.5 * (cat.end - cat.start)
+    assert "image" in top.evidence
+    with pytest.raises(QueryError, match="not an image"):
+        Library(db).search(image=b"%PDF-1.4 not a picture")
+
+
+def test_similar_segments_exclude_the_example(indexed: tuple[Path, IndexReport]) -> None:
+    db, _ = indexed
+    library = Library(db)
+    example = library.search("a cat", top_k=1).results[0].segments[0]
+    similar = library.search(similar_to=example.id, top_k=3).results
+    assert similar and all(example.id not in {s.id for s in m.segments} for m in similar)
+    assert Path(similar[0].video).name == "photos.mp4"
+    with pytest.raises(KeyError):
+        library.search(similar_to=10**9)
+
+
+def test_thumbnails_and_marks_persist(indexed: tuple[Path, IndexReport]) -> None:
+    db, _ = indexed
+    segment = Library(db).search("a rocket launch", top_k=1).results[0].segments[0]
+    jpeg = Library(db).thumbnail(segment.id)
+    assert jpeg[:2] == b"\xff\xd8" and (db / "thumbnails" / f"{segment.id}.jpg").exists()
+    Library(db).mark("a rocket launch", segment.id, relevant=False)
+    marks = Library(db).marks()
+    assert any(m.segment_id == segment.id and not m.relevant for m in marks)

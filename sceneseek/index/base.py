@@ -51,6 +51,7 @@ class SegmentRecord:
 @dataclass(frozen=True)
 class StoredSegment:
     id: int
+    video_id: int
     video: str
     start: float
     end: float
@@ -60,6 +61,29 @@ class StoredSegment:
     camera: str | None
     zone: str | None
     wall_start: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredVideo:
+    id: int
+    path: str
+    duration: float
+    camera: str | None
+    zone: str | None
+    start_time: datetime | None
+    language: str | None
+    segments: int
+
+
+@dataclass(frozen=True)
+class Mark:
+    """An operator's judgement of one result for one query (feedback for re-ranking)."""
+
+    id: int
+    query: str
+    segment_id: int
+    relevant: bool
+    created: datetime
 
 
 @dataclass(frozen=True)
@@ -118,6 +142,16 @@ class Index(Protocol):
     def all_segments(self) -> list[StoredSegment]:
         """Every segment, by video then start time."""
         ...
+
+    def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
+        """The stored vector of each modality of one segment."""
+        ...
+
+    def videos(self) -> list[StoredVideo]: ...
+
+    def add_mark(self, query: str, segment_id: int, relevant: bool) -> None: ...
+
+    def marks(self) -> list[Mark]: ...
 
     def stats(self) -> dict[str, int]: ...
 

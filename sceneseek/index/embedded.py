@@ -23,9 +23,11 @@ from sceneseek.encoders.base import Observation
 from sceneseek.errors import SceneseekError
 from sceneseek.index.base import (
     STOPWORDS,
+    Mark,
     SegmentFilter,
     SegmentRecord,
     StoredSegment,
+    StoredVideo,
     VideoRecord,
     backends,
     observation_text,
@@ -64,12 +66,19 @@ CREATE TABLE vectors (
 CREATE VIRTUAL TABLE segment_text USING fts5(
     speech, ocr, sound, people, labels, tokenize = 'unicode61 remove_diacritics 2'
 );
+CREATE TABLE marks (
+    id INTEGER PRIMARY KEY,
+    query TEXT NOT NULL,
+    segment_id INTEGER NOT NULL,
+    relevant INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
 CREATE TABLE failures (
     path TEXT PRIMARY KEY, error TEXT NOT NULL, at TEXT NOT NULL
 );
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 REFERENCE_SAMPLE = 2048
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
 FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -314,8 +323,8 @@ class EmbeddedIndex:
 
     # -- reads --------------------------------------------------------------------------
     SEGMENT_COLUMNS = (
-        "SELECT s.id, v.path, s.start, s.end, s.observations, s.labels, s.keyframe, v.camera,"
-        " v.zone, v.start_time FROM segments s JOIN videos v ON v.id = s.video_id"
+        "SELECT s.id, v.id, v.path, s.start, s.end, s.observations, s.labels, s.keyframe,"
+        " v.camera, v.zone, v.start_time FROM segments s JOIN videos v ON v.id = s.video_id"
     )
 
     def segments(self, ids: list[int]) -> dict[int, StoredSegment]:
@@ -333,18 +342,56 @@ class EmbeddedIndex:
     def _stored(r: tuple[Any, ...]) -> StoredSegment:
         return StoredSegment(
             id=r[0],
-            video=r[1],
-            start=r[2],
-            end=r[3],
+            video_id=r[1],
+            video=r[2],
+            start=r[3],
+            end=r[4],
             observations={
-                m: [Observation(*item) for item in items] for m, items in json.loads(r[4]).items()
+                m: [Observation(*item) for item in items] for m, items in json.loads(r[5]).items()
             },
-            labels=[(name, p) for name, p in json.loads(r[5])],
-            keyframe=r[6],
-            camera=r[7],
-            zone=r[8],
-            wall_start=datetime.fromisoformat(r[9]) if r[9] else None,
+            labels=[(name, p) for name, p in json.loads(r[6])],
+            keyframe=r[7],
+            camera=r[8],
+            zone=r[9],
+            wall_start=datetime.fromisoformat(r[10]) if r[10] else None,
         )
+
+    def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
+        rows = self._db.execute(
+            "SELECT modality, vector FROM vectors WHERE segment_id = ?", (segment_id,)
+        )
+        return {m: np.frombuffer(blob, np.float32) for m, blob in rows}
+
+    def videos(self) -> list[StoredVideo]:
+        rows = self._db.execute(
+            "SELECT v.id, v.path, v.duration, v.camera, v.zone, v.start_time, v.language,"
+            " count(s.id) FROM videos v LEFT JOIN segments s ON s.video_id = v.id"
+            " GROUP BY v.id ORDER BY v.id"
+        )
+        return [
+            StoredVideo(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                datetime.fromisoformat(r[5]) if r[5] else None,
+                r[6],
+                r[7],
+            )
+            for r in rows
+        ]
+
+    def add_mark(self, query: str, segment_id: int, relevant: bool) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO marks (query, segment_id, relevant, created) VALUES (?, ?, ?, ?)",
+                (query, segment_id, int(relevant), datetime.now().astimezone().isoformat()),
+            )
+
+    def marks(self) -> list[Mark]:
+        rows = self._db.execute("SELECT id, query, segment_id, relevant, created FROM marks")
+        return [Mark(r[0], r[1], r[2], bool(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
     def failures(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self._db.execute("SELECT path, error FROM failures")]

@@ -41,7 +41,8 @@ def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _open(path: Path) -> av.container.InputContainer:
+def open_media(path: Path) -> av.container.InputContainer:
+    """Open for reading, turning every way a file can be unusable into a MediaError."""
     if not path.exists():
         raise MediaError(path, "file not found")
     if path.is_dir():
@@ -56,7 +57,7 @@ def _open(path: Path) -> av.container.InputContainer:
 
 def probe(path: Path) -> MediaInfo:
     """Read duration and streams without decoding; raises MediaError on unusable input."""
-    with _open(path) as container:
+    with open_media(path) as container:
         video = container.streams.video[0] if container.streams.video else None
         audio = container.streams.audio[0] if container.streams.audio else None
         if video is None:
@@ -134,7 +135,7 @@ def sample_frames(
     details: list[tuple[float, np.ndarray]] = []
     last_time = 0.0
     emitted = 0
-    with _open(info.path) as container:
+    with open_media(info.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         try:
@@ -172,7 +173,7 @@ def decode_audio(info: MediaInfo) -> np.ndarray:
         return np.zeros(0, dtype=np.float32)
     chunks: list[np.ndarray] = []
     resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
-    with _open(info.path) as container:
+    with open_media(info.path) as container:
         stream = container.streams.audio[0]
         try:
             for frame in container.decode(stream):

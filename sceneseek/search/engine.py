@@ -54,36 +54,68 @@ class Searcher:
         self.config = config
         self.modalities = modalities
 
-    def search(self, query: str, top_k: int, where: SegmentFilter) -> SearchResponse:
+    def search(
+        self, query: str, top_k: int, where: SegmentFilter, offset: int = 0
+    ) -> SearchResponse:
+        """Natural-language search: every enabled modality plus BM25."""
         started = time.perf_counter()
         text = _validate(query)
-        if top_k < 1:
-            raise QueryError(f"top-k must be at least 1, got {top_k}")
-        query_vectors = self._embed(text)
+        return self._rank(query, self._embed(text), text, top_k, where, offset, started)
+
+    def search_vectors(
+        self,
+        label: str,
+        query_vectors: dict[str, np.ndarray],
+        top_k: int,
+        where: SegmentFilter,
+        offset: int = 0,
+        exclude: int | None = None,
+    ) -> SearchResponse:
+        """Search by example (an image, or a segment's own vectors): k-NN per modality."""
+        started = time.perf_counter()
+        return self._rank(label, query_vectors, None, top_k, where, offset, started, exclude)
+
+    def _rank(
+        self,
+        label: str,
+        query_vectors: dict[str, np.ndarray],
+        text: str | None,
+        top_k: int,
+        where: SegmentFilter,
+        offset: int,
+        started: float,
+        exclude: int | None = None,
+    ) -> SearchResponse:
+        if top_k < 1 or offset < 0:
+            raise QueryError(f"top-k must be ≥ 1 and offset ≥ 0, got {top_k} and {offset}")
         ranked = {
             m: self.index.knn(m, vector, self.config.candidates, where)
             for m, vector in query_vectors.items()
         }
-        fields: tuple[str, ...] = tuple(m for m in self.modalities if m in TEXT_MODALITIES)
-        if "visual" in self.modalities:
-            fields += ("labels",)
-        ranked["keyword"] = self.index.keyword(text, self.config.candidates, where, fields)
+        if text is not None:
+            fields: tuple[str, ...] = tuple(m for m in self.modalities if m in TEXT_MODALITIES)
+            if "visual" in self.modalities:
+                fields += ("labels",)
+            ranked["keyword"] = self.index.keyword(text, self.config.candidates, where, fields)
         contributions = self._fuse(ranked, query_vectors)
+        if exclude is not None:
+            contributions.pop(exclude, None)
+        wanted = offset + top_k
         scored = sorted(
             ((i, sum(c.values()), c) for i, c in contributions.items()),
             key=lambda item: item[1],
             reverse=True,
-        )[: top_k * 8]
+        )[: wanted * 8]
         stored = self.index.segments([i for i, _, _ in scored])
         moments = merge(
             [(stored[i], score, c) for i, score, c in scored if i in stored],
             gap=self.config.merge_gap_seconds,
             max_seconds=self.config.max_moment_seconds,
-        )[:top_k]
+        )[offset:wanted]
         for moment in moments:
-            _explain(moment, ranked, text)
+            _explain(moment, ranked, text or "")
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query=query, took_ms=took, results=moments)
+        return SearchResponse(query=label, took_ms=took, results=moments)
 
     def _embed(self, text: str) -> dict[str, np.ndarray]:
         """One query vector per enabled modality; all text modalities share e5's."""
@@ -106,7 +138,7 @@ class Searcher:
             for m, vector in query_vectors.items()
             if ranked[m]
         }
-        evidence["keyword"] = fusion.keyword_evidence(ranked["keyword"])
+        evidence["keyword"] = fusion.keyword_evidence(ranked.get("keyword", []))
         return fusion.weighted(evidence, weights)
 
     def _reference(self, modality: str) -> np.ndarray:

@@ -23,6 +23,8 @@ class Moment:
         wall = best.wall_start.isoformat() if best.wall_start else None
         return {
             "video": self.video,
+            "video_id": best.video_id,
+            "segment_id": best.id,
             "start": round(self.start, 2),
             "end": round(self.end, 2),
             "score": round(self.score, 4),
