@@ -51,6 +51,24 @@ class EncoderConfig(BaseModel):
     visual_top_labels: int = Field(5, ge=1, le=50, description="class names kept per segment")
 
 
+class CameraConfig(BaseModel):
+    """One entry of the camera registry."""
+
+    name: str | None = None
+    zone: str | None = Field(None, description="default zone of this camera's videos")
+    timezone: str = Field("UTC", description="IANA zone for start times without an offset")
+
+
+class MetadataConfig(BaseModel):
+    """Where per-video camera/zone/start come from when not given on the command line."""
+
+    filename_pattern: str = Field(
+        r"(?P<camera>cam-?\d+)_(?P<start>\d{8}T\d{6})",
+        description="regex with named groups camera, zone, start (YYYYmmddTHHMMSS)",
+    )
+    cameras: dict[str, CameraConfig] = Field(default_factory=dict)
+
+
 Modality = Literal["visual", "speech", "ocr", "sound", "people"]
 ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people")
 TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people")
@@ -86,6 +104,7 @@ class Config(BaseSettings):
         description="what to index and search (ablations: drop one and re-run the benchmark)",
     )
     segment: SegmentConfig = SegmentConfig()
+    metadata: MetadataConfig = MetadataConfig()
     encoders: EncoderConfig = EncoderConfig()
     search: SearchConfig = SearchConfig()
     cache_dir: Path = Field(

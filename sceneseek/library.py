@@ -24,9 +24,11 @@ from sceneseek.index import backends
 from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo, VideoRecord
 from sceneseek.ingest import Encoders, analyse, display_path
 from sceneseek.media.decode import content_hash, probe
+from sceneseek.media.metadata import VideoMetadata, resolve
 from sceneseek.media.thumbnail import frame_jpeg
 from sceneseek.search.engine import Searcher, SearchResponse
 from sceneseek.search.filters import make_filter
+from sceneseek.search.query_parser import parse_query
 
 VIDEO_EXTENSIONS = {
     ".mp4",
@@ -121,8 +123,11 @@ class Library:
                 report.unchanged.append(key)
                 return "unchanged"
             info = probe(path)
+            where = resolve(path, VideoMetadata(camera, zone, start), self.config.metadata)
             segments, language = analyse(info, self.config, self.encoders)
-            video = VideoRecord(key, digest, info.duration, camera, zone, start, language)
+            video = VideoRecord(
+                key, digest, info.duration, where.camera, where.zone, where.start, language
+            )
             self.index_store.replace_video(video, segments)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
             cause = exc.cause if isinstance(exc, MediaError) else f"{type(exc).__name__}: {exc}"
@@ -143,30 +148,55 @@ class Library:
         image: bytes | None = None,
         similar_to: int | None = None,
         offset: int = 0,
+        after: str | datetime | None = None,
+        before: str | datetime | None = None,
+        weekdays: str | None = None,
+        video: str | None = None,
+        parse: bool = True,
     ) -> SearchResponse:
         """Moments matching a text query, an example image, or an indexed segment
-        (exactly one of ``query``, ``image``, ``similar_to``)."""
+        (exactly one of ``query``, ``image``, ``similar_to``). With ``parse``, filters
+        the query states in words ("at night", "on camera 2") are applied too; explicit
+        arguments win over them."""
         given = [x is not None for x in (query, image, similar_to)]
         if sum(given) != 1:
             raise QueryError("give exactly one of a text query, an image, or a segment id")
-        where = make_filter(camera, zone, time_of_day)
+        make_filter(camera, zone, time_of_day, after, before, weekdays, video)  # validate early
         if not (self.path / "index.sqlite").exists():
             raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
         self._check_encoders(writing=False)
         searcher = Searcher(
             self.index_store, self.encoders, self.config.search, list(self.config.modalities)
         )
+        chips: list[str] = []
+        if query is not None and parse:
+            videos = self.index_store.videos()
+            stated = parse_query(
+                query,
+                sorted({v.camera for v in videos if v.camera}),
+                sorted({v.zone for v in videos if v.zone}),
+                datetime.now().astimezone(),
+            )
+            query, chips = stated.text, stated.chips
+            camera, zone = camera or stated.camera, zone or stated.zone
+            time_of_day = time_of_day or stated.time_of_day
+            after, before = after or stated.after, before or stated.before
+        where = make_filter(camera, zone, time_of_day, after, before, weekdays, video)
         if query is not None:
-            return searcher.search(query, top_k, where, offset)
-        if image is not None:
+            response = searcher.search(query, top_k, where, offset)
+        elif image is not None:
             vectors = image_vectors(image, self.encoders.visual)
-            return searcher.search_vectors("(image)", vectors, top_k, where, offset)
-        assert similar_to is not None
-        self.segment(similar_to)  # KeyError for an unknown id
-        vectors = self.index_store.segment_vectors(similar_to)
-        return searcher.search_vectors(
-            f"(similar to segment {similar_to})", vectors, top_k, where, offset, similar_to
-        )
+            response = searcher.search_vectors("(image)", vectors, top_k, where, offset)
+        else:
+            assert similar_to is not None
+            self.segment(similar_to)  # KeyError for an unknown id
+            vectors = self.index_store.segment_vectors(similar_to)
+            response = searcher.search_vectors(
+                f"(similar to segment {similar_to})", vectors, top_k, where, offset, similar_to
+            )
+        response.filters = where
+        response.chips = chips
+        return response
 
     def videos(self) -> list[StoredVideo]:
         return self.index_store.videos()

@@ -93,10 +93,14 @@ class SegmentFilter:
     camera: str | None = None
     zone: str | None = None
     time_of_day: tuple[int, int] | None = None  # seconds after local midnight; may wrap
+    after: datetime | None = None  # absolute window on the segment's wall-clock middle
+    before: datetime | None = None
+    weekdays: frozenset[int] | None = None  # 0 = Monday, in the camera's local time
+    video: str | None = None  # path as indexed
 
     @property
     def is_empty(self) -> bool:
-        return self.camera is None and self.zone is None and self.time_of_day is None
+        return self == SegmentFilter()
 
 
 class Index(Protocol):

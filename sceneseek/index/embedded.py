@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 from sceneseek.config import TEXT_MODALITIES
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import SceneseekError
+from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import (
     STOPWORDS,
     Mark,
@@ -54,7 +56,9 @@ CREATE TABLE segments (
     keyframe REAL NOT NULL,
     observations TEXT NOT NULL,
     labels TEXT NOT NULL,
-    day_seconds REAL
+    day_seconds REAL,
+    wall_time REAL,
+    weekday INTEGER
 );
 CREATE INDEX segments_video ON segments(video_id, start);
 CREATE TABLE vectors (
@@ -78,7 +82,7 @@ CREATE TABLE failures (
 );
 """
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 REFERENCE_SAMPLE = 2048
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
 FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -179,14 +183,15 @@ class EmbeddedIndex:
     def _insert_segment(
         self, video_id: int | None, start_time: datetime | None, segment: SegmentRecord
     ) -> int:
-        day_seconds = None
-        if start_time is not None:
+        day_seconds = wall_time = weekday = None
+        if start_time is not None:  # local to the camera: start_time carries its offset
             middle = start_time + timedelta(seconds=(segment.start + segment.end) / 2)
             day_seconds = middle.hour * 3600 + middle.minute * 60 + middle.second
+            wall_time, weekday = middle.timestamp(), middle.weekday()
         label_text = ", ".join(name for name, _ in segment.labels)
         cursor = self._db.execute(
             "INSERT INTO segments (video_id, start, end, keyframe, observations, labels,"
-            " day_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " day_seconds, wall_time, weekday) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 video_id,
                 segment.start,
@@ -200,6 +205,8 @@ class EmbeddedIndex:
                 ),
                 json.dumps(segment.labels),
                 day_seconds,
+                wall_time,
+                weekday,
             ),
         )
         segment_id = int(cursor.lastrowid or 0)
@@ -309,6 +316,18 @@ class EmbeddedIndex:
             joiner = "AND" if start <= end else "OR"
             clauses.append(f"(s.day_seconds >= ? {joiner} s.day_seconds < ?)")
             args.extend([start, end])
+        if where.after is not None:
+            clauses.append("s.wall_time >= ?")
+            args.append(where.after.timestamp())
+        if where.before is not None:
+            clauses.append("s.wall_time < ?")
+            args.append(where.before.timestamp())
+        if where.weekdays is not None:
+            clauses.append(f"s.weekday IN ({','.join('?' * len(where.weekdays))})")
+            args.extend(sorted(where.weekdays))
+        if where.video is not None:
+            clauses.append("v.path = ?")
+            args.append(where.video)
         return "".join(f" AND {c}" for c in clauses), args
 
     def _allowed_ids(self, where: SegmentFilter) -> list[int]:
@@ -404,6 +423,129 @@ class EmbeddedIndex:
         }
         counts.update({f"vectors.{m}": idx.ntotal for m, idx in self._faiss.items()})
         return counts
+
+    # == alerts and live recording (sceneseek.live) =====================================
+    # Saved queries and their events live in the same index.sqlite, in tables created on
+    # first use (an existing index gains them without a format change).
+    ALERT_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY,
+        query TEXT NOT NULL,
+        threshold REAL NOT NULL,
+        camera TEXT,
+        zone TEXT,
+        time_of_day TEXT,
+        webhook TEXT,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS alert_events (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        query TEXT NOT NULL,
+        video TEXT NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        score REAL NOT NULL,
+        wall_time TEXT,
+        created TEXT NOT NULL,
+        UNIQUE (alert_id, video, start)
+    );
+    """
+
+    def _alert_tables(self) -> None:
+        with self._lock, self._db:
+            self._db.executescript(self.ALERT_SCHEMA)
+
+    def add_alert(
+        self,
+        query: str,
+        threshold: float,
+        camera: str | None,
+        zone: str | None,
+        time_of_day: str | None,
+        webhook: str | None,
+    ) -> int:
+        self._alert_tables()
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO alerts (query, threshold, camera, zone, time_of_day, webhook,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    query,
+                    threshold,
+                    camera,
+                    zone,
+                    time_of_day,
+                    webhook,
+                    datetime.now().astimezone().isoformat(),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def alerts(self) -> list[Alert]:
+        self._alert_tables()
+        rows = self._db.execute(
+            "SELECT id, query, threshold, camera, zone, time_of_day, webhook, created"
+            " FROM alerts ORDER BY id"
+        )
+        return [Alert(*r[:7], created=datetime.fromisoformat(r[7])) for r in rows]
+
+    def remove_alert(self, alert_id: int) -> bool:
+        self._alert_tables()
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM alert_events WHERE alert_id = ?", (alert_id,))
+            return self._db.execute("DELETE FROM alerts WHERE id = ?", (alert_id,)).rowcount > 0
+
+    def add_alert_events(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        self._alert_tables()
+        stored: list[AlertEvent] = []
+        with self._lock, self._db:
+            for event in events:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO alert_events (alert_id, query, video, start, end,"
+                    " score, wall_time, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        event.alert_id,
+                        event.query,
+                        event.video,
+                        event.start,
+                        event.end,
+                        event.score,
+                        event.wall_time.isoformat() if event.wall_time else None,
+                        event.created.isoformat(),
+                    ),
+                )
+                if cursor.rowcount:
+                    stored.append(replace(event, id=int(cursor.lastrowid or 0)))
+        return stored
+
+    def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
+        self._alert_tables()
+        clause, args = ("WHERE alert_id = ?", [alert_id]) if alert_id is not None else ("", [])
+        rows = self._db.execute(
+            "SELECT id, alert_id, query, video, start, end, score, wall_time, created"
+            f" FROM alert_events {clause} ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [
+            AlertEvent(
+                *r[:7],
+                wall_time=datetime.fromisoformat(r[7]) if r[7] else None,
+                created=datetime.fromisoformat(r[8]),
+            )
+            for r in rows
+        ]
+
+    def remove_video(self, path: str) -> bool:
+        with self._lock:
+            with self._db:
+                known = self._db.execute("SELECT 1 FROM videos WHERE path = ?", (path,)).fetchone()
+                old_ids = self._delete_video(path)
+            for index in self._faiss.values():
+                index.remove_ids(faiss.IDSelectorBatch(np.asarray(old_ids, dtype=np.int64)))
+        return known is not None
+
+    # == end of alerts and live recording ===============================================
 
     def close(self) -> None:
         self._db.close()

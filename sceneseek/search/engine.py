@@ -33,16 +33,34 @@ TIGHT_MODALITIES = ("speech", "ocr", "sound")
 
 @dataclass
 class SearchResponse:
-    query: str
+    query: str  # what was searched by meaning (stated filters removed)
     took_ms: float
     results: list[Moment] = field(default_factory=list)
+    filters: SegmentFilter = field(default_factory=SegmentFilter)
+    chips: list[str] = field(default_factory=list)  # filters read from the query's words
 
     def to_dict(self) -> dict[str, Any]:
+        where = self.filters
+        window = where.time_of_day
         return {
             "query": self.query,
             "took_ms": round(self.took_ms, 2),
             "results": [m.to_dict() for m in self.results],
+            "filters": {
+                "camera": where.camera,
+                "zone": where.zone,
+                "time_of_day": f"{_hhmm(window[0])}-{_hhmm(window[1])}" if window else None,
+                "after": where.after.isoformat() if where.after else None,
+                "before": where.before.isoformat() if where.before else None,
+                "weekdays": sorted(where.weekdays) if where.weekdays is not None else None,
+                "video": where.video,
+                "from_query": self.chips,
+            },
         }
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 class Searcher:
