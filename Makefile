@@ -30,7 +30,9 @@ demo: $(STAMP)
 	$(BIN)/sceneseek search "una taza de café" --db demo-lib --top-k 3
 	$(BIN)/sceneseek search "a rocket launch" --db demo-lib --top-k 3
 	$(BIN)/sceneseek search "the shipment will be late" --db demo-lib --top-k 3
+	$(BIN)/sceneseek search "the sign says the gate is closed" --db demo-lib --top-k 3
 	$(BIN)/sceneseek search "weasels ate the phone system" --db demo-lib --top-k 3 --json
+	$(BIN)/sceneseek info --db demo-lib
 
 test: $(STAMP)
 	$(BIN)/ruff check sceneseek tests bench
