@@ -1,0 +1,669 @@
+"""The HTTP API: the ``Library`` that the CLI uses, behind FastAPI.
+
+Every endpoint is a thin mapping onto a ``Library`` method, so the API can never rank,
+filter or explain differently from ``sceneseek search``. JSON everywhere except media
+(thumbnails, video bytes with Range support, exported clips). Files are only ever served
+by the id of an indexed video or segment; no endpoint takes a path to read from.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import mimetypes
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import sceneseek
+from sceneseek.api.jobs import IngestJobs
+from sceneseek.errors import MediaError, QueryError, SceneseekError
+from sceneseek.library import Library
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+IMAGE_PATH = "/api/search/image"
+MAX_TOP_K = 100
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Limits and locations of one API instance (``sceneseek serve`` fills them in)."""
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_clip_seconds: float = 120.0
+    # When set, ingest only accepts paths inside these folders; None means any local path
+    # (the same trust as the CLI, for a server bound to localhost).
+    ingest_roots: tuple[Path, ...] | None = None
+    static_dir: Path | None = STATIC_DIR
+    ffmpeg: str = "ffmpeg"
+    clip_timeout_seconds: float = 300.0
+
+
+# -- response and request models (for validation and the OpenAPI docs) -----------------
+class Open(BaseModel):
+    """Documented fields, and any the engine adds later pass through unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Result(Open):
+    video: str
+    video_id: int
+    segment_id: int
+    start: float
+    end: float
+    score: float
+    evidence: dict[str, Any] = Field(description="per modality: contribution and why")
+    keyframe: float
+    camera: str | None
+    zone: str | None
+    video_start_time: str | None
+    thumbnail_url: str
+    media_url: str = Field(description="the video, seeking to the moment (#t=start,end)")
+
+
+class SearchOut(Open):
+    query: str
+    took_ms: float
+    results: list[Result]
+
+
+class VideoOut(Open):
+    id: int
+    path: str
+    duration: float
+    camera: str | None
+    zone: str | None
+    start_time: str | None
+    language: str | None
+    segments: int
+    media_url: str
+
+
+class ObservationOut(BaseModel):
+    start: float
+    end: float
+    text: str
+    score: float
+
+
+class SegmentOut(Open):
+    id: int
+    video_id: int
+    video: str
+    start: float
+    end: float
+    keyframe: float
+    camera: str | None
+    zone: str | None
+    wall_start: str | None
+    observations: dict[str, list[ObservationOut]]
+    labels: list[tuple[str, float]]
+    thumbnail_url: str
+    media_url: str
+
+
+class IngestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(min_length=1, description="files or folders on the server")
+    camera: str | None = None
+    zone: str | None = None
+    start: datetime | None = Field(None, description="wall-clock time of the first frame")
+
+
+class IngestError(BaseModel):
+    path: str
+    cause: str
+
+
+class JobOut(Open):
+    id: int
+    status: str = Field(description="queued | running | done | failed")
+    paths: list[str]
+    total: int
+    done: int
+    current: str | None
+    indexed: list[str]
+    unchanged: list[str]
+    errors: list[IngestError]
+    message: str | None
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=1000)
+    segment_id: int
+    relevant: bool
+
+
+class MarkOut(BaseModel):
+    id: int
+    query: str
+    segment_id: int
+    relevant: bool
+    created: str
+
+
+class HealthOut(Open):
+    status: str
+    version: str
+    db: str
+    stats: dict[str, int]
+    encoders: dict[str, str] = Field(description="encoder name@version the index was built with")
+    ingest_busy: bool
+
+
+class Message(BaseModel):
+    detail: str
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
+BAD_QUERY: dict[int | str, dict[str, Any]] = {400: {"model": Message}}
+
+
+class SearchParams(BaseModel):
+    """Paging and filters shared by the three kinds of search (query parameters)."""
+
+    top_k: int = Field(10, ge=1, le=MAX_TOP_K, description="moments per page")
+    offset: int = Field(0, ge=0, le=10_000, description="moments to skip (paging)")
+    camera: str | None = Field(None, max_length=200, description="only this camera")
+    zone: str | None = Field(None, max_length=200, description="only this zone")
+    time_of_day: str | None = Field(
+        None, max_length=20, description="HH:MM-HH:MM wall-clock window; may wrap midnight"
+    )
+    after: str | None = Field(None, max_length=40, description="only from this ISO date/time on")
+    before: str | None = Field(None, max_length=40, description="only before this ISO date/time")
+    weekdays: str | None = Field(None, max_length=40, description="e.g. mon-fri or sat,sun")
+    video_id: int | None = Field(None, description="only this indexed video")
+
+
+# -- helpers ---------------------------------------------------------------------------
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _media_url(video_id: int, start: float | None = None, end: float | None = None) -> str:
+    url = f"/api/videos/{video_id}/media"
+    return url if start is None else f"{url}#t={start:.2f},{end:.2f}"
+
+
+def _result(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **item,
+        "thumbnail_url": f"/api/segments/{item['segment_id']}/thumbnail.jpg",
+        "media_url": _media_url(item["video_id"], item["start"], item["end"]),
+    }
+
+
+def _video(info: Any) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "path": info.path,
+        "duration": info.duration,
+        "camera": info.camera,
+        "zone": info.zone,
+        "start_time": _iso(info.start_time),
+        "language": info.language,
+        "segments": info.segments,
+        "media_url": _media_url(info.id),
+    }
+
+
+def _segment(segment: Any) -> dict[str, Any]:
+    return {
+        "id": segment.id,
+        "video_id": segment.video_id,
+        "video": segment.video,
+        "start": segment.start,
+        "end": segment.end,
+        "keyframe": segment.keyframe,
+        "camera": segment.camera,
+        "zone": segment.zone,
+        "wall_start": _iso(segment.wall_start),
+        "observations": {
+            modality: [
+                {"start": o.start, "end": o.end, "text": o.text, "score": o.score} for o in items
+            ]
+            for modality, items in segment.observations.items()
+        },
+        "labels": [[name, p] for name, p in segment.labels],
+        "thumbnail_url": f"/api/segments/{segment.id}/thumbnail.jpg",
+        "media_url": _media_url(segment.video_id, segment.start, segment.end),
+    }
+
+
+def _mark(mark: Any) -> dict[str, Any]:
+    return {
+        "id": mark.id,
+        "query": mark.query,
+        "segment_id": mark.segment_id,
+        "relevant": mark.relevant,
+        "created": _iso(mark.created),
+    }
+
+
+def _not_found(what: str, ident: int) -> HTTPException:
+    return HTTPException(404, f"no {what} with id {ident}")
+
+
+def _check_image(data: bytes) -> None:
+    """Decode the header and verify the file, so a non-image is refused with 415 before
+    it reaches the encoders."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad input
+        raise HTTPException(
+            415, f"the upload is not an image PIL can read (JPEG, PNG, WebP, …): {exc}"
+        ) from None
+
+
+def cut_clip(ffmpeg: str, video: Path, start: float, end: float, out: Path, timeout: float) -> None:
+    """Re-encode [start, end] of ``video`` to a browser-playable MP4 (H.264/AAC, moov
+    atom first). Re-encoding rather than stream copy so the cut is frame-exact."""
+    command = [
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-ss",
+        f"{start:.3f}",
+        "-i",
+        str(video),
+        "-t",
+        f"{end - start:.3f}",
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:a:0?",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        "-y",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+        raise RuntimeError(f"ffmpeg failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+
+
+class UploadLimit:
+    """Refuse an oversized image upload from its Content-Length, before the multipart
+    body is read and spooled (the handler checks the real size again)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit + 64 * 1024  # room for the multipart envelope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == IMAGE_PATH:
+            length = dict(scope["headers"]).get(b"content-length", b"0")
+            if length.isdigit() and int(length) > self.limit:
+                response = JSONResponse(
+                    {"detail": f"the upload is larger than {self.limit // 1024 // 1024} MiB"},
+                    status_code=413,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# -- the app ---------------------------------------------------------------------------
+def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI:
+    """An API over ``library``. The caller owns the library; the app stops its ingest
+    worker on shutdown but does not close the library."""
+    settings = settings or ApiSettings()
+    jobs = IngestJobs(library)
+    # Reads serialise on one lock: the index shares one SQLite connection and the encoders
+    # between threads, and on a few cores parallel queries would only contend. Ingest does
+    # not take it (a job takes minutes); the index guards its own writes.
+    read_lock = threading.Lock()
+    clip_slots = threading.BoundedSemaphore(2)  # each ffmpeg run uses every core
+
+    def locked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with read_lock:
+            return fn(*args, **kwargs)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        yield
+        jobs.close()
+
+    app = FastAPI(
+        title="sceneseek",
+        version=sceneseek.__version__,
+        summary="Offline semantic video search: find moments by what was seen, said or heard.",
+        lifespan=lifespan,
+    )
+    app.state.library = library
+    app.state.jobs = jobs
+    app.state.settings = settings
+    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+
+    @app.exception_handler(QueryError)
+    async def query_error(_: Request, exc: QueryError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(SceneseekError)
+    async def sceneseek_error(_: Request, exc: SceneseekError) -> JSONResponse:
+        # Not the request's fault (e.g. the index was built with other encoders), but a
+        # state the operator must fix: say so instead of a bare 500.
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    # -- status ------------------------------------------------------------------------
+    @app.get("/api/health", response_model=HealthOut, tags=["status"])
+    def health() -> dict[str, Any]:
+        """Liveness plus what the index holds and which encoders built it."""
+        stats, encoders = locked(lambda: (library.stats(), library.index_store.encoder_versions()))
+        return {
+            "status": "ok",
+            "version": sceneseek.__version__,
+            "db": str(library.path),
+            "stats": stats,
+            "encoders": encoders,
+            "ingest_busy": jobs.busy(),
+        }
+
+    # -- search ------------------------------------------------------------------------
+    def run_search(params: SearchParams, **what: Any) -> dict[str, Any]:
+        """``Library.search`` with the shared parameters; the response decorated with the
+        URLs a client needs to show each result."""
+        video = None
+        if params.video_id is not None:
+            try:
+                video = locked(library.video, params.video_id).path
+            except KeyError:
+                raise _not_found("video", params.video_id) from None
+        response = locked(
+            library.search,
+            top_k=params.top_k,
+            offset=params.offset,
+            camera=params.camera,
+            zone=params.zone,
+            time_of_day=params.time_of_day,
+            after=params.after,
+            before=params.before,
+            weekdays=params.weekdays,
+            video=video,
+            **what,
+        )
+        out = response.to_dict()
+        out["results"] = [_result(item) for item in out["results"]]
+        return out
+
+    @app.get(
+        "/api/search",
+        response_model=SearchOut,
+        responses={**BAD_QUERY, **NOT_FOUND},
+        tags=["search"],
+    )
+    def search(
+        q: Annotated[str, Query(max_length=2000, description="what you are looking for")],
+        params: Annotated[SearchParams, Query()],
+        parse: Annotated[
+            bool, Query(description="also apply filters stated in words, e.g. 'at night'")
+        ] = True,
+    ) -> dict[str, Any]:
+        """Find moments by meaning across what was seen, said, read and heard."""
+        return run_search(params, query=q, parse=parse)
+
+    @app.post(
+        IMAGE_PATH,
+        response_model=SearchOut,
+        responses={
+            **BAD_QUERY,
+            **NOT_FOUND,
+            413: {"model": Message, "description": "larger than the upload limit"},
+            415: {"model": Message, "description": "not an image"},
+        },
+        tags=["search"],
+    )
+    def search_image(
+        image: Annotated[UploadFile, File(description="a JPEG/PNG/WebP picture")],
+        params: Annotated[SearchParams, Query()],
+    ) -> dict[str, Any]:
+        """Find moments that look like an uploaded picture (filters as query parameters)."""
+        data = image.file.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise HTTPException(
+                413, f"the upload is larger than {settings.max_upload_bytes // 2**20} MiB"
+            )
+        if not data:
+            raise HTTPException(422, "the upload is empty")
+        _check_image(data)
+        return run_search(params, image=data)
+
+    @app.get(
+        "/api/search/similar/{segment_id}",
+        response_model=SearchOut,
+        responses={**BAD_QUERY, **NOT_FOUND},
+        tags=["search"],
+    )
+    def search_similar(segment_id: int, params: Annotated[SearchParams, Query()]) -> dict[str, Any]:
+        """More moments like this segment (its own vectors as the query)."""
+        try:
+            locked(library.segment, segment_id)
+        except KeyError:
+            raise _not_found("segment", segment_id) from None
+        return run_search(params, similar_to=segment_id)
+
+    # -- browsing ----------------------------------------------------------------------
+    @app.get("/api/videos", response_model=list[VideoOut], tags=["library"])
+    def videos() -> list[dict[str, Any]]:
+        """Every indexed video, with its segment count."""
+        return [_video(v) for v in locked(library.videos)]
+
+    @app.get(
+        "/api/videos/{video_id}", response_model=VideoOut, responses=NOT_FOUND, tags=["library"]
+    )
+    def video(video_id: int) -> dict[str, Any]:
+        try:
+            return _video(locked(library.video, video_id))
+        except KeyError:
+            raise _not_found("video", video_id) from None
+
+    @app.get(
+        "/api/segments/{segment_id}",
+        response_model=SegmentOut,
+        responses=NOT_FOUND,
+        tags=["library"],
+    )
+    def segment(segment_id: int) -> dict[str, Any]:
+        """One segment with everything it was indexed with (observations, labels)."""
+        try:
+            return _segment(locked(library.segment, segment_id))
+        except KeyError:
+            raise _not_found("segment", segment_id) from None
+
+    @app.get(
+        "/api/segments/{segment_id}/thumbnail.jpg",
+        response_class=Response,
+        responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}}}},
+        tags=["media"],
+    )
+    def thumbnail(segment_id: int) -> Response:
+        """The segment's keyframe as JPEG."""
+        try:
+            data = locked(library.thumbnail, segment_id)
+        except KeyError:
+            raise _not_found("segment", segment_id) from None
+        except MediaError as exc:  # the indexed file was moved or damaged since
+            raise HTTPException(404, str(exc)) from None
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    def video_file(video_id: int) -> tuple[Any, Path]:
+        """The indexed video's record and file; only ids reach the file system."""
+        try:
+            info = locked(library.video, video_id)
+        except KeyError:
+            raise _not_found("video", video_id) from None
+        path = Path(info.path)
+        if not path.is_file():
+            raise HTTPException(404, f"video {video_id} is indexed but its file is gone: {path}")
+        return info, path
+
+    @app.get(
+        "/api/videos/{video_id}/media",
+        response_class=FileResponse,
+        responses={
+            **NOT_FOUND,
+            206: {"description": "the requested byte range"},
+            416: {"description": "range not satisfiable"},
+        },
+        tags=["media"],
+    )
+    def media(video_id: int) -> FileResponse:
+        """The video file, with HTTP Range support so a player seeks straight to a moment."""
+        _, path = video_file(video_id)
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(
+            path,
+            media_type=media_type,
+            filename=path.name,
+            content_disposition_type="inline",
+        )
+
+    @app.get(
+        "/api/clip",
+        response_class=FileResponse,
+        responses={**BAD_QUERY, **NOT_FOUND, 200: {"content": {"video/mp4": {}}}},
+        tags=["media"],
+    )
+    def clip(
+        video_id: int,
+        start: Annotated[float, Query(ge=0, allow_inf_nan=False)],
+        end: Annotated[float, Query(gt=0, allow_inf_nan=False)],
+    ) -> FileResponse:
+        """Download [start, end] seconds of an indexed video as MP4."""
+        info, path = video_file(video_id)
+        if end <= start:
+            raise HTTPException(400, f"start ({start}) must be before end ({end})")
+        if end - start > settings.max_clip_seconds:
+            raise HTTPException(
+                400, f"clips are limited to {settings.max_clip_seconds:g} s, asked {end - start:g}"
+            )
+        if start >= info.duration or end > info.duration + 0.5:
+            raise HTTPException(
+                400, f"[{start:g}, {end:g}] is outside the video (duration {info.duration:.2f} s)"
+            )
+        end = min(end, info.duration)
+        workdir = Path(tempfile.mkdtemp(prefix="sceneseek-clip-"))
+        out = workdir / f"{path.stem}_{start:.1f}-{end:.1f}.mp4"
+        try:
+            with clip_slots:
+                cut_clip(settings.ffmpeg, path, start, end, out, settings.clip_timeout_seconds)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            shutil.rmtree(workdir, ignore_errors=True)
+            log.error("clip export of video %s failed: %s", video_id, exc)
+            raise HTTPException(500, f"could not cut the clip: {exc}") from None
+        return FileResponse(
+            out,
+            media_type="video/mp4",
+            filename=out.name,
+            background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True),
+        )
+
+    # -- ingest ------------------------------------------------------------------------
+    @app.post(
+        "/api/ingest",
+        response_model=JobOut,
+        status_code=202,
+        responses=BAD_QUERY,
+        tags=["ingest"],
+    )
+    def ingest(body: IngestIn) -> dict[str, Any]:
+        """Queue files or folders on this machine for indexing; poll the job for progress."""
+        missing = [p for p in body.paths if not Path(p).expanduser().exists()]
+        if missing:
+            raise HTTPException(400, f"no such file or folder: {', '.join(missing)}")
+        if settings.ingest_roots is not None:
+            roots = [root.resolve() for root in settings.ingest_roots]
+            outside = [
+                p
+                for p in body.paths
+                if not any(Path(p).expanduser().resolve().is_relative_to(r) for r in roots)
+            ]
+            if outside:
+                raise HTTPException(
+                    400,
+                    f"outside the folders this server ingests from "
+                    f"({', '.join(map(str, roots))}): {', '.join(outside)}",
+                )
+        job = jobs.submit(body.paths, body.camera, body.zone, body.start)
+        return {**job, "job_id": job["id"]}  # job_id: what a client reads first
+
+    @app.get("/api/ingest", response_model=list[JobOut], tags=["ingest"])
+    def ingest_jobs() -> list[dict[str, Any]]:
+        """Every job since the server started, oldest first."""
+        return jobs.all_jobs()
+
+    @app.get("/api/ingest/{job_id}", response_model=JobOut, responses=NOT_FOUND, tags=["ingest"])
+    def ingest_job(job_id: int) -> dict[str, Any]:
+        try:
+            return jobs.get(job_id)
+        except KeyError:
+            raise _not_found("ingest job", job_id) from None
+
+    # -- feedback ----------------------------------------------------------------------
+    @app.post(
+        "/api/feedback",
+        response_model=MarkOut,
+        status_code=201,
+        responses={**NOT_FOUND, **BAD_QUERY},
+        tags=["feedback"],
+    )
+    def feedback(body: FeedbackIn) -> dict[str, Any]:
+        """Record that a result was (not) relevant to a query."""
+        query = " ".join(body.query.split())
+        if not query:
+            raise HTTPException(400, "the query is empty")
+
+        def store() -> Any:
+            try:
+                library.segment(body.segment_id)
+            except KeyError:
+                raise _not_found("segment", body.segment_id) from None
+            library.mark(query, body.segment_id, body.relevant)
+            return max(library.marks(), key=lambda m: m.id)
+
+        return _mark(locked(store))
+
+    @app.get("/api/feedback", response_model=list[MarkOut], tags=["feedback"])
+    def feedback_list() -> list[dict[str, Any]]:
+        return [_mark(m) for m in locked(library.marks)]
+
+    # -- web UI ------------------------------------------------------------------------
+    static = settings.static_dir
+    if static is not None and static.is_dir():
+        app.mount("/static", StaticFiles(directory=static), name="static")
+        # At "/" too (after every API route), so the UI works whichever prefix it uses.
+        app.mount("/", StaticFiles(directory=static, html=True), name="web")
+    return app

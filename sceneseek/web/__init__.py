@@ -1,0 +1,1 @@
+"""The browser UI: static HTML, JavaScript and CSS served by ``sceneseek.api``."""

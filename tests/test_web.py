@@ -1,0 +1,299 @@
+"""End-to-end behaviour of the web UI: the real API (uvicorn in a thread) over a real index of
+the sample media, driven in headless Chromium. No mocks anywhere."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from sceneseek import Library
+from sceneseek.api import create_app
+from sceneseek.eval.assets import AssetCache
+from sceneseek.eval.samples import SampleSet
+from sceneseek.library import IndexReport
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"  # given explicitly, so Selenium Manager never runs
+ARTIFACTS = Path(__file__).parent / "artifacts"
+# Quiet flags matter: without the background-networking ones Chromium keeps dialling out.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
+    "--window-size=1440,1000",
+]
+WAIT = 60.0  # seconds; the first query loads the models
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(db: Path) -> Iterator[str]:
+    """The API and UI over the index at ``db``, served by uvicorn on a free localhost port
+    in a background thread; yields the base URL."""
+    library = Library(db)
+    config = uvicorn.Config(
+        create_app(library), host="127.0.0.1", port=free_port(), log_level="warning"
+    )
+    uvi = uvicorn.Server(config)
+    thread = threading.Thread(target=uvi.run, name="sceneseek-web-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uvi.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        uvi.should_exit = True
+        thread.join(timeout=15)
+        library.close()
+
+
+@pytest.fixture(scope="module")
+def server(
+    indexed: tuple[Path, IndexReport], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The app on a copy of the session index, so feedback written here cannot leak into
+    other tests."""
+    source, _ = indexed
+    db = tmp_path_factory.mktemp("web") / "lib"
+    shutil.copytree(source, db)
+    with serve(db) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    profile = tempfile.mkdtemp(prefix="sceneseek-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(server: str, browser: WebDriver) -> WebDriver:
+    """A freshly loaded search page with the health check answered."""
+    browser.get(f"{server}/")
+    wait_for(browser, lambda d: "segments" in d.find_element(By.ID, "health").text)
+    return browser
+
+
+def wait_for(driver: WebDriver, condition: Any, timeout: float = WAIT) -> Any:
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+
+
+def search(driver: WebDriver, query: str) -> None:
+    box = driver.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys(query)
+    submit_and_wait(driver, lambda: driver.find_element(By.ID, "search").click())
+
+
+def submit_and_wait(driver: WebDriver, submit: Any) -> None:
+    """Run ``submit`` and wait until the page has shown its answer (results or a message)."""
+    updates = "return Number(document.body.dataset.updates || 0)"
+    before = driver.execute_script(updates)
+    submit()
+    wait_for(driver, lambda d: d.execute_script(updates) > before)
+
+
+def first_result(driver: WebDriver) -> WebElement:
+    results = driver.find_elements(By.CSS_SELECTOR, ".result")
+    message = driver.find_element(By.ID, "message")
+    assert results, f"no results; message: {message.text!r}"
+    return results[0]
+
+
+def assert_is_cat_moment(card: WebElement, samples: SampleSet) -> None:
+    cat = samples.find("photos.mp4", "cat")
+    assert card.get_attribute("data-video") == "photos.mp4"
+    start = float(card.get_attribute("data-start") or "nan")
+    end = float(card.get_attribute("data-end") or "nan")
+    shown = min(end, cat.end) - max(start, cat.start)
+    assert shown >= 0.5 * min(cat.end - cat.start, end - start), (start, end, cat)
+
+
+def test_text_search_shows_the_cat_and_plays_it_from_its_start(
+    page: WebDriver, samples: SampleSet
+) -> None:
+    search(page, "a cat")
+    card = first_result(page)
+    assert_is_cat_moment(card, samples)
+    # The card explains itself: file, time range, score and the visual labels.
+    assert card.find_element(By.CSS_SELECTOR, ".file").text == "photos.mp4"
+    assert card.find_element(By.CSS_SELECTOR, ".time").text.startswith("00:00:")
+    assert "cat" in card.find_element(By.CSS_SELECTOR, ".ev-visual").text
+    thumb = card.find_element(By.CSS_SELECTOR, "img.thumb")
+    wait_for(page, lambda d: d.execute_script("return arguments[0].naturalWidth > 0", thumb))
+
+    start = float(card.get_attribute("data-start") or "nan")
+    card.find_element(By.CSS_SELECTOR, ".thumb").click()
+    player_at = (
+        "const p = document.getElementById('player');"
+        "return p.readyState >= 1 && !p.seeking && p.currentTime > 0 ? p.currentTime : null;"
+    )
+    at = wait_for(page, lambda d: d.execute_script(player_at))
+    assert abs(at - start) <= 1.0, (at, start)
+    src = page.execute_script("return document.getElementById('player').currentSrc")
+    video_id = card.get_attribute("data-video-id")
+    assert src.endswith(f"/api/videos/{video_id}/media")
+    # It plays on from there (and the frame is painted before the screenshot).
+    playing = "return document.getElementById('player').currentTime > arguments[0] + 0.3"
+    wait_for(page, lambda d: d.execute_script(playing, at))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "results.png"))  # the results page, player open
+
+
+@pytest.mark.parametrize(
+    ("query", "file", "modality", "shown"),
+    [
+        ("the man says the shipment is late", "speech.mp4", "speech", "shipment will arrive late"),
+        ("the sign that says gate closed", "photos.mp4", "ocr", "“GATE 7 CLOSED”"),
+    ],
+)
+def test_cards_explain_what_was_said_and_read(
+    page: WebDriver, query: str, file: str, modality: str, shown: str
+) -> None:
+    search(page, query)
+    card = first_result(page)
+    assert card.get_attribute("data-video") == file
+    assert shown in card.find_element(By.CSS_SELECTOR, f".ev-{modality}").text
+
+
+def test_a_filter_that_matches_nothing_says_so(page: WebDriver) -> None:
+    page.find_element(By.ID, "camera").send_keys("cam-nowhere")
+    search(page, "a cat")
+    assert not page.find_elements(By.CSS_SELECTOR, ".result")
+    message = page.find_element(By.ID, "message").text
+    assert "No moments match" in message and "filter" in message
+
+
+def test_a_bad_time_of_day_is_explained(page: WebDriver) -> None:
+    page.find_element(By.ID, "time-of-day").send_keys("late evening")
+    search(page, "a cat")
+    assert "HH:MM-HH:MM" in page.find_element(By.ID, "message").text
+
+
+def test_image_upload_finds_the_cat(page: WebDriver, samples: SampleSet) -> None:
+    photo = AssetCache().skimage_images()["chelsea"].path
+    upload = page.find_element(By.ID, "image-input")
+    submit_and_wait(page, lambda: upload.send_keys(str(Path(photo).resolve())))
+    assert_is_cat_moment(first_result(page), samples)
+
+
+def test_dropping_a_picture_on_the_page_searches_by_it(page: WebDriver, samples: SampleSet) -> None:
+    search(page, "a cat")
+    segment = first_result(page).get_attribute("data-segment-id")
+    # A real drop event carrying a real JPEG: the cat moment's own thumbnail.
+    drop = """
+        const [segment, done] = arguments;
+        fetch(`/api/segments/${segment}/thumbnail.jpg`).then(r => r.blob()).then(blob => {
+          const data = new DataTransfer();
+          data.items.add(new File([blob], "cat.jpg", {type: "image/jpeg"}));
+          document.body.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+          done();
+        });
+    """
+    submit_and_wait(page, lambda: page.execute_async_script(drop, segment))
+    assert "look like cat.jpg" in page.find_element(By.ID, "summary").text
+    assert_is_cat_moment(first_result(page), samples)
+
+
+def test_uploads_that_are_not_images_are_refused_politely(
+    page: WebDriver, samples: SampleSet, tmp_path: Path
+) -> None:
+    upload = page.find_element(By.ID, "image-input")
+    # The browser calls an .mp4 a video, so the page refuses it before any upload ...
+    submit_and_wait(page, lambda: upload.send_keys(str(samples.photos.resolve())))
+    assert "not an image" in page.find_element(By.ID, "message").text
+    # ... while a file that only claims to be a PNG reaches the server, which refuses it.
+    fake = tmp_path / "holiday.png"
+    fake.write_text("not really a picture")
+    submit_and_wait(page, lambda: upload.send_keys(str(fake)))
+    assert "not an image" in page.find_element(By.ID, "message").text
+    assert not page.find_elements(By.CSS_SELECTOR, ".result")
+
+
+def test_more_like_this_and_not_this_record_feedback(page: WebDriver) -> None:
+    search(page, "a cat")
+    cat = first_result(page)
+    cat_segment = int(cat.get_attribute("data-segment-id") or "0")
+    submit_and_wait(page, lambda: cat.find_element(By.CSS_SELECTOR, ".more-like-this").click())
+    assert "moments like photos.mp4" in page.find_element(By.ID, "summary").text
+    similar = page.find_elements(By.CSS_SELECTOR, ".result")[-1]
+    similar_segment = int(similar.get_attribute("data-segment-id") or "0")
+    similar.find_element(By.CSS_SELECTOR, ".not-this").click()
+    wait_for(page, lambda d: "dismissed" in (similar.get_attribute("class") or ""))
+    wait_for(page, lambda d: len(feedback(d)) == 2)
+    marks = {(m["query"], m["segment_id"], m["relevant"]) for m in feedback(page)}
+    assert ("a cat", cat_segment, True) in marks
+    assert any(m[1:] == (similar_segment, False) for m in marks)
+
+
+def feedback(driver: WebDriver) -> list[dict[str, Any]]:
+    script = "return fetch('/api/feedback').then(r => r.json())"
+    return list(driver.execute_script(script))
+
+
+def test_library_lists_videos_and_runs_an_ingest_job(page: WebDriver, samples: SampleSet) -> None:
+    # The page re-renders these lists as it polls, so read their text in one go.
+    def texts(selector: str) -> list[str]:
+        script = "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)"
+        return list(page.execute_script(script, selector))
+
+    page.find_element(By.ID, "tab-library").click()
+    files = wait_for(page, lambda d: texts("#videos tr.video td.file"))
+    assert sorted(files) == ["photos.mp4", "silent.mp4", "speech.mp4"]
+    page.find_element(By.ID, "ingest-paths").send_keys(str(samples.silent.resolve()))
+    page.find_element(By.ID, "ingest").click()
+    done = wait_for(page, lambda d: texts("#jobs .job.status-done"), timeout=120)
+    assert "1 / 1 files" in done[0] and "1 unchanged" in done[0]
+
+
+def test_an_empty_index_says_how_to_fill_it(browser: WebDriver, tmp_path: Path) -> None:
+    with serve(tmp_path / "empty-lib") as url:
+        browser.get(f"{url}/")
+        wait_for(browser, lambda d: "0 videos" in d.find_element(By.ID, "health").text)
+        assert "index is empty" in browser.find_element(By.ID, "message").text
+        search(browser, "a cat")
+        assert not browser.find_elements(By.CSS_SELECTOR, ".result")
+        assert "index is empty" in browser.find_element(By.ID, "message").text
