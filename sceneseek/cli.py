@@ -117,12 +117,31 @@ def search(
     image: Annotated[
         Path | None, typer.Option(help="search by an example picture instead of words")
     ] = None,
+    after: Annotated[str | None, typer.Option(help="only from this ISO date/time on")] = None,
+    before: Annotated[str | None, typer.Option(help="only before this ISO date/time")] = None,
+    weekdays: Annotated[str | None, typer.Option(help="e.g. mon-fri or sat,sun")] = None,
+    video: Annotated[Path | None, typer.Option(help="only this indexed file")] = None,
+    parse: Annotated[
+        bool, typer.Option(help="read filters stated in the query, e.g. 'at night'")
+    ] = True,
 ) -> None:
     """Find moments by meaning across what was seen, said, read and heard."""
     library = Library(db, _config(modalities))
     try:
         picture = image.read_bytes() if image else None
-        response = library.search(query, top_k, camera, zone, time_of_day, image=picture)
+        response = library.search(
+            query,
+            top_k,
+            camera,
+            zone,
+            time_of_day,
+            image=picture,
+            after=after,
+            before=before,
+            weekdays=weekdays,
+            video=str(video.expanduser().resolve()) if video else None,
+            parse=parse,
+        )
     except OSError as exc:
         raise _fail(f"{image}: {exc.strerror or exc}") from None
     except SceneseekError as exc:
@@ -138,8 +157,11 @@ def search(
 def print_results(response: dict[str, object]) -> None:
     results = response["results"]
     assert isinstance(results, list)
+    chips = response["filters"]["from_query"]  # type: ignore[index]
+    stated = f" [filters from your words: {', '.join(chips)}]" if chips else ""
     table = Table(
-        title=f"{response['query']!r} — {len(results)} moments in {response['took_ms']:.0f} ms",
+        title=f"{response['query']!r} — {len(results)} moments in {response['took_ms']:.0f} ms"
+        + stated,
         title_justify="left",
     )
     for column in ("#", "video", "start–end", "score", "why"):
@@ -255,6 +277,183 @@ def serve(
         raise _fail(str(exc)) from None
     finally:
         library.close()
+
+
+# == live ingest and alerts (sceneseek.live) ==============================================
+@app.command()
+def watch(
+    db: DbOption,
+    source: Annotated[
+        str | None,
+        typer.Argument(help="stream URL (rtsp, http(s), HLS, udp, tcp) or a growing .ts file"),
+    ] = None,
+    folder: Annotated[
+        Path | None, typer.Option("--folder", help="instead: index video files as they appear here")
+    ] = None,
+    camera: Annotated[str | None, typer.Option(help="camera id (required for a stream)")] = None,
+    zone: Annotated[str | None, typer.Option(help="zone name")] = None,
+    chunk_seconds: Annotated[
+        float, typer.Option("--chunk-seconds", help="recording chunk length: the search delay")
+    ] = 6.0,
+    record_dir: Annotated[
+        Path | None,
+        typer.Option("--record-dir", help="where chunks go (default DB/recordings/CAMERA)"),
+    ] = None,
+    retention_hours: Annotated[
+        float, typer.Option("--retention-hours", help="delete chunks older than this (0: keep all)")
+    ] = 72.0,
+    reencode: Annotated[
+        bool, typer.Option("--reencode", help="re-encode instead of copying the codecs")
+    ] = False,
+    modalities: ModalitiesOption = None,
+) -> None:
+    """Index live: record a stream into chunks and index each as it closes, or index files
+    as they land in a folder. Checks alerts on everything indexed; stops on Ctrl-C/SIGTERM."""
+    import logging
+
+    from sceneseek.live.watch import watch_folder, watch_stream
+
+    if (source is None) == (folder is None):
+        raise _fail("give either a stream SOURCE or --folder DIR")
+    if source is not None and not camera:
+        raise _fail("a stream needs --camera ID")
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("sceneseek").setLevel(logging.INFO)
+    library = Library(db, _config(modalities))
+    try:
+        if folder is not None:
+            report = watch_folder(library, folder, camera, zone)
+        else:
+            assert source is not None and camera is not None
+            report = watch_stream(
+                library,
+                source,
+                camera,
+                zone,
+                chunk_seconds=chunk_seconds,
+                record_dir=record_dir,
+                retention_hours=retention_hours or None,
+                reencode=True if reencode else None,
+            )
+    except (SceneseekError, ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    lag = f", lag median {sorted(report.lags)[len(report.lags) // 2]:.1f} s" if report.lags else ""
+    err.print(
+        f"stopped: indexed {len(report.indexed)}, failed {len(report.failed)}, "
+        f"alert events {len(report.events)}{lag}",
+        highlight=False,
+    )
+
+
+alert_app = typer.Typer(
+    no_args_is_help=True, help="Saved queries that fire on newly indexed video (see `watch`)."
+)
+app.add_typer(alert_app, name="alert")
+
+
+@alert_app.command("add")
+def alert_add(
+    query: Annotated[str, typer.Argument(help="what to be alerted about, in your words")],
+    db: DbOption,
+    camera: Annotated[str | None, typer.Option(help="only this camera")] = None,
+    zone: Annotated[str | None, typer.Option(help="only this zone")] = None,
+    time_of_day: Annotated[
+        str | None, typer.Option("--time-of-day", help="HH:MM-HH:MM, may wrap midnight")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="minimum moment score (as `search` shows it)")
+    ] = 2.0,
+    webhook: Annotated[
+        str | None, typer.Option(help="POST each event as JSON to this http(s) URL")
+    ] = None,
+) -> None:
+    """Save an alert; prints its id."""
+    library = Library(db)
+    try:
+        alert_id = library.add_alert(query, camera, zone, time_of_day, threshold, webhook)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    out.print(f"alert {alert_id}: {query!r} (score ≥ {threshold:g})", highlight=False)
+
+
+@alert_app.command("list")
+def alert_list(
+    db: DbOption,
+    json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """The saved alerts."""
+    library = Library(db)
+    try:
+        alerts = library.alerts()
+    finally:
+        library.close()
+    if json_output:
+        sys.stdout.write(json.dumps({"alerts": [a.to_dict() for a in alerts]}) + "\n")
+        return
+    table = Table("id", "query", "threshold", "filters", "webhook", title_justify="left")
+    for a in alerts:
+        filters = ", ".join(
+            f"{k}={v}"
+            for k, v in (("camera", a.camera), ("zone", a.zone), ("time", a.time_of_day))
+            if v
+        )
+        table.add_row(str(a.id), a.query, f"{a.threshold:g}", filters, a.webhook or "")
+    out.print(table)
+
+
+@alert_app.command("events")
+def alert_events(
+    db: DbOption,
+    alert_id: Annotated[int | None, typer.Option("--alert", help="only this alert")] = None,
+    limit: Annotated[int, typer.Option(help="newest N")] = 100,
+    json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Moments that fired alerts, newest first."""
+    library = Library(db)
+    try:
+        events = library.alert_events(alert_id, limit)
+    finally:
+        library.close()
+    if json_output:
+        sys.stdout.write(json.dumps({"events": [e.to_dict() for e in events]}) + "\n")
+        return
+    table = Table(
+        "id", "alert", "query", "video", "start–end", "score", "when", title_justify="left"
+    )
+    for e in events:
+        when = (e.wall_time or e.created).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            str(e.id),
+            str(e.alert_id),
+            e.query,
+            Path(e.video).name,
+            f"{clock(e.start)}–{clock(e.end)}",
+            f"{e.score:.2f}",
+            when,
+        )
+    out.print(table)
+
+
+@alert_app.command("remove")
+def alert_remove(
+    alert_id: Annotated[int, typer.Argument(help="alert id (see `alert list`)")], db: DbOption
+) -> None:
+    """Delete an alert and its events."""
+    library = Library(db)
+    try:
+        library.remove_alert(alert_id)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    finally:
+        library.close()
+    out.print(f"removed alert {alert_id}")
+
+
+# == end of live ingest and alerts =======================================================
 
 
 if __name__ == "__main__":

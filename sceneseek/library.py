@@ -21,6 +21,7 @@ from sceneseek.config import Config
 from sceneseek.encoders.base import VisualEncoder
 from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
+from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo, VideoRecord
 from sceneseek.ingest import Encoders, analyse, display_path
 from sceneseek.media.decode import content_hash, probe
@@ -169,6 +170,7 @@ class Library:
             self.index_store, self.encoders, self.config.search, list(self.config.modalities)
         )
         chips: list[str] = []
+        asked = query
         if query is not None and parse:
             videos = self.index_store.videos()
             stated = parse_query(
@@ -196,6 +198,8 @@ class Library:
             )
         response.filters = where
         response.chips = chips
+        if asked is not None:
+            response.query = asked  # as typed; the chips say which words became filters
         return response
 
     def videos(self) -> list[StoredVideo]:
@@ -236,6 +240,53 @@ class Library:
 
     def stats(self) -> dict[str, int]:
         return self.index_store.stats()
+
+    # == alerts (sceneseek.live) ========================================================
+    def add_alert(
+        self,
+        query: str,
+        camera: str | None = None,
+        zone: str | None = None,
+        time_of_day: str | None = None,
+        threshold: float = 2.0,
+        webhook: str | None = None,
+    ) -> int:
+        """Save a query that fires on newly indexed video (see ``check_alerts``); the
+        threshold is on the moment score that search shows. Returns the alert id."""
+        from sceneseek.live.alerts import alert_store, validate_alert
+
+        validate_alert(query, threshold, time_of_day, webhook)
+        store = alert_store(self)
+        return store.add_alert(
+            " ".join(query.split()), threshold, camera or None, zone or None, time_of_day, webhook
+        )
+
+    def alerts(self) -> list[Alert]:
+        from sceneseek.live.alerts import alert_store
+
+        return alert_store(self).alerts()
+
+    def remove_alert(self, alert_id: int) -> None:
+        """Delete an alert and its events; KeyError for an unknown id."""
+        from sceneseek.live.alerts import alert_store
+
+        if not alert_store(self).remove_alert(alert_id):
+            raise KeyError(f"no alert with id {alert_id}")
+
+    def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
+        """Stored events, newest first."""
+        from sceneseek.live.alerts import alert_store
+
+        return alert_store(self).alert_events(alert_id, limit)
+
+    def check_alerts(self, video: str | Path) -> list[AlertEvent]:
+        """Evaluate every alert on one indexed video: store the new events and POST each
+        to its alert's webhook (5 s timeout; failures are logged, never raised)."""
+        from sceneseek.live.alerts import evaluate_alerts
+
+        return evaluate_alerts(self, video)
+
+    # == end of alerts ==================================================================
 
     def close(self) -> None:
         if "index_store" in self.__dict__:

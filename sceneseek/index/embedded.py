@@ -77,12 +77,35 @@ CREATE TABLE marks (
     relevant INTEGER NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    query TEXT NOT NULL,
+    threshold REAL NOT NULL,
+    camera TEXT,
+    zone TEXT,
+    time_of_day TEXT,
+    webhook TEXT,
+    created TEXT NOT NULL
+);
+CREATE TABLE alert_events (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+    query TEXT NOT NULL,
+    video TEXT NOT NULL,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    score REAL NOT NULL,
+    wall_time TEXT,
+    created TEXT NOT NULL,
+    UNIQUE (alert_id, video, start)
+);
+
 CREATE TABLE failures (
     path TEXT PRIMARY KEY, error TEXT NOT NULL, at TEXT NOT NULL
 );
 """
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 REFERENCE_SAMPLE = 2048
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
 FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -97,8 +120,21 @@ class EmbeddedIndex:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._check_schema()
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self._faiss: dict[str, faiss.IndexIDMap2] = {}
         self._load_vectors()
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection. Under WAL, readers run beside the writer and
+        only ever see committed videos, never one half-way through ``replace_video``."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.directory / "index.sqlite", check_same_thread=False)
+            self._local.connection = connection
+            with self._lock:
+                self._readers.append(connection)
+        return connection
 
     def _check_schema(self) -> None:
         """Create the schema in a new index; refuse an index written by another layout
@@ -123,7 +159,7 @@ class EmbeddedIndex:
 
     # -- encoders -----------------------------------------------------------------------
     def encoder_versions(self) -> dict[str, str]:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'encoders'").fetchone()
+        row = self._reader().execute("SELECT value FROM meta WHERE key = 'encoders'").fetchone()
         return dict(json.loads(row[0])) if row else {}
 
     def set_encoder_versions(self, versions: dict[str, str]) -> None:
@@ -134,7 +170,11 @@ class EmbeddedIndex:
 
     # -- writes -------------------------------------------------------------------------
     def video_hash(self, path: str) -> str | None:
-        row = self._db.execute("SELECT content_hash FROM videos WHERE path = ?", (path,)).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT content_hash FROM videos WHERE path = ?", (path,))
+            .fetchone()
+        )
         return row[0] if row else None
 
     def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
@@ -292,12 +332,16 @@ class EmbeddedIndex:
         terms = " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
         match = f"{{{' '.join(columns)}}} : ({terms})"
         clause, args = self._filter_sql(where)
-        rows = self._db.execute(
-            "SELECT t.rowid, -bm25(segment_text) AS score FROM segment_text t"
-            " JOIN segments s ON s.id = t.rowid JOIN videos v ON v.id = s.video_id"
-            f" WHERE segment_text MATCH ? {clause} ORDER BY score DESC LIMIT ?",
-            (match, *args, k),
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT t.rowid, -bm25(segment_text) AS score FROM segment_text t"
+                " JOIN segments s ON s.id = t.rowid JOIN videos v ON v.id = s.video_id"
+                f" WHERE segment_text MATCH ? {clause} ORDER BY score DESC LIMIT ?",
+                (match, *args, k),
+            )
+            .fetchall()
+        )
         return [(int(i), float(s)) for i, s in rows]
 
     # -- filters ------------------------------------------------------------------------
@@ -334,7 +378,7 @@ class EmbeddedIndex:
         clause, args = self._filter_sql(where)
         return [
             r[0]
-            for r in self._db.execute(
+            for r in self._reader().execute(
                 f"SELECT s.id FROM segments s JOIN videos v ON v.id = s.video_id WHERE 1 {clause}",
                 args,
             )
@@ -350,11 +394,11 @@ class EmbeddedIndex:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"{self.SEGMENT_COLUMNS} WHERE s.id IN ({marks})", ids)
+        rows = self._reader().execute(f"{self.SEGMENT_COLUMNS} WHERE s.id IN ({marks})", ids)
         return {segment.id: segment for segment in map(self._stored, rows)}
 
     def all_segments(self) -> list[StoredSegment]:
-        rows = self._db.execute(f"{self.SEGMENT_COLUMNS} ORDER BY v.id, s.start")
+        rows = self._reader().execute(f"{self.SEGMENT_COLUMNS} ORDER BY v.id, s.start")
         return [self._stored(r) for r in rows]
 
     @staticmethod
@@ -376,13 +420,13 @@ class EmbeddedIndex:
         )
 
     def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
-        rows = self._db.execute(
+        rows = self._reader().execute(
             "SELECT modality, vector FROM vectors WHERE segment_id = ?", (segment_id,)
         )
         return {m: np.frombuffer(blob, np.float32) for m, blob in rows}
 
     def videos(self) -> list[StoredVideo]:
-        rows = self._db.execute(
+        rows = self._reader().execute(
             "SELECT v.id, v.path, v.duration, v.camera, v.zone, v.start_time, v.language,"
             " count(s.id) FROM videos v LEFT JOIN segments s ON s.video_id = v.id"
             " GROUP BY v.id ORDER BY v.id"
@@ -409,52 +453,23 @@ class EmbeddedIndex:
             )
 
     def marks(self) -> list[Mark]:
-        rows = self._db.execute("SELECT id, query, segment_id, relevant, created FROM marks")
+        rows = self._reader().execute("SELECT id, query, segment_id, relevant, created FROM marks")
         return [Mark(r[0], r[1], r[2], bool(r[3]), datetime.fromisoformat(r[4])) for r in rows]
 
     def failures(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self._db.execute("SELECT path, error FROM failures")]
+        return [(r[0], r[1]) for r in self._reader().execute("SELECT path, error FROM failures")]
 
     def stats(self) -> dict[str, int]:
         counts = {
-            "videos": self._db.execute("SELECT count(*) FROM videos").fetchone()[0],
-            "segments": self._db.execute("SELECT count(*) FROM segments").fetchone()[0],
-            "failures": self._db.execute("SELECT count(*) FROM failures").fetchone()[0],
+            "videos": self._reader().execute("SELECT count(*) FROM videos").fetchone()[0],
+            "segments": self._reader().execute("SELECT count(*) FROM segments").fetchone()[0],
+            "failures": self._reader().execute("SELECT count(*) FROM failures").fetchone()[0],
         }
         counts.update({f"vectors.{m}": idx.ntotal for m, idx in self._faiss.items()})
         return counts
 
     # == alerts and live recording (sceneseek.live) =====================================
-    # Saved queries and their events live in the same index.sqlite, in tables created on
-    # first use (an existing index gains them without a format change).
-    ALERT_SCHEMA = """
-    CREATE TABLE IF NOT EXISTS alerts (
-        id INTEGER PRIMARY KEY,
-        query TEXT NOT NULL,
-        threshold REAL NOT NULL,
-        camera TEXT,
-        zone TEXT,
-        time_of_day TEXT,
-        webhook TEXT,
-        created TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS alert_events (
-        id INTEGER PRIMARY KEY,
-        alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
-        query TEXT NOT NULL,
-        video TEXT NOT NULL,
-        start REAL NOT NULL,
-        end REAL NOT NULL,
-        score REAL NOT NULL,
-        wall_time TEXT,
-        created TEXT NOT NULL,
-        UNIQUE (alert_id, video, start)
-    );
-    """
-
-    def _alert_tables(self) -> None:
-        with self._lock, self._db:
-            self._db.executescript(self.ALERT_SCHEMA)
+    # Saved queries and their events live in the same index.sqlite (tables in SCHEMA).
 
     def add_alert(
         self,
@@ -465,7 +480,6 @@ class EmbeddedIndex:
         time_of_day: str | None,
         webhook: str | None,
     ) -> int:
-        self._alert_tables()
         with self._lock, self._db:
             cursor = self._db.execute(
                 "INSERT INTO alerts (query, threshold, camera, zone, time_of_day, webhook,"
@@ -483,21 +497,21 @@ class EmbeddedIndex:
             return int(cursor.lastrowid or 0)
 
     def alerts(self) -> list[Alert]:
-        self._alert_tables()
-        rows = self._db.execute(
+        rows = self._reader().execute(
             "SELECT id, query, threshold, camera, zone, time_of_day, webhook, created"
             " FROM alerts ORDER BY id"
         )
-        return [Alert(*r[:7], created=datetime.fromisoformat(r[7])) for r in rows]
+        return [
+            Alert(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]))
+            for r in rows
+        ]
 
     def remove_alert(self, alert_id: int) -> bool:
-        self._alert_tables()
         with self._lock, self._db:
             self._db.execute("DELETE FROM alert_events WHERE alert_id = ?", (alert_id,))
             return self._db.execute("DELETE FROM alerts WHERE id = ?", (alert_id,)).rowcount > 0
 
     def add_alert_events(self, events: list[AlertEvent]) -> list[AlertEvent]:
-        self._alert_tables()
         stored: list[AlertEvent] = []
         with self._lock, self._db:
             for event in events:
@@ -520,18 +534,23 @@ class EmbeddedIndex:
         return stored
 
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
-        self._alert_tables()
         clause, args = ("WHERE alert_id = ?", [alert_id]) if alert_id is not None else ("", [])
-        rows = self._db.execute(
+        rows = self._reader().execute(
             "SELECT id, alert_id, query, video, start, end, score, wall_time, created"
             f" FROM alert_events {clause} ORDER BY id DESC LIMIT ?",
             (*args, limit),
         )
         return [
             AlertEvent(
-                *r[:7],
-                wall_time=datetime.fromisoformat(r[7]) if r[7] else None,
-                created=datetime.fromisoformat(r[8]),
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                datetime.fromisoformat(r[7]) if r[7] else None,
+                datetime.fromisoformat(r[8]),
             )
             for r in rows
         ]
@@ -548,7 +567,9 @@ class EmbeddedIndex:
     # == end of alerts and live recording ===============================================
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            for connection in [*self._readers, self._db]:
+                connection.close()
 
 
 @backends.register("embedded")

@@ -33,7 +33,7 @@ TIGHT_MODALITIES = ("speech", "ocr", "sound")
 
 @dataclass
 class SearchResponse:
-    query: str  # what was searched by meaning (stated filters removed)
+    query: str
     took_ms: float
     results: list[Moment] = field(default_factory=list)
     filters: SegmentFilter = field(default_factory=SegmentFilter)
