@@ -31,9 +31,12 @@ def test_on_screen_text_alone(tmp_path: Path, samples: SampleSet) -> None:
     caption = samples.find("photos.mp4", "GATE 7 CLOSED")
     library = Library(tmp_path / "lib", only("ocr"))
     library.index([samples.photos, samples.speech])
-    video, start, end = top_hit(library.search("the sign saying gate 7 is closed"))
+    response = library.search("the sign saying gate 7 is closed")
+    video, start, end = top_hit(response)
     assert video == "photos.mp4"
     assert abs(start - caption.start) <= 1.5 and abs(end - caption.end) <= 1.5
+    shown = response.results[0].shown  # the thumbnail pictures the caption, not a neighbour
+    assert shown.start <= (caption.start + caption.end) / 2 < shown.end
 
 
 @pytest.fixture(scope="module")

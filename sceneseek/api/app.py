@@ -210,7 +210,7 @@ def _media_url(video_id: int, start: float | None = None, end: float | None = No
 def _result(item: dict[str, Any]) -> dict[str, Any]:
     return {
         **item,
-        "thumbnail_url": f"/api/segments/{item['segment_id']}/thumbnail.jpg",
+        "thumbnail_url": f"/api/segments/{item['thumbnail_segment_id']}/thumbnail.jpg",
         "media_url": _media_url(item["video_id"], item["start"], item["end"]),
     }
 

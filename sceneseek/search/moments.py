@@ -18,6 +18,13 @@ class Moment:
     contributions: dict[str, float] = field(default_factory=dict)  # of the best segment
     evidence: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def shown(self) -> StoredSegment:
+        """The segment whose keyframe pictures the moment: the one holding its middle
+        (after tightening to speech or a caption, that may not be the best segment)."""
+        middle = (self.start + self.end) / 2
+        return next((s for s in self.segments if s.start <= middle < s.end), self.segments[0])
+
     def to_dict(self) -> dict[str, Any]:
         best = self.segments[0]
         wall = best.wall_start.isoformat() if best.wall_start else None
@@ -29,7 +36,8 @@ class Moment:
             "end": round(self.end, 2),
             "score": round(self.score, 4),
             "evidence": self.evidence,
-            "keyframe": round(best.keyframe, 2),
+            "keyframe": round(self.shown.keyframe, 2),
+            "thumbnail_segment_id": self.shown.id,
             "camera": best.camera,
             "zone": best.zone,
             "video_start_time": wall,

@@ -301,7 +301,8 @@ function resultCard(result, rank, search) {
 function thumbnail(result) {
   const img = el("img", {
     class: "thumb",
-    src: `/api/segments/${encodeURIComponent(result.segment_id)}/thumbnail.jpg`,
+    src: result.thumbnail_url ||
+      `/api/segments/${encodeURIComponent(result.thumbnail_segment_id)}/thumbnail.jpg`,
     alt: `Frame from ${baseName(result.video)} at ${formatClock(result.keyframe ?? result.start)}`,
     loading: "lazy",
   });
