@@ -207,6 +207,16 @@ def test_a_filter_that_matches_nothing_says_so(page: WebDriver) -> None:
     assert "No moments match" in message and "filter" in message
 
 
+def test_a_date_range_filters_the_results(page: WebDriver) -> None:
+    # The sample videos were indexed without a wall-clock start, so no window holds them.
+    page.execute_script("document.getElementById('after').value = '2026-11-01T00:00'")
+    search(page, "a cat")
+    assert not page.find_elements(By.CSS_SELECTOR, ".result")
+    assert "No moments match" in page.find_element(By.ID, "message").text
+    page.find_element(By.ID, "clear-filters").click()
+    assert page.find_element(By.ID, "after").get_attribute("value") == ""
+
+
 def test_a_bad_time_of_day_is_explained(page: WebDriver) -> None:
     page.find_element(By.ID, "time-of-day").send_keys("late evening")
     search(page, "a cat")

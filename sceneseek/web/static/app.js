@@ -127,6 +127,10 @@ function filterParams() {
     const value = $(selector).value.trim();
     if (value) params.set(name, value);
   }
+  for (const name of ["after", "before"]) {
+    const value = localIsoWithOffset($(`#${name}`).value);
+    if (value) params.set(name, value);
+  }
   return params;
 }
 
@@ -248,8 +252,11 @@ function showResults(search, answer, append) {
     return;
   }
   const took = answer.took_ms !== undefined ? ` in ${Math.round(answer.took_ms)} ms` : "";
+  // Filters the server read from the query's own words ("at night", "on camera 2").
+  const stated = (answer.filters && answer.filters.from_query) || [];
+  const chips = stated.length ? ` · filters from your words: ${stated.join(", ")}` : "";
   $("#summary").textContent =
-    `${state.shown} moment${state.shown === 1 ? "" : "s"} ${search.phrase}${took}`;
+    `${state.shown} moment${state.shown === 1 ? "" : "s"} ${search.phrase}${took}${chips}`;
   $("#summary").hidden = false;
 }
 
@@ -691,7 +698,9 @@ function onSearchSubmit(event) {
 }
 
 function clearFilters() {
-  for (const selector of ["#camera", "#zone", "#time-of-day"]) $(selector).value = "";
+  for (const selector of ["#camera", "#zone", "#time-of-day", "#after", "#before"]) {
+    $(selector).value = "";
+  }
   if (state.lastSearch) runSearch(state.lastSearch);
 }
 
