@@ -31,6 +31,7 @@ from sceneseek.encoders.base import (
     TextEncoder,
     VisualEncoder,
     cached_passages,
+    unit,
 )
 from sceneseek.encoders.vocabulary import load_class_names
 from sceneseek.index.base import SegmentRecord, observation_text
@@ -199,7 +200,17 @@ def build_segments(
         texts = [observation_text(r.observations[modality]) for r in having]
         for record, vector in zip(having, encoders.text.embed_passages(texts), strict=True):
             record.vectors[modality] = vector
+    for record in records:
+        record.vectors["fused"] = fuse_vectors(record.vectors, encoders.text.dim)
     return records
+
+
+def fuse_vectors(vectors: dict[str, np.ndarray], dim: int) -> np.ndarray:
+    """One vector for the whole segment: the mean of its text-space vectors (visual when
+    it lives in the text space, and every text modality), unit length. It answers "find
+    segments like this one" and is one more ranked list for queries."""
+    parts = [unit(v) for m, v in vectors.items() if m != "image" and v.shape == (dim,)]
+    return unit(np.mean(parts, axis=0)) if parts else np.zeros(dim, np.float32)
 
 
 def _frames_in(times: np.ndarray, span: Span) -> np.ndarray:

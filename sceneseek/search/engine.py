@@ -143,6 +143,7 @@ class Searcher:
         }
         if "visual" in self.modalities:
             vectors["visual"] = self.encoders.visual.embed_queries([text])[0]
+        vectors["fused"] = text_vector
         return vectors
 
     def _fuse(
