@@ -157,7 +157,7 @@ def search(
 def print_results(response: dict[str, object]) -> None:
     results = response["results"]
     assert isinstance(results, list)
-    chips = response["filters"]["from_query"]  # type: ignore[index]
+    chips = [c["label"] for c in response["filters"]["from_query"]]  # type: ignore[index]
     stated = f" [filters from your words: {', '.join(chips)}]" if chips else ""
     table = Table(
         title=f"{response['query']!r} — {len(results)} moments in {response['took_ms']:.0f} ms"

@@ -29,7 +29,7 @@ from sceneseek.media.metadata import VideoMetadata, resolve
 from sceneseek.media.thumbnail import frame_jpeg
 from sceneseek.search.engine import Searcher, SearchResponse
 from sceneseek.search.filters import make_filter
-from sceneseek.search.query_parser import parse_query
+from sceneseek.search.query_parser import Chip, parse_query
 
 VIDEO_EXTENSIONS = {
     ".mp4",
@@ -169,7 +169,7 @@ class Library:
         searcher = Searcher(
             self.index_store, self.encoders, self.config.search, list(self.config.modalities)
         )
-        chips: list[str] = []
+        chips: list[Chip] = []
         asked = query
         if query is not None and parse:
             videos = self.index_store.videos()
@@ -199,6 +199,7 @@ class Library:
         response.filters = where
         response.chips = chips
         if asked is not None:
+            response.searched = response.query
             response.query = asked  # as typed; the chips say which words became filters
         return response
 

@@ -217,6 +217,22 @@ def test_a_date_range_filters_the_results(page: WebDriver) -> None:
     assert page.find_element(By.ID, "after").get_attribute("value") == ""
 
 
+def test_filters_read_from_the_words_are_chips_the_user_can_remove(page: WebDriver) -> None:
+    # The sample index has cam-01 but no wall-clock times, so "at night" matches nothing.
+    search(page, "a cat on camera 1 at night")
+    chips = [c.text for c in page.find_elements(By.CSS_SELECTOR, "#chips .chip")]
+    assert any("cam-01" in c for c in chips) and any("night" in c for c in chips)
+    assert not page.find_elements(By.CSS_SELECTOR, ".result")
+    night = next(
+        c for c in page.find_elements(By.CSS_SELECTOR, "#chips .chip") if "night" in c.text
+    )
+    submit_and_wait(page, night.click)
+    assert first_result(page).get_attribute("data-video").endswith("photos.mp4")
+    assert page.find_element(By.ID, "camera").get_attribute("value") == "cam-01"
+    assert page.find_element(By.ID, "query").get_attribute("value") == "a cat"
+    assert not page.find_elements(By.CSS_SELECTOR, "#chips .chip")
+
+
 def test_a_bad_time_of_day_is_explained(page: WebDriver) -> None:
     page.find_element(By.ID, "time-of-day").send_keys("late evening")
     search(page, "a cat")

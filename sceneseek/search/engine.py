@@ -23,6 +23,7 @@ from sceneseek.index.base import (
 from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
 from sceneseek.search.moments import Moment, merge
+from sceneseek.search.query_parser import Chip
 
 MAX_QUERY_CHARS = 1000
 MIN_REFERENCE = 500
@@ -37,7 +38,8 @@ class SearchResponse:
     took_ms: float
     results: list[Moment] = field(default_factory=list)
     filters: SegmentFilter = field(default_factory=SegmentFilter)
-    chips: list[str] = field(default_factory=list)  # filters read from the query's words
+    chips: list[Chip] = field(default_factory=list)  # filters read from the query's words
+    searched: str | None = None  # the text searched by meaning, once those words are out
 
     def to_dict(self) -> dict[str, Any]:
         where = self.filters
@@ -54,7 +56,8 @@ class SearchResponse:
                 "before": where.before.isoformat() if where.before else None,
                 "weekdays": sorted(where.weekdays) if where.weekdays is not None else None,
                 "video": where.video,
-                "from_query": self.chips,
+                "from_query": [{"filter": c.filter, "label": c.label} for c in self.chips],
+                "searched": self.searched if self.searched is not None else self.query,
             },
         }
 

@@ -53,6 +53,14 @@ CAMERA = re.compile(
 ZONE = re.compile(r"\b(?:(?:in|at) (?:the )?zone|en la zona|zona)\s+([\w-]+)", FLAGS)
 
 
+@dataclass(frozen=True)
+class Chip:
+    """A filter read from the query's words, as shown to the user (who may remove it)."""
+
+    filter: str  # "time_of_day", "date", "camera" or "zone"
+    label: str
+
+
 @dataclass
 class ParsedQuery:
     text: str
@@ -61,7 +69,7 @@ class ParsedQuery:
     time_of_day: str | None = None
     after: datetime | None = None
     before: datetime | None = None
-    chips: list[str] = field(default_factory=list)
+    chips: list[Chip] = field(default_factory=list)
 
 
 def parse_query(query: str, cameras: list[str], zones: list[str], now: datetime) -> ParsedQuery:
@@ -73,34 +81,34 @@ def parse_query(query: str, cameras: list[str], zones: list[str], now: datetime)
         if pattern.search(text):
             text = pattern.sub(" ", text)
             parsed.time_of_day = window
-            parsed.chips.append(f"{label} ({window})")
+            parsed.chips.append(Chip("time_of_day", f"{label} ({window})"))
             break
     if (hours := HOURS.search(text)) is not None:
         start = _clock(hours.group(1), hours.group(2), hours.group(3) or hours.group(6))
         end = _clock(hours.group(4), hours.group(5), hours.group(6))
         if start is not None and end is not None and start != end:
             parsed.time_of_day = f"{start}-{end}"
-            parsed.chips.append(f"between {start} and {end}")
+            parsed.chips.append(Chip("time_of_day", f"between {start} and {end}"))
             text = text[: hours.start()] + " " + text[hours.end() :]
     for pattern, offset, label in DAYS:
         if pattern.search(text):
             midnight = datetime.combine(now.date(), time(), tzinfo=now.tzinfo)
             parsed.after = midnight + timedelta(days=offset)
             parsed.before = parsed.after + timedelta(days=1)
-            parsed.chips.append(f"{label} ({parsed.after.date().isoformat()})")
+            parsed.chips.append(Chip("date", f"{label} ({parsed.after.date().isoformat()})"))
             text = pattern.sub(" ", text)
             break
     if (camera := CAMERA.search(text)) is not None:
         known = [c for c in cameras if _number(c) == int(camera.group(1))]
         if len(known) == 1:
             parsed.camera = known[0]
-            parsed.chips.append(f"camera {known[0]}")
+            parsed.chips.append(Chip("camera", f"camera {known[0]}"))
             text = text[: camera.start()] + " " + text[camera.end() :]
     if (zone := ZONE.search(text)) is not None:
         known = [z for z in zones if z.lower() == zone.group(1).lower()]
         if known:
             parsed.zone = known[0]
-            parsed.chips.append(f"zone {known[0]}")
+            parsed.chips.append(Chip("zone", f"zone {known[0]}"))
             text = text[: zone.start()] + " " + text[zone.end() :]
     remaining = " ".join(text.split()).strip(" ,.;")
     parsed.text = remaining or query  # "at night" alone still searches for something

@@ -168,16 +168,64 @@ async function loadHealth() {
 
 // ---------- searching ----------
 
-function textSearch(query) {
+function textSearch(query, { parse = true } = {}) {
   return {
+    kind: "text",
     label: `“${query}”`,
     phrase: `for “${query}”`,
     run(offset) {
       const params = pageParams(offset);
       params.set("q", query);
+      params.set("parse", parse ? "true" : "false");
       return api(`/api/search?${params}`);
     },
   };
+}
+
+// ---------- filters read from the query's words, shown as removable chips ----------
+
+const CHIP_FIELDS = {
+  camera: ["camera"],
+  zone: ["zone"],
+  time_of_day: ["time_of_day"],
+  date: ["after", "before"],
+};
+const FIELD_INPUTS = {
+  camera: "#camera",
+  zone: "#zone",
+  time_of_day: "#time-of-day",
+  after: "#after",
+  before: "#before",
+};
+
+function renderChips(search, answer) {
+  const chips = (search.kind === "text" && answer.filters && answer.filters.from_query) || [];
+  const box = $("#chips");
+  box.replaceChildren(
+    ...chips.map((chip) => {
+      const button = el("button", { type: "button", class: "chip", title: "Remove this filter" },
+        `${chip.label} ×`);
+      button.addEventListener("click", () => removeChip(answer, chip));
+      return button;
+    }),
+  );
+  box.hidden = chips.length === 0;
+}
+
+function removeChip(answer, removed) {
+  // Keep the other stated filters as explicit ones, drop this one, and search the rest
+  // of the words without reading filters from them again.
+  const dropped = new Set(CHIP_FIELDS[removed.filter] || []);
+  for (const chip of answer.filters.from_query) {
+    for (const field of CHIP_FIELDS[chip.filter] || []) {
+      const value = dropped.has(field) ? "" : answer.filters[field] || "";
+      $(FIELD_INPUTS[field]).value = field === "after" || field === "before"
+        ? value.slice(0, 16)
+        : value;
+    }
+  }
+  $("#query").value = answer.filters.searched;
+  runSearch(textSearch(answer.filters.searched, { parse: false }));
 }
 
 function imageSearch(file) {
@@ -216,6 +264,7 @@ async function runSearch(search, { append = false } = {}) {
     const answer = await search.run(state.shown);
     if (state.lastSearch !== search) return; // a newer search has started
     search.serverQuery = answer.query; // how the server names it, e.g. "(image)"
+    if (!append) renderChips(search, answer);
     showResults(search, answer, append);
   } catch (error) {
     if (state.lastSearch !== search) return;
@@ -234,6 +283,7 @@ function setBusy(busy) {
 
 function clearResults() {
   $("#results").replaceChildren();
+  $("#chips").hidden = true;
   $("#summary").hidden = true;
   $("#load-more").hidden = true;
 }
@@ -252,11 +302,8 @@ function showResults(search, answer, append) {
     return;
   }
   const took = answer.took_ms !== undefined ? ` in ${Math.round(answer.took_ms)} ms` : "";
-  // Filters the server read from the query's own words ("at night", "on camera 2").
-  const stated = (answer.filters && answer.filters.from_query) || [];
-  const chips = stated.length ? ` · filters from your words: ${stated.join(", ")}` : "";
   $("#summary").textContent =
-    `${state.shown} moment${state.shown === 1 ? "" : "s"} ${search.phrase}${took}${chips}`;
+    `${state.shown} moment${state.shown === 1 ? "" : "s"} ${search.phrase}${took}`;
   $("#summary").hidden = false;
 }
 
