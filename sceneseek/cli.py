@@ -220,6 +220,47 @@ def info(db: DbOption) -> None:
         err.print(f"failed: {path}: {cause}", highlight=False)
 
 
+camera_app = typer.Typer(
+    no_args_is_help=True, help="The camera registry: default zone and timezone per camera."
+)
+app.add_typer(camera_app, name="camera")
+
+
+@camera_app.command("add")
+def camera_add(
+    camera_id: Annotated[str, typer.Argument(help="camera id as in --camera or file names")],
+    db: DbOption,
+    name: Annotated[str | None, typer.Option(help="human name")] = None,
+    zone: Annotated[str | None, typer.Option(help="default zone of its videos")] = None,
+    timezone: Annotated[
+        str, typer.Option(help="IANA timezone for start times without an offset")
+    ] = "UTC",
+) -> None:
+    """Add or replace a camera in the index's registry."""
+    library = Library(db)
+    try:
+        library.add_camera(camera_id, name, zone, timezone)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    out.print(f"camera {camera_id}: zone {zone or '-'}, timezone {timezone}")
+
+
+@camera_app.command("list")
+def camera_list(db: DbOption) -> None:
+    """Cameras from the config and the index."""
+    library = Library(db)
+    try:
+        cameras = library.cameras()
+    finally:
+        library.close()
+    table = Table("camera", "name", "zone", "timezone", title_justify="left")
+    for camera_id, camera in cameras.items():
+        table.add_row(camera_id, camera.name or "", camera.zone or "", camera.timezone)
+    out.print(table)
+
+
 @app.command("eval")
 def evaluate(
     dataset: Annotated[Path, typer.Option("--dataset", help="benchmark directory")],

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sceneseek.config import Config
+from sceneseek.config import CameraConfig, Config, MetadataConfig
 from sceneseek.encoders.base import VisualEncoder
 from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
@@ -25,7 +25,7 @@ from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo, VideoRecord
 from sceneseek.ingest import Encoders, analyse, display_path
 from sceneseek.media.decode import content_hash, probe
-from sceneseek.media.metadata import VideoMetadata, resolve
+from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
 from sceneseek.media.thumbnail import frame_jpeg
 from sceneseek.search.engine import Searcher, SearchResponse
 from sceneseek.search.filters import make_filter
@@ -124,7 +124,7 @@ class Library:
                 report.unchanged.append(key)
                 return "unchanged"
             info = probe(path)
-            where = resolve(path, VideoMetadata(camera, zone, start), self.config.metadata)
+            where = resolve(path, VideoMetadata(camera, zone, start), self._metadata_sources())
             segments, language = analyse(info, self.config, self.encoders)
             video = VideoRecord(
                 key, digest, info.duration, where.camera, where.zone, where.start, language
@@ -202,6 +202,32 @@ class Library:
             response.searched = response.query
             response.query = asked  # as typed; the chips say which words became filters
         return response
+
+    def add_camera(
+        self,
+        camera_id: str,
+        name: str | None = None,
+        zone: str | None = None,
+        timezone: str = "UTC",
+    ) -> None:
+        """Register a camera in the index: its default zone and the timezone in which its
+        videos' start times (file names, sidecars without an offset) are read."""
+        try:
+            zone_named(timezone)
+        except ValueError as exc:
+            raise SceneseekError(f"timezone {exc}") from None
+        if not camera_id.strip():
+            raise SceneseekError("a camera needs a non-empty id")
+        self.index_store.set_camera(
+            camera_id, CameraConfig(name=name, zone=zone, timezone=timezone)
+        )
+
+    def cameras(self) -> dict[str, CameraConfig]:
+        """The registry: cameras from the config, overridden by those added to the index."""
+        return {**self.config.metadata.cameras, **self.index_store.cameras()}
+
+    def _metadata_sources(self) -> MetadataConfig:
+        return self.config.metadata.model_copy(update={"cameras": self.cameras()})
 
     def videos(self) -> list[StoredVideo]:
         return self.index_store.videos()

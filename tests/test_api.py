@@ -354,3 +354,9 @@ def test_ingest_roots_confine_ingest(api: Api, samples: SampleSet, tmp_path: Pat
         refused = client.post("/api/ingest", json={"paths": [str(samples.silent)]})
         assert_error(refused, 400, "outside")
         assert_error(client.get("/"), 404)
+
+
+def test_camera_registry(api: Api) -> None:
+    api.library.add_camera("cam-01", name="Lobby", zone="lobby", timezone="Europe/Madrid")
+    cameras = api.ok("/api/cameras")
+    assert cameras["cam-01"] == {"name": "Lobby", "zone": "lobby", "timezone": "Europe/Madrid"}

@@ -13,7 +13,7 @@ import pytest
 
 from sceneseek import Config, Library
 from sceneseek.config import CameraConfig, MetadataConfig
-from sceneseek.errors import QueryError
+from sceneseek.errors import QueryError, SceneseekError
 from sceneseek.eval.samples import SampleSet
 from sceneseek.media.metadata import VideoMetadata, resolve
 from sceneseek.search.filters import make_filter, parse_weekdays
@@ -121,3 +121,21 @@ def test_night_query_on_one_camera_returns_only_its_night_segments(
     window = library.search("a cat", after="2026-11-28T22:00+00:00", before="2026-11-29")
     assert {Path(m.video).name for m in window.results} == {night.name}
     assert library.search("a cat", camera="nowhere").results == []
+
+
+def test_camera_registry_in_the_index_sets_zone_and_timezone(
+    tmp_path: Path, samples: SampleSet
+) -> None:
+    video = tmp_path / "cam07_20261128T231000.mp4"  # 23:10 on the camera's own clock
+    shutil.copy(samples.silent, video)
+    library = Library(tmp_path / "lib", Config(modalities=["visual"]))
+    with pytest.raises(SceneseekError, match="IANA"):
+        library.add_camera("cam07", timezone="Mars/Olympus")
+    library.add_camera("cam07", name="Loading dock", zone="dock", timezone="America/New_York")
+    library.index([video])
+    stored = library.videos()[0]
+    assert (stored.camera, stored.zone) == ("cam07", "dock")
+    assert stored.start_time == datetime(2026, 11, 28, 23, 10, tzinfo=ZoneInfo("America/New_York"))
+    assert library.search("a street", time_of_day="23:00-23:30").results  # local clock
+    assert library.search("a street", after="2026-11-29T04:00+00:00").results  # 23:10 EST
+    assert Library(tmp_path / "lib").cameras()["cam07"].name == "Loading dock"

@@ -476,6 +476,11 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
         return run_search(params, similar_to=segment_id)
 
     # -- browsing ----------------------------------------------------------------------
+    @app.get("/api/cameras", tags=["library"])
+    def cameras() -> dict[str, dict[str, Any]]:
+        """The camera registry (config and index): name, default zone, timezone."""
+        return {k: c.model_dump() for k, c in locked(library.cameras).items()}
+
     @app.get("/api/videos", response_model=list[VideoOut], tags=["library"])
     def videos() -> list[dict[str, Any]]:
         """Every indexed video, with its segment count."""

@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from sceneseek.config import CameraConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.registry import Registry
 
@@ -156,6 +157,12 @@ class Index(Protocol):
     def add_mark(self, query: str, segment_id: int, relevant: bool) -> None: ...
 
     def marks(self) -> list[Mark]: ...
+
+    def set_camera(self, camera_id: str, camera: CameraConfig) -> None:
+        """Add or replace an entry of the camera registry."""
+        ...
+
+    def cameras(self) -> dict[str, CameraConfig]: ...
 
     def stats(self) -> dict[str, int]: ...
 

@@ -19,7 +19,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from sceneseek.config import TEXT_MODALITIES
+from sceneseek.config import TEXT_MODALITIES, CameraConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import SceneseekError
 from sceneseek.index.alerts import Alert, AlertEvent
@@ -100,12 +100,15 @@ CREATE TABLE alert_events (
     UNIQUE (alert_id, video, start)
 );
 
+CREATE TABLE cameras (
+    id TEXT PRIMARY KEY, name TEXT, zone TEXT, timezone TEXT NOT NULL
+);
 CREATE TABLE failures (
     path TEXT PRIMARY KEY, error TEXT NOT NULL, at TEXT NOT NULL
 );
 """
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 REFERENCE_SAMPLE = 2048
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
 FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -444,6 +447,17 @@ class EmbeddedIndex:
             )
             for r in rows
         ]
+
+    def set_camera(self, camera_id: str, camera: CameraConfig) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO cameras VALUES (?, ?, ?, ?)",
+                (camera_id, camera.name, camera.zone, camera.timezone),
+            )
+
+    def cameras(self) -> dict[str, CameraConfig]:
+        rows = self._reader().execute("SELECT id, name, zone, timezone FROM cameras ORDER BY id")
+        return {r[0]: CameraConfig(name=r[1], zone=r[2], timezone=r[3]) for r in rows}
 
     def add_mark(self, query: str, segment_id: int, relevant: bool) -> None:
         with self._lock, self._db:

@@ -69,10 +69,18 @@ def resolve(path: Path, given: VideoMetadata, config: MetadataConfig) -> VideoMe
     return VideoMetadata(camera, zone, start)
 
 
+def zone_named(name: str) -> tzinfo:
+    """The IANA timezone called ``name``; ValueError with a readable message otherwise."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA timezone such as Europe/Madrid") from None
+
+
 def _zone(name: str | None, path: Path) -> tzinfo:
     if not name:
         return UTC
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise MediaError(path, f"camera timezone {name!r} is not a known IANA zone") from None
+        return zone_named(name)
+    except ValueError as exc:
+        raise MediaError(path, f"camera timezone {exc}") from None
