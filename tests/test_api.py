@@ -95,7 +95,7 @@ def test_text_search_is_the_library_search(api: Api) -> None:
     top = answer["results"][0]
     assert Path(top["video"]).name == "speech.mp4" and abs(top["start"] - PHRASE_AT) <= 1.0
     assert "shipment" in top["evidence"]["speech"]["text"]
-    assert top["thumbnail_url"] == f"/api/segments/{top['segment_id']}/thumbnail.jpg"
+    assert top["thumbnail_url"] == f"/api/segments/{top['thumbnail_segment_id']}/thumbnail.jpg"
     assert top["media_url"].startswith(f"/api/videos/{top['video_id']}/media#t=")
     direct = api.library.search("the delivery is going to be late", top_k=3).to_dict()
     assert [(r["segment_id"], r["score"]) for r in answer["results"]] == [

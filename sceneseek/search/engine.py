@@ -222,7 +222,9 @@ def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]], query: 
             entry["text"] = observation_text(best.observations[modality])[:300]
         evidence[modality] = entry
     moment.evidence = evidence
-    strongest = max(moment.contributions, key=moment.contributions.__getitem__, default=None)
+    # The fused vector mixes every modality, so it cannot say which evidence to trust.
+    specific = {m: c for m, c in moment.contributions.items() if m != "fused"}
+    strongest = max(specific, key=specific.__getitem__, default=None)
     if strongest in TIGHT_MODALITIES:
         spans = [o for s in moment.segments for o in s.observations.get(strongest, [])]
         if spans:
