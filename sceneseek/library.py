@@ -56,6 +56,7 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, cause)
     seconds_of_video: float = 0.0
+    events: list[AlertEvent] = field(default_factory=list)  # saved alerts the new videos fired
 
 
 ProgressFn = Callable[[str, str], None]  # (path, status) after each file
@@ -137,6 +138,8 @@ class Library:
             return "failed"
         report.indexed.append(key)
         report.seconds_of_video += info.duration
+        # Saved alerts run on every newly indexed video, whichever way it came in.
+        report.events.extend(self.check_alerts(key))
         return "indexed"
 
     def search(

@@ -360,3 +360,22 @@ def test_camera_registry(api: Api) -> None:
     api.library.add_camera("cam-01", name="Lobby", zone="lobby", timezone="Europe/Madrid")
     cameras = api.ok("/api/cameras")
     assert cameras["cam-01"] == {"name": "Lobby", "zone": "lobby", "timezone": "Europe/Madrid"}
+
+
+def test_alerts_fire_on_new_video_and_are_listed(
+    api: Api, samples: SampleSet, tmp_path: Path
+) -> None:
+    created = api.client.post("/api/alerts", json={"query": "the shipment will be late"})
+    assert created.status_code == 201, created.text
+    alert = created.json()
+    assert any(a["id"] == alert["id"] for a in api.ok("/api/alerts"))
+    copy = tmp_path / "late.mp4"
+    shutil.copy(samples.speech, copy)
+    report = api.library.index([copy])  # any ingest path checks saved alerts
+    assert report.events and report.events[0].alert_id == alert["id"]
+    events = api.ok("/api/alerts/events")
+    assert any(e["alert_id"] == alert["id"] and e["video"] == str(copy) for e in events)
+    bad = api.client.post("/api/alerts", json={"query": "x", "time_of_day": "late"})
+    assert_error(bad, 400, "HH:MM")
+    assert api.client.delete(f"/api/alerts/{alert['id']}").status_code == 204
+    assert_error(api.client.delete(f"/api/alerts/{alert['id']}"), 404)

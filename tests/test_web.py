@@ -324,3 +324,22 @@ def test_an_empty_index_says_how_to_fill_it(browser: WebDriver, tmp_path: Path) 
         search(browser, "a cat")
         assert not browser.find_elements(By.CSS_SELECTOR, ".result")
         assert "index is empty" in browser.find_element(By.ID, "message").text
+
+
+def test_library_lists_fired_alerts(page: WebDriver, samples: SampleSet, tmp_path: Path) -> None:
+    created = page.execute_script(
+        "return fetch('/api/alerts', {method: 'POST', headers: {'Content-Type': "
+        "'application/json'}, body: JSON.stringify({query: 'weasels ate the phone system'})})"
+        ".then(r => r.status)"
+    )
+    assert created == 201
+    copy = tmp_path / "weasels.mp4"
+    shutil.copy(samples.speech, copy)
+    page.find_element(By.ID, "tab-library").click()
+    page.find_element(By.ID, "ingest-paths").send_keys(str(copy))
+    page.find_element(By.ID, "ingest").click()
+
+    def fired(driver: WebDriver) -> bool:
+        return "weasels ate the phone system" in driver.find_element(By.ID, "alert-events").text
+
+    wait_for(page, fired, timeout=120)

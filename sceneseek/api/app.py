@@ -156,6 +156,17 @@ class FeedbackIn(BaseModel):
     relevant: bool
 
 
+class AlertIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=1000)
+    camera: str | None = Field(None, max_length=200)
+    zone: str | None = Field(None, max_length=200)
+    time_of_day: str | None = Field(None, max_length=20)
+    threshold: float = Field(2.0, ge=0)
+    webhook: str | None = Field(None, max_length=2000)
+
+
 class MarkOut(BaseModel):
     id: int
     query: str
@@ -664,6 +675,41 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     @app.get("/api/feedback", response_model=list[MarkOut], tags=["feedback"])
     def feedback_list() -> list[dict[str, Any]]:
         return [_mark(m) for m in locked(library.marks)]
+
+    # -- alerts ------------------------------------------------------------------------
+    @app.get("/api/alerts", tags=["alerts"])
+    def alerts() -> list[dict[str, Any]]:
+        """Saved queries checked on every newly indexed video."""
+        return [a.to_dict() for a in locked(library.alerts)]
+
+    @app.post("/api/alerts", status_code=201, responses=BAD_QUERY, tags=["alerts"])
+    def alert_add(body: AlertIn) -> dict[str, Any]:
+        try:
+            alert_id = locked(
+                library.add_alert,
+                body.query,
+                body.camera,
+                body.zone,
+                body.time_of_day,
+                body.threshold,
+                body.webhook,
+            )
+        except SceneseekError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return next(a.to_dict() for a in locked(library.alerts) if a.id == alert_id)
+
+    @app.delete("/api/alerts/{alert_id}", status_code=204, responses=NOT_FOUND, tags=["alerts"])
+    def alert_remove(alert_id: int) -> Response:
+        try:
+            locked(library.remove_alert, alert_id)
+        except KeyError:
+            raise _not_found("alert", alert_id) from None
+        return Response(status_code=204)
+
+    @app.get("/api/alerts/events", tags=["alerts"])
+    def alert_events() -> list[dict[str, Any]]:
+        """Moments that fired an alert, newest first."""
+        return [e.to_dict() for e in locked(library.alert_events)]
 
     # -- web UI ------------------------------------------------------------------------
     static = settings.static_dir

@@ -505,7 +505,7 @@ def _index_chunk(
         log.warning("could not index %s: %s", path, cause)
     if not result.indexed:
         return
-    events = library.check_alerts(chunk.path)
+    events = result.events
     lag = time.time() - (chunk.start.timestamp() + chunk.duration)
     report.indexed.extend(result.indexed)
     report.events.extend(events)
@@ -615,7 +615,7 @@ def _index_file(
         log.warning("could not index %s: %s", failed, cause)
     if not result.indexed:
         return
-    events = library.check_alerts(path)
+    events = result.events
     report.indexed.extend(result.indexed)
     report.events.extend(events)
     log.info(

@@ -644,12 +644,25 @@ async function pollJobs() {
       loadVideos();
       loadHealth();
     }
+    renderAlertEvents(await api("/api/alerts/events"));
   } catch (error) {
     showMessage(`Could not read ingest jobs: ${error.message}`, "error");
   }
   if (currentView() === "library" || state.runningJobs.size) {
     state.jobsTimer = setTimeout(pollJobs, state.runningJobs.size ? 1000 : 4000);
   }
+}
+
+function renderAlertEvents(events) {
+  const list = $("#alert-events");
+  if (!events || !events.length) return; // keep the "nothing fired" hint
+  list.replaceChildren(
+    ...events.slice(0, 50).map((event) =>
+      el("li", { class: "alert-event" },
+        `“${event.query}” fired: ${baseName(event.video)} `
+          + `${formatClock(event.start)}–${formatClock(event.end)} (score ${event.score.toFixed(2)})`
+          + (event.wall_time ? ` at ${event.wall_time}` : ""))),
+  );
 }
 
 function announceFinished(jobs) {
