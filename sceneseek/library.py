@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sceneseek.alerts import alert_store, evaluate_alerts, validate_alert
 from sceneseek.config import CameraConfig, Config, MetadataConfig
 from sceneseek.encoders.base import VisualEncoder
 from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
@@ -271,7 +272,7 @@ class Library:
     def stats(self) -> dict[str, int]:
         return self.index_store.stats()
 
-    # == alerts (sceneseek.live) ========================================================
+    # -- alerts: saved queries checked on every newly indexed video (sceneseek.alerts) --
     def add_alert(
         self,
         query: str,
@@ -283,8 +284,6 @@ class Library:
     ) -> int:
         """Save a query that fires on newly indexed video (see ``check_alerts``); the
         threshold is on the moment score that search shows. Returns the alert id."""
-        from sceneseek.live.alerts import alert_store, validate_alert
-
         validate_alert(query, threshold, time_of_day, webhook)
         store = alert_store(self)
         return store.add_alert(
@@ -292,31 +291,21 @@ class Library:
         )
 
     def alerts(self) -> list[Alert]:
-        from sceneseek.live.alerts import alert_store
-
         return alert_store(self).alerts()
 
     def remove_alert(self, alert_id: int) -> None:
         """Delete an alert and its events; KeyError for an unknown id."""
-        from sceneseek.live.alerts import alert_store
-
         if not alert_store(self).remove_alert(alert_id):
             raise KeyError(f"no alert with id {alert_id}")
 
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
         """Stored events, newest first."""
-        from sceneseek.live.alerts import alert_store
-
         return alert_store(self).alert_events(alert_id, limit)
 
     def check_alerts(self, video: str | Path) -> list[AlertEvent]:
         """Evaluate every alert on one indexed video: store the new events and POST each
         to its alert's webhook (5 s timeout; failures are logged, never raised)."""
-        from sceneseek.live.alerts import evaluate_alerts
-
         return evaluate_alerts(self, video)
-
-    # == end of alerts ==================================================================
 
     def close(self) -> None:
         if "index_store" in self.__dict__:
