@@ -25,6 +25,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m sceneseek.eval.samples demo-media
+	rm -rf demo-lib  # a fresh index each time, whatever an older version left here
 	-$(BIN)/sceneseek index demo-media --db demo-lib
 	$(BIN)/sceneseek search "a cat" --db demo-lib --top-k 3
 	$(BIN)/sceneseek search "una taza de café" --db demo-lib --top-k 3

@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -183,17 +183,26 @@ def clock(seconds: float) -> str:
     return f"{int(hours):02d}:{int(minutes):02d}:{secs:04.1f}"
 
 
-def explain(evidence: dict[str, dict[str, object]]) -> str:
+def explain(evidence: dict[str, dict[str, Any]]) -> str:
+    """The evidence that carried the match: modalities within a quarter of the strongest
+    (the JSON output keeps all of them). The fused vector has nothing to show by itself."""
+    strongest = max((e.get("contribution", 0.0) for e in evidence.values()), default=0.0)
     parts = []
     for modality, entry in evidence.items():
+        if modality == "fused" or entry.get("contribution", 0.0) < 0.25 * strongest:
+            continue
         if modality == "visual" and entry.get("labels"):
             labels = entry["labels"]
             assert isinstance(labels, list)
             parts.append("visual: " + ", ".join(f"{n} {p:.2f}" for n, p in labels))
         elif "text" in entry:
             parts.append(f'{modality}: "{str(entry["text"])[:80]}"')
+        elif entry.get("matched"):
+            parts.append(f"{modality}: {', '.join(entry['matched'])}")
         else:
             parts.append(modality)
+    if not parts and "fused" in evidence:
+        parts.append("overall resemblance (fused vector)")
     return "; ".join(parts)
 
 
