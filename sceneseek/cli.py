@@ -124,6 +124,13 @@ def search(
     parse: Annotated[
         bool, typer.Option(help="read filters stated in the query, e.g. 'at night'")
     ] = True,
+    more_like: Annotated[
+        list[int] | None,
+        typer.Option("--more-like", help="segment id marked relevant in an earlier round"),
+    ] = None,
+    not_like: Annotated[
+        list[int] | None, typer.Option("--not", help="segment id marked not relevant")
+    ] = None,
 ) -> None:
     """Find moments by meaning across what was seen, said, read and heard."""
     library = Library(db, _config(modalities))
@@ -141,9 +148,13 @@ def search(
             weekdays=weekdays,
             video=str(video.expanduser().resolve()) if video else None,
             parse=parse,
+            more_like=more_like or (),
+            not_like=not_like or (),
         )
     except OSError as exc:
         raise _fail(f"{image}: {exc.strerror or exc}") from None
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
     except SceneseekError as exc:
         raise _fail(str(exc)) from None
     finally:

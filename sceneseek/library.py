@@ -8,7 +8,7 @@ response = lib.search("a man talking on the phone in a car", top_k=5)
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -158,11 +158,14 @@ class Library:
         weekdays: str | None = None,
         video: str | None = None,
         parse: bool = True,
+        more_like: Sequence[int] = (),
+        not_like: Sequence[int] = (),
     ) -> SearchResponse:
         """Moments matching a text query, an example image, or an indexed segment
         (exactly one of ``query``, ``image``, ``similar_to``). With ``parse``, filters
         the query states in words ("at night", "on camera 2") are applied too; explicit
-        arguments win over them."""
+        arguments win over them. ``more_like``/``not_like`` are segment ids the user
+        marked relevant / not relevant in an earlier round (successive search)."""
         given = [x is not None for x in (query, image, similar_to)]
         if sum(given) != 1:
             raise QueryError("give exactly one of a text query, an image, or a segment id")
@@ -189,7 +192,9 @@ class Library:
             after, before = after or stated.after, before or stated.before
         where = make_filter(camera, zone, time_of_day, after, before, weekdays, video)
         if query is not None:
-            response = searcher.search(query, top_k, where, offset)
+            for segment_id in [*more_like, *not_like]:
+                self.segment(segment_id)  # KeyError for an unknown id
+            response = searcher.search(query, top_k, where, offset, more_like, not_like)
         elif image is not None:
             vectors = image_vectors(image, self.encoders.visual)
             response = searcher.search_vectors("(image)", vectors, top_k, where, offset)

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tiny_clip import build_tiny_clip  # noqa: I001  (tests/ is on sys.path)
 
@@ -212,3 +213,28 @@ def test_thumbnails_and_marks_persist(indexed: tuple[Path, IndexReport]) -> None
     Library(db).mark("a rocket launch", segment.id, relevant=False)
     marks = Library(db).marks()
     assert any(m.segment_id == segment.id and not m.relevant for m in marks)
+
+
+def test_successive_search_uses_the_marks(indexed: tuple[Path, IndexReport]) -> None:
+    db, _ = indexed
+    library = Library(db)
+    first = library.search("a cat", top_k=5).results
+    cat = first[0].segments[0].id
+    wrong = [m.segments[0].id for m in first[1:]]
+    refined = library.search("a cat", top_k=5, more_like=[cat], not_like=wrong).results
+    assert refined[0].segments[0].id == cat and refined[0].score > first[0].score
+    assert "image" in refined[0].evidence  # "more like this" also means "looks like this"
+    assert not {s.id for m in refined for s in m.segments} & set(wrong)
+    with pytest.raises(KeyError):
+        library.search("a cat", not_like=[10**9])
+
+
+def test_rocchio_moves_toward_relevant_and_away_from_irrelevant() -> None:
+    from sceneseek.search.engine import rocchio
+
+    query = {"speech": np.array([1.0, 0.0], np.float32)}
+    good = {"speech": np.array([0.0, 1.0], np.float32), "image": np.array([1.0], np.float32)}
+    bad = {"speech": np.array([-1.0, 1.0], np.float32)}
+    refined = rocchio(query, [good], [bad])
+    assert refined["speech"][1] > 0 and refined["speech"][0] > 1.0  # toward good, away from bad
+    assert "image" in refined and "image" not in rocchio(query, [], [bad])

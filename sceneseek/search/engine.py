@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,12 +77,30 @@ class Searcher:
         self.modalities = modalities
 
     def search(
-        self, query: str, top_k: int, where: SegmentFilter, offset: int = 0
+        self,
+        query: str,
+        top_k: int,
+        where: SegmentFilter,
+        offset: int = 0,
+        more_like: Sequence[int] = (),
+        not_like: Sequence[int] = (),
     ) -> SearchResponse:
-        """Natural-language search: every enabled modality plus BM25."""
+        """Natural-language search: every enabled modality plus BM25, refined by the
+        segments the user marked relevant (``more_like``) or not (``not_like``)."""
         started = time.perf_counter()
         text = _validate(query)
-        return self._rank(query, self._embed(text), text, top_k, where, offset, started)
+        vectors = self._embed(text)
+        if more_like or not_like:
+            vectors = rocchio(vectors, self._vectors_of(more_like), self._vectors_of(not_like))
+        response = self._rank(query, vectors, text, top_k + len(not_like), where, offset, started)
+        rejected = set(not_like)
+        response.results = [
+            m for m in response.results if not rejected & {s.id for s in m.segments}
+        ][:top_k]
+        return response
+
+    def _vectors_of(self, segment_ids: Sequence[int]) -> list[dict[str, np.ndarray]]:
+        return [self.index.segment_vectors(i) for i in segment_ids]
 
     def search_vectors(
         self,
@@ -178,6 +197,33 @@ class Searcher:
         ):
             return stored
         return np.vstack([stored, background])
+
+
+ROCCHIO_BETA = 0.75  # weight of the marked-relevant centroid (Rocchio's classic values)
+ROCCHIO_GAMMA = 0.25  # weight of the marked-irrelevant centroid
+
+
+def rocchio(
+    query: dict[str, np.ndarray],
+    relevant: list[dict[str, np.ndarray]],
+    irrelevant: list[dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Move each modality's query vector toward the marked-relevant segments and away from
+    the marked-irrelevant ones. A modality the query had no vector for (the image feature)
+    joins when relevant examples carry it, so "more like this" also means "looks like this".
+    Scale does not matter: each modality is standardised per query before fusion."""
+    refined = {}
+    modalities = set(query) | {m for example in relevant for m in example}
+    for modality in modalities:
+        pos = [e[modality] for e in relevant if modality in e]
+        neg = [e[modality] for e in irrelevant if modality in e]
+        if modality not in query and not pos:
+            continue
+        vector = query.get(modality, 0.0) + (ROCCHIO_BETA * np.mean(pos, axis=0) if pos else 0.0)
+        if neg:
+            vector = vector - ROCCHIO_GAMMA * np.mean(neg, axis=0)
+        refined[modality] = np.asarray(vector, np.float32)
+    return refined
 
 
 def _validate(query: str) -> str:
