@@ -179,13 +179,8 @@ class Library:
         chips: list[Chip] = []
         asked = query
         if query is not None and parse:
-            videos = self.index_store.videos()
-            stated = parse_query(
-                query,
-                sorted({v.camera for v in videos if v.camera}),
-                sorted({v.zone for v in videos if v.zone}),
-                datetime.now().astimezone(),
-            )
+            cameras, zones = self.index_store.cameras_and_zones()
+            stated = parse_query(query, cameras, zones, datetime.now().astimezone())
             query, chips = stated.text, stated.chips
             camera, zone = camera or stated.camera, zone or stated.zone
             time_of_day = time_of_day or stated.time_of_day

@@ -448,6 +448,13 @@ class EmbeddedIndex:
             for r in rows
         ]
 
+    def cameras_and_zones(self) -> tuple[list[str], list[str]]:
+        def distinct(column: str) -> list[str]:
+            sql = f"SELECT DISTINCT {column} FROM videos WHERE {column} IS NOT NULL ORDER BY 1"
+            return [r[0] for r in self._reader().execute(sql)]
+
+        return distinct("camera"), distinct("zone")
+
     def set_camera(self, camera_id: str, camera: CameraConfig) -> None:
         with self._lock, self._db:
             self._db.execute(
