@@ -126,6 +126,7 @@ class EmbeddedIndex:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._faiss: dict[str, faiss.IndexIDMap2] = {}
+        self._references: dict[str, np.ndarray] = {}  # reference_vectors() cache
         self._load_vectors()
 
     def _reader(self) -> sqlite3.Connection:
@@ -206,8 +207,7 @@ class EmbeddedIndex:
                         added.setdefault(modality, []).append((segment_id, vector))
                 self._db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
             # Only after the commit: memory follows what is durable.
-            for index in self._faiss.values():
-                index.remove_ids(faiss.IDSelectorBatch(np.asarray(old_ids, dtype=np.int64)))
+            self._drop_from_faiss(old_ids)
             for modality, rows in added.items():
                 self._add_to_faiss(modality, rows)
 
@@ -287,9 +287,15 @@ class EmbeddedIndex:
         for modality, pairs in rows.items():
             self._add_to_faiss(modality, pairs)
 
+    def _drop_from_faiss(self, segment_ids: list[int]) -> None:
+        for index in self._faiss.values():
+            index.remove_ids(faiss.IDSelectorBatch(np.asarray(segment_ids, dtype=np.int64)))
+        self._references.clear()
+
     def _add_to_faiss(self, modality: str, rows: list[tuple[int, np.ndarray]]) -> None:
         if not rows:
             return
+        self._references.pop(modality, None)
         matrix = np.stack([v for _, v in rows]).astype(np.float32)
         if modality not in self._faiss:
             self._faiss[modality] = faiss.IndexIDMap2(faiss.IndexFlatIP(matrix.shape[1]))
@@ -316,13 +322,17 @@ class EmbeddedIndex:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def reference_vectors(self, modality: str) -> np.ndarray:
-        index = self._faiss.get(modality)
-        if index is None or index.ntotal == 0:
-            return np.zeros((0, 0), np.float32)
-        step = max(1, index.ntotal // REFERENCE_SAMPLE)
+        """An even sample of the stored vectors, kept until the next write: every query
+        reads it, and rebuilding it costs thousands of Faiss reconstructions."""
         with self._lock:
-            ids = faiss.vector_to_array(index.id_map)[::step][:REFERENCE_SAMPLE]
-            return np.stack([index.reconstruct(int(i)) for i in ids])
+            if modality not in self._references:
+                index = self._faiss.get(modality)
+                if index is None or index.ntotal == 0:
+                    return np.zeros((0, 0), np.float32)
+                step = max(1, index.ntotal // REFERENCE_SAMPLE)
+                ids = faiss.vector_to_array(index.id_map)[::step][:REFERENCE_SAMPLE]
+                self._references[modality] = np.stack([index.reconstruct(int(i)) for i in ids])
+            return self._references[modality]
 
     # -- text ---------------------------------------------------------------------------
     def keyword(
@@ -581,8 +591,7 @@ class EmbeddedIndex:
             with self._db:
                 known = self._db.execute("SELECT 1 FROM videos WHERE path = ?", (path,)).fetchone()
                 old_ids = self._delete_video(path)
-            for index in self._faiss.values():
-                index.remove_ids(faiss.IDSelectorBatch(np.asarray(old_ids, dtype=np.int64)))
+            self._drop_from_faiss(old_ids)
         return known is not None
 
     # == end of alerts and live recording ===============================================
