@@ -54,7 +54,6 @@ class VisualSummary:
 
 class VisualEncoder(Protocol):
     info: EncoderInfo
-    image_dim: int
     frame_short_side: int
 
     def encode_frames(self, rgb: np.ndarray) -> FrameFeatures:

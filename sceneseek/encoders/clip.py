@@ -32,7 +32,6 @@ class ClipEncoder:
         self._tokenizer = AutoTokenizer.from_pretrained(model)
         self._processor = AutoImageProcessor.from_pretrained(model)
         self.frame_short_side = 224  # the processor resizes and crops further
-        self.image_dim = int(self._model.config.projection_dim)
         self.info = EncoderInfo("clip", _model_identity(model, self._model.config.to_dict()))
 
     def encode_frames(self, rgb: np.ndarray) -> FrameFeatures:

@@ -45,7 +45,6 @@ class EfficientNetConSE:
     evaluation crop EfficientNet-Lite was trained for (squashing 16:9 frames instead
     visibly hurts top-1 on our sample photos)."""
 
-    image_dim = 1280
     frame_short_side = 256
     crop = 224
 

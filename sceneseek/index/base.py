@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -174,7 +173,3 @@ class Index(Protocol):
 
 
 backends: Registry[Index] = Registry("index backend")
-
-
-def open_index(backend: str, path: Path) -> Index:
-    return backends.create(backend, path)

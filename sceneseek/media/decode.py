@@ -25,7 +25,6 @@ class MediaInfo:
     fps: float
     width: int
     height: int
-    has_video: bool
     has_audio: bool
 
 
@@ -72,7 +71,6 @@ def probe(path: Path) -> MediaInfo:
             fps=float(rate) if rate else 0.0,
             width=video.codec_context.width,
             height=video.codec_context.height,
-            has_video=True,
             has_audio=audio is not None,
         )
 
