@@ -17,6 +17,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -40,15 +41,15 @@ def free_port() -> int:
 
 def start_server(db: Path, port: int, timeout: float = 180.0) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "sceneseek.cli", "serve", "--db", str(db)]
-    server = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # Logs go to a file, not a pipe: the access log line per request would fill an
+    # unread pipe and stall the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the server runs
+    server = subprocess.Popen([*command, "--port", str(port)], stdout=log, stderr=log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(
-                f"server exited: {server.stderr.read().decode() if server.stderr else ''}"
-            )
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode(errors='replace')[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
                 return server

@@ -1,14 +1,17 @@
 """Ingest speed per modality (× realtime) and in-process query latency.
 
-Usage: python bench/ingest_speed.py [VIDEO_DIR] [--db DIR]
+Usage: python bench/ingest_speed.py [VIDEO_DIR] [--db DIR] [--ray-workers N]
 Defaults to the benchmark videos (bench/data/sceneseek-bench/videos). Each stage is
 timed separately on the same files, then the full ``Library.index`` path with every
-modality on, so per-modality costs and the end-to-end figure come from one run.
+modality on, so per-modality costs and the end-to-end figure come from one run. With
+``--ray-workers N`` the same files are then indexed again on a local Ray cluster with N
+workers (each loading the models, on the clock as in the single-process run).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import time
@@ -20,6 +23,7 @@ from typing import Any, TypeVar
 from sceneseek import Config, Library
 from sceneseek.encoders.base import FrameSession, Observation, VisualEncoder
 from sceneseek.ingest import Encoders
+from sceneseek.ingest_ray import RayCluster, connect
 from sceneseek.library import expand_paths
 from sceneseek.media.decode import FrameBatch, decode_audio, probe, sample_frames
 from sceneseek.media.segment import colour_histogram
@@ -81,10 +85,24 @@ def stage_seconds(files: list[Path], config: Config, encoders: Encoders) -> dict
     return watch.seconds
 
 
+def ray_index(files: list[Path], config: Config, db: str, workers: int) -> dict[str, float]:
+    """Seconds to start a local Ray cluster, then to index the files on it."""
+    watch = Stopwatch()
+    ray, _ = watch.run("start", connect, RayCluster())
+    shutil.rmtree(db, ignore_errors=True)
+    library = Library(db, config)
+    library.encoders.versions()  # the driver's own models: loaded off the clock, as above
+    watch.run("index", lambda: library.index(files, ray=RayCluster(workers=workers)))
+    library.close()
+    ray.shutdown()
+    return watch.seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("videos", nargs="?", default="bench/data/sceneseek-bench/videos")
     parser.add_argument("--db", default="bench/out/speed-lib")
+    parser.add_argument("--ray-workers", type=int, help="also index on a local Ray cluster")
     args = parser.parse_args()
     config = Config()
     encoders = Encoders(config)
@@ -102,6 +120,14 @@ def main() -> None:
     for stage, took in seconds.items():
         print(f"| {stage} | {took:.1f} | {duration / took:.0f}× |")
     print(f"| **full index, all modalities** | {total:.1f} | {duration / total:.1f}× |")
+    if args.ray_workers:
+        on_ray = ray_index(files, config, f"{args.db}-ray", args.ray_workers)
+        took = on_ray["index"]
+        print(f"| start a local Ray cluster | {on_ray['start']:.1f} | |")
+        print(
+            f"| **full index on Ray, {args.ray_workers} workers** | {took:.1f} | "
+            f"{duration / took:.1f}× ({total / took:.2f}× single-process) |"
+        )
     latencies = []
     for _ in range(5):
         for query in QUERIES:
@@ -112,6 +138,8 @@ def main() -> None:
     p50 = statistics.median(latencies)
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     print(f"\nquery latency over {len(latencies)} queries: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine load average (1, 5, 15 min) at the end: {load}")  # shared machines vary
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -15,6 +17,8 @@ from rich.table import Table
 
 from sceneseek.config import ALL_MODALITIES, Config
 from sceneseek.errors import SceneseekError
+from sceneseek.index.keys import ROLES, KeyStore, Role
+from sceneseek.ingest_ray import RayCluster
 from sceneseek.library import Library, expand_paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -26,6 +30,29 @@ ModalitiesOption = Annotated[
     str | None,
     typer.Option(help=f"comma-separated subset of {','.join(ALL_MODALITIES)} (default: all)"),
 ]
+
+
+@app.callback()
+def _logging(
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format", help="text | json (one object per line); default: config monitor"
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="debug | info | warning | error")
+    ] = None,
+) -> None:
+    from sceneseek.monitor.logs import configure_logging
+
+    monitor = Config().monitor
+    chosen, level = log_format or monitor.log_format, (log_level or monitor.log_level).upper()
+    if chosen not in ("text", "json"):
+        raise _fail(f"--log-format {chosen!r}: choose text or json")
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise _fail(f"--log-level {log_level!r}: choose debug, info, warning or error")
+    configure_logging("json" if chosen == "json" else "text", level)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -44,6 +71,19 @@ def _config(modalities: str | None) -> Config:
             + (f" (unknown: {', '.join(unknown)})" if unknown else "")
         )
     return Config(modalities=chosen)
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[str, str], None]]:
+    """A transient bar on stderr, and the (path, status) callback that advances it."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(path: str, status: str) -> None:
+            bar.update(task, advance=1, description=f"{status}: {Path(path).name}")
+
+        yield advance
 
 
 def _parse_start(value: str | None) -> datetime | None:
@@ -67,25 +107,26 @@ def index(
         str | None, typer.Option(help="wall-clock time of the first frame (ISO 8601)")
     ] = None,
     modalities: ModalitiesOption = None,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="decode and encode on a Ray cluster (local if no address)")
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster: auto, HOST:6379 or ray://HOST:10001 (implies --ray)"),
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(min=1, help="Ray workers (default: one per cluster CPU)")
+    ] = None,
 ) -> None:
     """Index videos: decode, segment, encode every modality, store."""
     start_time = _parse_start(start)
+    use_ray = ray or ray_address is not None or ray_workers is not None
+    cluster = RayCluster(ray_address, ray_workers) if use_ray else None
     files = expand_paths(paths)
     library = Library(db, _config(modalities))
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
     try:
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("indexing", total=len(files))
-
-            def advance(path: str, status: str) -> None:
-                bar.update(task, advance=1, description=f"{status}: {Path(path).name}")
-
-            report = library.index(files, camera, zone, start_time, progress=advance)
+        with progress_bar("indexing", len(files)) as advance:
+            report = library.index(files, camera, zone, start_time, advance, cluster)
     except SceneseekError as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -240,6 +281,41 @@ def info(db: DbOption) -> None:
         err.print(f"failed: {path}: {cause}", highlight=False)
 
 
+@app.command()
+def check(
+    db: DbOption,
+    repair: Annotated[
+        bool, typer.Option(help="rebuild what is derived, drop orphans, mark the rest for re-index")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Verify the index agrees with itself (exit status 1 when it does not and was not
+    repaired); with --repair, fix what can be fixed and say what was done."""
+    library = Library(db)
+    try:
+        report = library.check(repair)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    if json_output:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        counts = ", ".join(f"{n} {what}" for what, n in report.counts.items())
+        for line in report.notes:
+            err.print(f"note: {line}", highlight=False)
+        for line in report.problems:
+            err.print(f"[red]problem:[/red] {line}", highlight=False)
+        for line in report.repaired:
+            err.print(f"[green]repaired:[/green] {line}", highlight=False)
+        for line in report.unrepairable:
+            err.print(f"[red]cannot repair:[/red] {line}", highlight=False)
+        verdict = "consistent" if report.consistent else "INCONSISTENT"
+        out.print(f"{db}: {verdict} ({counts})", highlight=False, soft_wrap=True)
+    if not report.consistent:
+        raise typer.Exit(1)
+
+
 camera_app = typer.Typer(
     no_args_is_help=True, help="The camera registry: default zone and timezone per camera."
 )
@@ -322,21 +398,48 @@ def serve(
         typer.Option("--ingest-root", help="only ingest from inside these folders (repeatable)"),
     ] = None,
     modalities: ModalitiesOption = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option("--cors-origin", help="let pages from this origin call the API (repeatable)"),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs) and web UI over the same Library."""
+    """Serve the HTTP API (OpenAPI docs at /docs) and web UI over the same Library.
+    Beyond loopback it refuses to start without an API key (`sceneseek key add`)."""
     import uvicorn
 
     from sceneseek.api import ApiSettings, create_app
+    from sceneseek.api.access import is_loopback
 
     library = Library(db, _config(modalities))
-    settings = ApiSettings(ingest_roots=tuple(ingest_root) if ingest_root else None)
+    try:
+        library.index_store  # noqa: B018 - creates or checks the index before the key table
+        keys = KeyStore(db)
+    except SceneseekError as exc:
+        library.close()
+        raise _fail(str(exc)) from None
+    exposed = not is_loopback(host)
+    if exposed and not keys.has_keys():
+        keys.close()
+        library.close()
+        raise _fail(
+            f"--host {host} exposes the index beyond this machine: add an API key first "
+            f"(sceneseek key add --db {db} --role admin)"
+        )
+    settings = ApiSettings(
+        ingest_roots=tuple(ingest_root) if ingest_root else None,
+        keys=keys,
+        require_keys=exposed,
+        cors_origins=tuple(cors_origin or ()),
+    )
     try:
         api = create_app(library, settings)
         err.print(f"sceneseek: http://{host}:{port}/ (API docs at /docs) over {db}")
-        uvicorn.run(api, host=host, port=port, log_level="info")
+        # Logging is configured already (--log-format); the app writes the access log.
+        uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
     except SceneseekError as exc:
         raise _fail(str(exc)) from None
     finally:
+        keys.close()
         library.close()
 
 
@@ -370,16 +473,12 @@ def watch(
 ) -> None:
     """Index live: record a stream into chunks and index each as it closes, or index files
     as they land in a folder. Checks alerts on everything indexed; stops on Ctrl-C/SIGTERM."""
-    import logging
-
     from sceneseek.live.watch import watch_folder, watch_stream
 
     if (source is None) == (folder is None):
         raise _fail("give either a stream SOURCE or --folder DIR")
     if source is not None and not camera:
         raise _fail("a stream needs --camera ID")
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    logging.getLogger("sceneseek").setLevel(logging.INFO)
     library = Library(db, _config(modalities))
     try:
         if folder is not None:
@@ -515,6 +614,331 @@ def alert_remove(
 
 
 # == end of live ingest and alerts =======================================================
+
+
+# == access and monitoring (sceneseek.index.keys, sceneseek.monitor) =====================
+key_app = typer.Typer(
+    no_args_is_help=True, help="API keys for `serve` (only salted hashes are stored)."
+)
+app.add_typer(key_app, name="key")
+
+
+def _keys(db: Path) -> KeyStore:
+    try:
+        return KeyStore(db)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+
+
+@key_app.command("add")
+def key_add(
+    db: DbOption,
+    role: Annotated[str, typer.Option(help="read: search and view; admin: also change")] = "read",
+    name: Annotated[str | None, typer.Option(help="who or what uses it")] = None,
+) -> None:
+    """Create a key and print it once; it cannot be shown again."""
+    if role not in ROLES:
+        raise _fail(f"--role {role!r}: choose {' or '.join(ROLES)}")
+    with closing(_keys(db)) as keys:
+        key = keys.add(cast(Role, role), name)
+    sys.stdout.write(key + "\n")
+    err.print(f"{role} key {key.split('_')[1]} added; store it now, it is not kept")
+
+
+@key_app.command("list")
+def key_list(db: DbOption) -> None:
+    """Keys by id, role and name (the keys themselves are not stored)."""
+    with closing(_keys(db)) as keys:
+        listed = keys.entries()
+    table = Table("id", "role", "name", "created", title_justify="left")
+    for key in listed:
+        table.add_row(key.id, key.role, key.name or "", key.created.strftime("%Y-%m-%d %H:%M"))
+    out.print(table)
+
+
+@key_app.command("remove")
+def key_remove(
+    key_id: Annotated[str, typer.Argument(help="key id (see `key list`)")], db: DbOption
+) -> None:
+    """Revoke a key; a running server refuses it from the next request."""
+    with closing(_keys(db)) as keys:
+        removed = keys.remove(key_id)
+    if not removed:
+        raise _fail(f"no key with id {key_id}")
+    out.print(f"removed key {key_id}")
+
+
+@app.command()
+def stats(
+    db: DbOption,
+    json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Index size and growth, live ingest lag, and drift of recent segments against the
+    first ones (warns above the thresholds in the config's [monitor] section)."""
+    from sceneseek.monitor.drift import measure_drift, warn_if_drifting
+    from sceneseek.monitor.snapshot import read_snapshot
+
+    try:
+        snapshot = read_snapshot(db)
+        drift = measure_drift(db, Config().monitor)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    warn_if_drifting(drift, db)
+    if json_output:
+        body = {**snapshot.to_dict(), "drift": drift.to_dict()}
+        sys.stdout.write(json.dumps(body) + "\n")
+        return
+    sizes = ", ".join(f"{part} {count / 2**20:.1f} MiB" for part, count in snapshot.bytes.items())
+    out.print(
+        f"{db}: {snapshot.videos} videos, {snapshot.segments} segments, "
+        f"{snapshot.failures} failed files; {sizes}",
+        highlight=False,
+    )
+    out.print(
+        f"last hour: {snapshot.segments_last_hour} segments, "
+        f"{snapshot.embeddings_last_hour} embeddings",
+        highlight=False,
+    )
+    for camera, lag in snapshot.ingest_lag_seconds.items():
+        out.print(f"ingest lag {camera or '(no camera)'}: {lag:.1f} s", highlight=False)
+    table = Table(
+        "modality",
+        "reference",
+        "recent",
+        "cosine shift",
+        "centroid shift",
+        "label divergence",
+        "drifting",
+        title=f"drift: last {drift.recent_segments} segments vs first {drift.reference_segments}",
+        title_justify="left",
+    )
+    if not drift.recent_segments:
+        out.print(f"drift: nothing stored after the first {drift.reference_segments} segments yet")
+        return
+    for modality, entry in drift.modalities.items():
+        table.add_row(
+            modality,
+            str(entry.reference),
+            str(entry.recent),
+            "" if entry.cosine_shift is None else f"{entry.cosine_shift:.4f}",
+            "" if entry.centroid_shift is None else f"{entry.centroid_shift:.3f}",
+            "" if entry.label_divergence is None else f"{entry.label_divergence:.3f}",
+            "yes" if entry.drifting else "",
+        )
+    out.print(table)
+
+
+# == end of access and monitoring ========================================================
+
+
+# == marks, learning and versions (sceneseek.learning, sceneseek.versions) ===============
+@app.command()
+def mark(
+    query: Annotated[str, typer.Argument(help="the query the result was found for")],
+    segment_id: Annotated[int, typer.Argument(help="segment id (search --json, uncertain)")],
+    db: DbOption,
+    relevant: Annotated[bool, typer.Option("--relevant/--not-relevant", help="the verdict")] = True,
+    modalities: ModalitiesOption = None,
+) -> None:
+    """Record whether a result is relevant to a query (training data for `learn`)."""
+    library = Library(db, _config(modalities))
+    try:
+        stored = library.mark(query, segment_id, relevant)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    verdict = "relevant" if relevant else "not relevant"
+    out.print(f"mark {stored.id}: segment {segment_id} {verdict} to {query!r}", highlight=False)
+
+
+@app.command()
+def learn(
+    db: DbOption,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="cross-validate only; record nothing")
+    ] = False,
+    modalities: ModalitiesOption = None,
+) -> None:
+    """Fit the fusion weights on the marks; adopt them only if they rank held-out queries'
+    marks better than the fusion in use (cross-validated, folds grouped by query)."""
+    library = Library(db, _config(modalities))
+    try:
+        report = library.learn(dry_run)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    out.print(
+        f"{report.marks} marks, {report.queries} queries with both verdicts; "
+        f"current fusion {report.current}",
+        highlight=False,
+    )
+    if report.folds:
+        table = Table("fold", "queries", "current AP", "candidate AP", title_justify="left")
+        for n, fold in enumerate(report.per_fold, 1):
+            table.add_row(
+                str(n),
+                str(fold["queries"]),
+                f"{fold['current_ap']:.3f}",
+                f"{fold['candidate_ap']:.3f}",
+            )
+        out.print(table)
+        weights = ", ".join(f"{m} {w:g}" for m, w in report.candidate.items())
+        out.print(f"candidate weights: {weights}", highlight=False)
+    out.print(report.reason, highlight=False)
+    if report.version:
+        state = "adopted" if report.adopted else "recorded, not adopted"
+        out.print(f"fusion {report.version} {state}", highlight=False)
+
+
+@app.command()
+def uncertain(
+    db: DbOption,
+    limit: Annotated[int, typer.Option(help="how many to list")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+    modalities: ModalitiesOption = None,
+) -> None:
+    """Unmarked results of stored queries (marks', alerts') nearest the decision boundary:
+    the ones whose verdict would teach `learn` the most. Mark them with `sceneseek mark`."""
+    library = Library(db, _config(modalities))
+    try:
+        found = library.uncertain(limit)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    if json_output:
+        sys.stdout.write(json.dumps({"uncertain": [vars(u) for u in found]}) + "\n")
+        return
+    table = Table(
+        "query", "segment", "video", "start–end", "score", "p(relevant)", title_justify="left"
+    )
+    for u in found:
+        table.add_row(
+            u.query,
+            str(u.segment_id),
+            Path(u.video).name,
+            f"{clock(u.start)}–{clock(u.end)}",
+            f"{u.score:.2f}",
+            f"{u.p_relevant:.2f}",
+        )
+    out.print(table)
+
+
+@app.command()
+def models(db: DbOption, modalities: ModalitiesOption = None) -> None:
+    """Encoder name@version per role (configured and in the index), the fusion in use,
+    learned fusions, index format and backend."""
+    if not (db / "index.sqlite").exists():
+        raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
+    library = Library(db, _config(modalities))
+    try:
+        report = library.models()
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    table = Table("role", "configured", "index", "", title_justify="left")
+    for role in report.roles:
+        state = "" if role.matches else "[red]differs: run `sceneseek reindex`[/red]"
+        table.add_row(role.role, role.configured or "-", role.index or "-", state)
+    out.print(table)
+    out.print(f"fusion: {report.fusion}", highlight=False)
+    for fusion in report.fusions:
+        cv = fusion.summary.get("cv", {})
+        out.print(
+            f"  {fusion.version} ({'adopted' if fusion.adopted else 'not adopted'}, "
+            f"{fusion.created:%Y-%m-%d %H:%M}): held-out AP {cv.get('candidate_ap')} vs "
+            f"{cv.get('current_ap')}",
+            highlight=False,
+        )
+    out.print(f"index format {report.index_format}, backend {report.backend}", highlight=False)
+    if report.reindex:
+        out.print(f"reindex pending: {report.reindex[0]} of {report.reindex[1]} videos done")
+
+
+@app.command()
+def reindex(
+    db: DbOption,
+    drop_failed: Annotated[
+        bool,
+        typer.Option("--drop-failed", help="swap even if some videos fail (they are dropped)"),
+    ] = False,
+    modalities: ModalitiesOption = None,
+) -> None:
+    """Re-encode every video with the configured encoders into DB.reindex/ (resumable: run
+    again after an interruption), then swap it in atomically; the old index keeps serving
+    meanwhile and is kept as DB.previous/."""
+    if not (db / "index.sqlite").exists():
+        raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
+    library = Library(db, _config(modalities))
+    try:
+        with progress_bar("reindexing", library.stats()["videos"]) as advance:
+            report = library.reindex(advance, drop_failed)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    for path, cause in report.failed:
+        err.print(f"[yellow]failed[/yellow] {path}: {cause}", highlight=False)
+    out.print(
+        f"reindexed {len(report.reindexed)}, already done {len(report.skipped)}, "
+        f"failed {len(report.failed)}",
+        highlight=False,
+    )
+    if not report.swapped:
+        raise _fail(
+            "not swapped: fix or remove the failed videos and run reindex again, "
+            "or pass --drop-failed"
+        )
+    carried = ", ".join(f"{n} {table}" for table, n in report.carried.items() if n)
+    out.print(f"swapped in; carried over {carried or 'nothing'}", highlight=False)
+    out.print(f"previous index kept at {report.previous} (delete it when satisfied)")
+
+
+snapshot_app = typer.Typer(
+    no_args_is_help=True, help="Export or import a consistent copy of an index (tar.gz)."
+)
+app.add_typer(snapshot_app, name="snapshot")
+
+
+@snapshot_app.command("export")
+def snapshot_export(
+    archive: Annotated[Path, typer.Argument(help="the .tar.gz to write")], db: DbOption
+) -> None:
+    """Snapshot the index (safe while it is in use) with a manifest of versions, counts
+    and checksum."""
+    library = Library(db)
+    try:
+        snapshot = library.export_snapshot(archive)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+    counts = ", ".join(f"{n} {t}" for t, n in snapshot.manifest["counts"].items())
+    out.print(f"{archive}: format {snapshot.manifest['format']}, {counts}", highlight=False)
+
+
+@snapshot_app.command("import")
+def snapshot_import(
+    archive: Annotated[Path, typer.Argument(help="a snapshot written by `snapshot export`")],
+    db: DbOption,
+) -> None:
+    """Unpack a snapshot into a new index directory after checking format and checksum."""
+    from sceneseek.index.snapshot import import_snapshot
+
+    try:
+        snapshot = import_snapshot(archive, db)
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    counts = ", ".join(f"{n} {t}" for t, n in snapshot.manifest["counts"].items())
+    out.print(f"imported into {db}: {counts}", highlight=False)
+
+
+# == end of marks, learning and versions =================================================
 
 
 if __name__ == "__main__":

@@ -90,9 +90,75 @@ class SearchConfig(BaseModel):
             "fused": 1.0,  # the whole-segment vector; weight chosen on the benchmark
         }
     )
+    use_learned: bool = Field(
+        True,
+        description="rank with the weights `sceneseek learn` adopted in the index, if any"
+        " (false pins the weights above)",
+    )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")
     max_moment_seconds: float = Field(30.0, gt=0)
+
+
+class MonitorConfig(BaseModel):
+    """Drift thresholds (``sceneseek stats``, ``/metrics``) and log output. The defaults
+    come from the sample media: indexing more of the same stays well below them, a
+    different kind of footage goes above (tests/test_monitor.py)."""
+
+    drift_reference_segments: int = Field(
+        500, ge=1, description="the reference window: the first N segments stored"
+    )
+    drift_recent_segments: int = Field(
+        500, ge=1, description="the recent window: the last N segments after the reference"
+    )
+    drift_recent_hours: float | None = Field(
+        None, gt=0, description="recent window: only segments stored in the last N hours"
+    )
+    drift_min_segments: int = Field(
+        20, ge=1, description="fewer segments with a modality in a window: no verdict"
+    )
+    drift_centroid_warn: float = Field(
+        0.8, gt=0, description="warn above this mean-vector move, in reference spreads"
+    )
+    drift_labels_warn: float = Field(
+        0.5, gt=0, le=1, description="warn above this Jensen-Shannon divergence of labels"
+    )
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")
+
+
+class IndexConfig(BaseModel):
+    """Which index backend stores a new library (an existing one keeps the backend it
+    was written with). ``embedded`` needs nothing; ``milvus`` keeps the catalogue in the
+    --db directory and the vectors in Milvus (``pip install 'sceneseek[milvus]'``;
+    docs/SCALING.md)."""
+
+    backend: Literal["embedded", "milvus"] = "embedded"
+    ann_threshold: int = Field(
+        50_000,
+        ge=1,
+        description="embedded backend: vectors of one modality above which a quantised"
+        " IVF-PQ index (trained in the background) replaces exact search (docs/SCALING.md)",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="http://host:19530 for a Milvus server or cluster, or a file path for"
+        " milvus-lite; default: milvus-lite in <db>/milvus.db",
+    )
+    milvus_token: str | None = Field(None, description="user:password or API key, if any")
+    collection_prefix: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="collections are <prefix>_<modality>; default: sceneseek_<random>,"
+        " chosen when the index is created and recorded in it",
+    )
+    milvus_index: Literal["HNSW", "FLAT", "AUTOINDEX"] = Field(
+        "HNSW", description="vector index type of new Milvus collections"
+    )
+    keyword: Literal["catalogue", "milvus"] = Field(
+        "catalogue",
+        description="where BM25 runs: the catalogue's FTS5, or Milvus (≥ 2.5 or milvus-lite)",
+    )
 
 
 class Config(BaseSettings):
@@ -108,6 +174,8 @@ class Config(BaseSettings):
     metadata: MetadataConfig = MetadataConfig()
     encoders: EncoderConfig = EncoderConfig()
     search: SearchConfig = SearchConfig()
+    index: IndexConfig = IndexConfig()
+    monitor: MonitorConfig = MonitorConfig()
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sceneseek"

@@ -17,6 +17,12 @@ class MediaError(SceneseekError):
         super().__init__(f"{self.path}: {cause}")
 
 
+def failure_cause(exc: BaseException) -> str:
+    """How a file that could not be indexed is reported: a ``MediaError``'s own cause
+    (its path is reported beside it), else the exception's type and message."""
+    return exc.cause if isinstance(exc, MediaError) else f"{type(exc).__name__}: {exc}"
+
+
 class EncoderMismatchError(SceneseekError):
     """The index was built with other encoders than the ones configured now; mixing
     vectors from two models gives meaningless similarities, so we refuse."""

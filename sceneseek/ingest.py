@@ -8,6 +8,7 @@ overlap it, embedded per modality and indexed for BM25.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -34,8 +35,11 @@ from sceneseek.encoders.base import (
     unit,
 )
 from sceneseek.encoders.vocabulary import load_class_names
+from sceneseek.errors import failure_cause
+from sceneseek.faults import crash_point
 from sceneseek.index.base import SegmentRecord, observation_text
 from sceneseek.media.decode import MediaInfo, decode_audio, sample_frames
+from sceneseek.media.metadata import VideoMetadata
 from sceneseek.media.segment import ShotSegmenter, Span, colour_histogram
 
 FRAME_MODALITIES = ("ocr", "people")
@@ -228,10 +232,51 @@ def analyse(
     sampled = sample_video(info, config, encoders)
     spans = ShotSegmenter(config.segment).segment(sampled.times, sampled.histograms, info.duration)
     heard, language = listen(info, config, encoders)
+    crash_point("decoded")
     observations = {**sampled.observations, **heard}
     return build_segments(spans, sampled, observations, encoders), language
 
 
+@dataclass
+class PendingVideo:
+    """A file that needs (re)indexing, with what was learnt about it before analysis;
+    small and picklable, so it can travel to a worker process."""
+
+    path: Path  # as given, for progress reports
+    key: str  # as the index records it (``display_path``)
+    digest: str
+    info: MediaInfo
+    where: VideoMetadata
+
+
+@dataclass
+class Analysed:
+    """What analysing one file gave: its segments and spoken language, or why it failed."""
+
+    segments: list[SegmentRecord] = field(default_factory=list)
+    language: str | None = None
+    failure: str | None = None
+
+
+def analyse_or_fail(info: MediaInfo, config: Config, encoders: Encoders) -> Analysed:
+    """``analyse``, with a failure turned into its reported cause, so that one bad file
+    never stops a batch, wherever it is analysed."""
+    try:
+        segments, language = analyse(info, config, encoders)
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
+        return Analysed(failure=failure_cause(exc))
+    return Analysed(segments, language)
+
+
 def display_path(path: Path) -> str:
-    """How a video is recorded in the index: absolute, so results open from anywhere."""
-    return str(path.expanduser().resolve())
+    """How a video is recorded in the index: absolute, so results open from anywhere.
+    Bytes of a name that are not UTF-8 show as \\xNN (such files are refused, but their
+    failure is still recorded, and the index stores text)."""
+    try:
+        resolved = path.expanduser().resolve()
+        absolute = str(resolved)
+        if path.is_symlink() and not resolved.exists():  # broken: name the link
+            absolute = os.path.abspath(path.expanduser())
+    except (RuntimeError, OSError):  # a symlink loop: absolute, as named
+        absolute = os.path.abspath(path.expanduser())
+    return absolute.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -8,7 +8,8 @@ response = lib.search("a man talking on the phone in a car", top_k=5)
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -17,19 +18,27 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sceneseek import learning, versions
 from sceneseek.alerts import alert_store, evaluate_alerts, validate_alert
 from sceneseek.config import CameraConfig, Config, MetadataConfig
 from sceneseek.encoders.base import VisualEncoder
-from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
+from sceneseek.errors import EncoderMismatchError, QueryError, SceneseekError, failure_cause
+from sceneseek.faults import crash_point
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo, VideoRecord
-from sceneseek.ingest import Encoders, analyse, display_path
+from sceneseek.index.check import CheckReport, check_index
+from sceneseek.index.milvus import recorded_backend, refuse_other_backend
+from sceneseek.index.snapshot import Snapshot, export_snapshot
+from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail, display_path
+from sceneseek.ingest_ray import RayCluster, analyse_on_ray
+from sceneseek.learning import Uncertain
 from sceneseek.media.decode import content_hash, probe
 from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
 from sceneseek.media.thumbnail import frame_jpeg
 from sceneseek.search.engine import Searcher, SearchResponse
-from sceneseek.search.filters import make_filter
+from sceneseek.search.filters import make_filter, plain_text
+from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
 
 VIDEO_EXTENSIONS = {
@@ -64,32 +73,38 @@ ProgressFn = Callable[[str, str], None]  # (path, status) after each file
 
 
 class Library:
-    def __init__(self, db: str | Path, config: Config | None = None, backend: str = "embedded"):
+    def __init__(self, db: str | Path, config: Config | None = None, backend: str | None = None):
         self.path = Path(db)
         self.config = config or Config()
         self.encoders = Encoders(self.config)
-        self._backend = backend
+        self._backend = backend or recorded_backend(self.path) or self.config.index.backend
+        self._opened: int | None = None  # inode of the index directory when opened
 
     @cached_property
     def index_store(self) -> Index:
-        return backends.create(self._backend, self.path)
+        self._opened = _identity(self.path)
+        refuse_other_backend(self.path, self._backend)
+        return backends.create(self._backend, self.path, self.config.index)
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    def _follow_swap(self) -> None:
+        """Reopen when `reindex` has swapped a new index into this directory since it was
+        opened (the old files stay open, but new reads must not mix the two)."""
+        if "index_store" in self.__dict__ and _identity(self.path) != self._opened:
+            del self.__dict__["index_store"]  # the old one is closed when garbage collected
 
     def _check_encoders(self, writing: bool) -> None:
         """Refuse to mix vectors from different encoders of the same modality. A modality
         the index has never seen is fine (it just has no vectors yet); writing records it."""
+        self._follow_swap()
         current = self.encoders.versions()
         stored = self.index_store.encoder_versions()
-        differ = [
-            f"{role}: index has {stored[role]}, configured {current[role]}"
-            for role in sorted(set(stored) & set(current))
-            if stored[role] != current[role]
-        ]
+        differ = versions.differing(current, stored)
         if differ:
-            raise EncoderMismatchError(
-                f"{self.path}: this index was built with different encoders "
-                f"({'; '.join(differ)}). Use the encoders it was built with, or index into "
-                "a new --db."
-            )
+            raise EncoderMismatchError(versions.mismatch_message(self, differ))
         if writing and not set(current) <= set(stored):
             self.index_store.set_encoder_versions({**stored, **current})
 
@@ -100,48 +115,79 @@ class Library:
         zone: str | None = None,
         start: datetime | None = None,
         progress: ProgressFn | None = None,
+        ray: RayCluster | None = None,
     ) -> IndexReport:
         """Index files and folders (recursively). Unchanged files are skipped, changed
-        ones replaced atomically; a bad file is reported and the batch goes on."""
+        ones replaced atomically; a bad file is reported and the batch goes on. With
+        ``ray``, decoding and encoding run on a Ray cluster's workers; hashing, skipping
+        and every write to the index stay in this process."""
         self._check_encoders(writing=True)
         report = IndexReport()
-        for path in expand_paths(paths):
-            status = self._index_one(path, camera, zone, start, report)
+
+        def done(path: Path, status: str) -> None:
             if progress:
                 progress(str(path), status)
+
+        given = VideoMetadata(camera, zone, start)
+        pending = self._pending(expand_paths(paths), given, report, done)
+        if ray is None:
+            analysed: Iterator[tuple[PendingVideo, Analysed]] = (
+                (job, analyse_or_fail(job.info, self.config, self.encoders)) for job in pending
+            )
+        else:
+            analysed = analyse_on_ray(pending, self.config, ray, self.encoders.versions())
+        for job, result in analysed:
+            done(job.path, self._store(job, result, report))
+            crash_point("between-videos")
         return report
 
-    def _index_one(
+    def _pending(
         self,
-        path: Path,
-        camera: str | None,
-        zone: str | None,
-        start: datetime | None,
+        files: list[Path],
+        given: VideoMetadata,
         report: IndexReport,
-    ) -> str:
-        key = display_path(path)
+        done: Callable[[Path, str], None],
+    ) -> Iterator[PendingVideo]:
+        """The files that need analysis, lazily; unchanged and unreadable ones are
+        recorded in the report (and the index) instead."""
+        for path in files:
+            key = display_path(path)
+            try:
+                digest = content_hash(path) if path.is_file() else ""
+                if digest and self.index_store.video_hash(key) == digest:
+                    report.unchanged.append(key)
+                    done(path, "unchanged")
+                    continue
+                info = probe(path)
+                where = resolve(path, given, self._metadata_sources())
+            except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
+                done(path, self._record_failure(key, failure_cause(exc), report))
+                continue
+            yield PendingVideo(path, key, digest, info, where)
+
+    def _store(self, job: PendingVideo, result: Analysed, report: IndexReport) -> str:
+        """Write one analysed file (or its failure) to the index; the only writer."""
+        if result.failure is not None:
+            return self._record_failure(job.key, result.failure, report)
+        info, where, language = job.info, job.where, result.language
+        video = VideoRecord(
+            job.key, job.digest, info.duration, where.camera, where.zone, where.start, language
+        )
+        crash_point("encoded")
         try:
-            digest = content_hash(path) if path.is_file() else ""
-            if digest and self.index_store.video_hash(key) == digest:
-                report.unchanged.append(key)
-                return "unchanged"
-            info = probe(path)
-            where = resolve(path, VideoMetadata(camera, zone, start), self._metadata_sources())
-            segments, language = analyse(info, self.config, self.encoders)
-            video = VideoRecord(
-                key, digest, info.duration, where.camera, where.zone, where.start, language
-            )
-            self.index_store.replace_video(video, segments)
+            self.index_store.replace_video(video, result.segments)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
-            cause = exc.cause if isinstance(exc, MediaError) else f"{type(exc).__name__}: {exc}"
-            report.failed.append((key, cause))
-            self.index_store.record_failure(key, cause)
-            return "failed"
-        report.indexed.append(key)
+            return self._record_failure(job.key, failure_cause(exc), report)
+        report.indexed.append(job.key)
         report.seconds_of_video += info.duration
         # Saved alerts run on every newly indexed video, whichever way it came in.
-        report.events.extend(self.check_alerts(key))
+        report.events.extend(self.check_alerts(job.key))
         return "indexed"
+
+    def _record_failure(self, key: str, cause: str, report: IndexReport) -> str:
+        report.failed.append((key, cause))
+        self.index_store.record_failure(key, cause)
+        return "failed"
 
     def search(
         self,
@@ -169,12 +215,14 @@ class Library:
         given = [x is not None for x in (query, image, similar_to)]
         if sum(given) != 1:
             raise QueryError("give exactly one of a text query, an image, or a segment id")
+        query = plain_text(query) if query is not None else None
         make_filter(camera, zone, time_of_day, after, before, weekdays, video)  # validate early
         if not (self.path / "index.sqlite").exists():
             raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
         self._check_encoders(writing=False)
+        fusion = learning.active_fusion(self)
         searcher = Searcher(
-            self.index_store, self.encoders, self.config.search, list(self.config.modalities)
+            self.index_store, self.encoders, fusion.search, list(self.config.modalities)
         )
         chips: list[Chip] = []
         asked = query
@@ -243,7 +291,7 @@ class Library:
         raise KeyError(f"no video with id {video_id}")
 
     def segment(self, segment_id: int) -> StoredSegment:
-        found = self.index_store.segments([segment_id])
+        found = self.index_store.segments([segment_id]) if is_row_id(segment_id) else {}
         if segment_id not in found:
             raise KeyError(f"no segment with id {segment_id}")
         return found[segment_id]
@@ -261,16 +309,68 @@ class Library:
         tmp.replace(cached)
         return jpeg
 
-    def mark(self, query: str, segment_id: int, relevant: bool) -> None:
-        """Record an operator's judgement of a result (feeds successive search)."""
-        self.segment(segment_id)
-        self.index_store.add_mark(query, segment_id, relevant)
+    def mark(self, query: str, segment_id: int, relevant: bool) -> Mark:
+        """Record an operator's judgement of a result, with the per-modality evidence the
+        search had for it and the encoder and fusion versions, so `learn` can train on it."""
+        self.segment(segment_id)  # KeyError for an unknown id
+        self._check_encoders(writing=False)
+        query = " ".join(plain_text(query).split())
+        scores = learning.modality_scores(self, query, [segment_id])[segment_id]
+        return self.index_store.add_mark(
+            query,
+            segment_id,
+            relevant,
+            scores,
+            self.index_store.encoder_versions(),
+            learning.active_fusion(self).version,
+        )
 
     def marks(self) -> list[Mark]:
         return self.index_store.marks()
 
+    def learn(self, dry_run: bool = False) -> LearnReport:
+        """Fit the fusion weights on the marks; adopted only if better on held-out queries."""
+        self._check_encoders(writing=False)
+        return learning.learn(self, dry_run)
+
+    def uncertain(self, limit: int = 20) -> list[Uncertain]:
+        """Unmarked results of stored queries nearest the relevant/irrelevant boundary."""
+        return learning.uncertain(self, limit)
+
+    def models(self) -> versions.ModelsReport:
+        """Encoder name@version per role (configured and in the index), the fusion in use
+        and the learned ones, the index format and backend, and any pending reindex."""
+        return versions.models(self)
+
+    def reindex(
+        self, progress: ProgressFn | None = None, drop_failed: bool = False
+    ) -> versions.ReindexReport:
+        """Re-encode every video with the configured encoders into a new index beside this
+        one, resumably, then swap it in atomically (see ``sceneseek.versions``)."""
+        report = versions.reindex(self, progress, drop_failed)
+        if report.swapped:
+            self.close()
+            self.__dict__.pop("index_store", None)
+        return report
+
+    def export_snapshot(self, archive: Path) -> Snapshot:
+        """A consistent tar.gz copy of the index (see ``sceneseek.index.snapshot``)."""
+        return export_snapshot(self.path, archive)
+
+    def fusion_version(self) -> str:
+        """The version of the fusion that ranks searches now."""
+        return learning.active_fusion(self).version
+
     def stats(self) -> dict[str, int]:
         return self.index_store.stats()
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """Verify the index agrees with itself (SQLite integrity, keyword rows, vectors
+        of every segment, the vector store against SQLite); with ``repair``, rebuild what
+        is derived and mark for re-analysis what is not (``sceneseek.index.check``)."""
+        if not (self.path / "index.sqlite").exists():
+            raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
+        return check_index(self.path, lambda: self.index_store, repair)
 
     # -- alerts: saved queries checked on every newly indexed video (sceneseek.alerts) --
     def add_alert(
@@ -284,10 +384,12 @@ class Library:
     ) -> int:
         """Save a query that fires on newly indexed video (see ``check_alerts``); the
         threshold is on the moment score that search shows. Returns the alert id."""
+        query = plain_text(query)
+        camera, zone = (plain_text(t) if t else None for t in (camera, zone))
         validate_alert(query, threshold, time_of_day, webhook)
         store = alert_store(self)
         return store.add_alert(
-            " ".join(query.split()), threshold, camera or None, zone or None, time_of_day, webhook
+            " ".join(query.split()), threshold, camera, zone, time_of_day, webhook
         )
 
     def alerts(self) -> list[Alert]:
@@ -295,7 +397,7 @@ class Library:
 
     def remove_alert(self, alert_id: int) -> None:
         """Delete an alert and its events; KeyError for an unknown id."""
-        if not alert_store(self).remove_alert(alert_id):
+        if not is_row_id(alert_id) or not alert_store(self).remove_alert(alert_id):
             raise KeyError(f"no alert with id {alert_id}")
 
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
@@ -331,13 +433,34 @@ def image_vectors(data: bytes, visual: VisualEncoder) -> dict[str, np.ndarray]:
     return {"image": summary.image_vector, "visual": summary.text_vector}
 
 
+def _identity(directory: Path) -> int | None:
+    """Which directory sits at this path now (its inode), to notice a swap."""
+    try:
+        return os.stat(directory).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def is_row_id(value: int) -> bool:
+    """Whether ``value`` fits SQLite's 64-bit integers (larger ids cannot exist, and
+    binding them raises OverflowError)."""
+    return -(2**63) <= value < 2**63
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders walked recursively for video files, in sorted order."""
+    """Files as given; folders walked recursively for video files, in sorted order (a
+    folder named like a video is walked, not reported as a bad file)."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS))
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix.lower() in VIDEO_EXTENSIONS and not p.is_dir()
+                )
+            )
         else:
             found.append(path)
     return list(dict.fromkeys(found))

@@ -9,6 +9,7 @@ command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 { command -v chromium && command -v chromedriver; } >/dev/null || need+=(chromium chromium-driver)
+command -v ip >/dev/null || need+=(iproute2)  # network namespace for the Milvus server tests
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive

@@ -3,6 +3,7 @@ session with the real default models."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,11 @@ def indexed(
     report = library.index([samples.root], camera="cam-01", zone="lobby")
     library.close()
     return db, report
+
+
+@pytest.fixture
+def indexed_copy(indexed: tuple[Path, IndexReport], tmp_path: Path) -> Path:
+    """A private copy of the session index, for tests that write to it (marks, fusions)."""
+    copy = tmp_path / "lib"
+    shutil.copytree(indexed[0], copy)
+    return copy

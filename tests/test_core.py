@@ -78,6 +78,8 @@ def test_changed_file_replaces_its_segments(tmp_path: Path, samples: SampleSet) 
     library = Library(tmp_path / "lib")
     library.index([video])
     segments_before = library.stats()["segments"]
+    old_ids = {s.id for s in library.index_store.all_segments()}
+    old_video = library.videos()[0].id
     assert "espresso" not in top_labels(library, "a cup of espresso coffee")
     shutil.copy(samples.photos, video)
     report = library.index([video])
@@ -85,6 +87,10 @@ def test_changed_file_replaces_its_segments(tmp_path: Path, samples: SampleSet) 
     stats = library.stats()
     assert stats["videos"] == 1 and stats["segments"] != segments_before
     assert "espresso" in top_labels(library, "a cup of espresso coffee")
+    # Ids are never reused: a mark or cached thumbnail of an old segment cannot
+    # silently point at new content.
+    assert min(s.id for s in library.index_store.all_segments()) > max(old_ids)
+    assert library.videos()[0].id > old_video
 
 
 def top_labels(library: Library, query: str) -> list[str]:

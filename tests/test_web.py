@@ -20,12 +20,14 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from sceneseek import Library
-from sceneseek.api import create_app
+from sceneseek.api import ApiSettings, create_app
 from sceneseek.eval.assets import AssetCache
 from sceneseek.eval.samples import SampleSet
+from sceneseek.index.keys import KeyStore
 from sceneseek.library import IndexReport
 
 pytestmark = pytest.mark.slow
@@ -58,12 +60,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db: Path) -> Iterator[str]:
+def serve(db: Path, settings: ApiSettings | None = None) -> Iterator[str]:
     """The API and UI over the index at ``db``, served by uvicorn on a free localhost port
     in a background thread; yields the base URL."""
     library = Library(db)
     config = uvicorn.Config(
-        create_app(library), host="127.0.0.1", port=free_port(), log_level="warning"
+        create_app(library, settings), host="127.0.0.1", port=free_port(), log_level="warning"
     )
     uvi = uvicorn.Server(config)
     thread = threading.Thread(target=uvi.run, name="sceneseek-web-test", daemon=True)
@@ -279,21 +281,35 @@ def test_uploads_that_are_not_images_are_refused_politely(
     assert not page.find_elements(By.CSS_SELECTOR, ".result")
 
 
-def test_more_like_this_and_not_this_record_feedback(page: WebDriver) -> None:
+def test_more_like_this_refines_the_query_with_the_marks(page: WebDriver) -> None:
     marked_before = len(feedback(page))  # other tests may have marked the shared index
     search(page, "a cat")
     cat = first_result(page)
     cat_segment = int(cat.get_attribute("data-segment-id") or "0")
     submit_and_wait(page, lambda: cat.find_element(By.CSS_SELECTOR, ".more-like-this").click())
-    assert "moments like photos.mp4" in page.find_element(By.ID, "summary").text
-    similar = page.find_elements(By.CSS_SELECTOR, ".result")[-1]
-    similar_segment = int(similar.get_attribute("data-segment-id") or "0")
-    similar.find_element(By.CSS_SELECTOR, ".not-this").click()
-    wait_for(page, lambda d: "dismissed" in (similar.get_attribute("class") or ""))
-    wait_for(page, lambda d: len(feedback(d)) == marked_before + 2)
+    # The same query again, moved toward the marked moment (not a similar-segment search).
+    assert "for “a cat”, refined by 1 mark" in page.find_element(By.ID, "summary").text
+    assert segment_ids(page)[0] == cat_segment
+    wrong = page.find_elements(By.CSS_SELECTOR, ".result")[-1]
+    wrong_segment = int(wrong.get_attribute("data-segment-id") or "0")
+    wrong.find_element(By.CSS_SELECTOR, ".not-this").click()
+    wait_for(page, lambda d: "dismissed" in (wrong.get_attribute("class") or ""))
+    best = first_result(page)
+    submit_and_wait(page, lambda: best.find_element(By.CSS_SELECTOR, ".more-like-this").click())
+    assert "refined by 2 marks" in page.find_element(By.ID, "summary").text
+    assert wrong_segment not in segment_ids(page)  # "not this" leaves the refined list
+    wait_for(page, lambda d: len(feedback(d)) == marked_before + 3)
     marks = {(m["query"], m["segment_id"], m["relevant"]) for m in feedback(page)}
-    assert ("a cat", cat_segment, True) in marks
-    assert any(m[1:] == (similar_segment, False) for m in marks)
+    assert ("a cat", cat_segment, True) in marks and ("a cat", wrong_segment, False) in marks
+    # "Similar" is still there: moments like this one, whatever the query.
+    similar = first_result(page)
+    submit_and_wait(page, lambda: similar.find_element(By.CSS_SELECTOR, ".similar").click())
+    assert "moments like photos.mp4" in page.find_element(By.ID, "summary").text
+
+
+def segment_ids(driver: WebDriver) -> list[int]:
+    cards = driver.find_elements(By.CSS_SELECTOR, ".result")
+    return [int(c.get_attribute("data-segment-id") or "0") for c in cards]
 
 
 def feedback(driver: WebDriver) -> list[dict[str, Any]]:
@@ -343,3 +359,28 @@ def test_library_lists_fired_alerts(page: WebDriver, samples: SampleSet, tmp_pat
         return "weasels ate the phone system" in driver.find_element(By.ID, "alert-events").text
 
     wait_for(page, fired, timeout=120)
+
+
+def test_a_server_with_keys_asks_for_one_and_media_loads_with_it(
+    browser: WebDriver, indexed: tuple[Path, IndexReport], tmp_path: Path
+) -> None:
+    db = tmp_path / "lib"
+    shutil.copytree(indexed[0], db)
+    keys = KeyStore(db)
+    key = keys.add("read", "browser")
+    try:
+        with serve(db, ApiSettings(keys=keys)) as url:
+            browser.get(f"{url}/")
+            prompt = wait_for(browser, expected_conditions.alert_is_present())
+            assert "API key" in prompt.text
+            prompt.send_keys(key)
+            prompt.accept()
+            wait_for(browser, lambda d: "segments" in d.find_element(By.ID, "health").text)
+            search(browser, "a cat")
+            # <img> cannot send headers: the thumbnail loads through the key's cookie.
+            thumb = first_result(browser).find_element(By.CSS_SELECTOR, "img.thumb")
+            loaded = "return arguments[0].complete && arguments[0].naturalWidth > 0"
+            wait_for(browser, lambda d: d.execute_script(loaded, thumb))
+    finally:
+        browser.delete_all_cookies()
+        keys.close()

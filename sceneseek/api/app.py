@@ -9,8 +9,10 @@ by the id of an indexed video or segment; no endpoint takes a path to read from.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import mimetypes
+import os
 import shutil
 import subprocess
 import tempfile
@@ -23,16 +25,23 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
+from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import sceneseek
+from sceneseek.api.access import ApiKeyAuth
 from sceneseek.api.jobs import IngestJobs
+from sceneseek.api.metrics import ApiMetrics, MeasuredRequests
 from sceneseek.errors import MediaError, QueryError, SceneseekError
+from sceneseek.index.keys import KeyStore
 from sceneseek.library import Library
 
 log = logging.getLogger(__name__)
@@ -55,6 +64,11 @@ class ApiSettings:
     static_dir: Path | None = STATIC_DIR
     ffmpeg: str = "ffmpeg"
     clip_timeout_seconds: float = 300.0
+    # API keys (sceneseek.api.access): checked whenever the store holds any, and always
+    # with require_keys (serve sets it when bound beyond loopback).
+    keys: KeyStore | None = None
+    require_keys: bool = False
+    cors_origins: tuple[str, ...] = ()  # none: browsers refuse cross-origin calls
 
 
 # -- response and request models (for validation and the OpenAPI docs) -----------------
@@ -173,6 +187,9 @@ class MarkOut(BaseModel):
     segment_id: int
     relevant: bool
     created: str
+    scores: dict[str, float] = Field(description="per-modality evidence when marked")
+    encoders: dict[str, str] = Field(description="encoder name@version when marked")
+    fusion: str | None = Field(description="version of the fusion that ranked it")
 
 
 class HealthOut(Open):
@@ -181,6 +198,7 @@ class HealthOut(Open):
     db: str
     stats: dict[str, int]
     encoders: dict[str, str] = Field(description="encoder name@version the index was built with")
+    fusion: str = Field(description="the fusion ranking searches: config-<hash> or learned-N")
     ingest_busy: bool
 
 
@@ -270,6 +288,9 @@ def _mark(mark: Any) -> dict[str, Any]:
         "segment_id": mark.segment_id,
         "relevant": mark.relevant,
         "created": _iso(mark.created),
+        "scores": mark.scores,
+        "encoders": mark.encoders,
+        "fusion": mark.fusion,
     }
 
 
@@ -378,6 +399,25 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     app.state.jobs = jobs
     app.state.settings = settings
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+    if settings.keys is not None:
+        app.add_middleware(ApiKeyAuth, keys=settings.keys, always=settings.require_keys)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+    metrics = ApiMetrics(library.path, library.config.monitor)
+    app.add_middleware(MeasuredRequests, metrics=metrics)  # outermost: sees 401s and 413s
+    app.state.metrics = metrics
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own handler echoes the input, and JSONResponse cannot encode a lone
+        # surrogate (sent as "\\udce9" in JSON): it would answer 500. ASCII JSON can.
+        body = {"detail": jsonable_encoder(exc.errors())}
+        return Response(json.dumps(body), status_code=422, media_type="application/json")
 
     @app.exception_handler(QueryError)
     async def query_error(_: Request, exc: QueryError) -> JSONResponse:
@@ -392,16 +432,29 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     # -- status ------------------------------------------------------------------------
     @app.get("/api/health", response_model=HealthOut, tags=["status"])
     def health() -> dict[str, Any]:
-        """Liveness plus what the index holds and which encoders built it."""
-        stats, encoders = locked(lambda: (library.stats(), library.index_store.encoder_versions()))
+        """Liveness plus what the index holds, which encoders built it and which fusion
+        ranks searches."""
+        stats, encoders, fusion = locked(
+            lambda: (
+                library.stats(),
+                library.index_store.encoder_versions(),
+                library.fusion_version(),
+            )
+        )
         return {
             "status": "ok",
             "version": sceneseek.__version__,
             "db": str(library.path),
             "stats": stats,
             "encoders": encoders,
+            "fusion": fusion,
             "ingest_busy": jobs.busy(),
         }
+
+    @app.get("/metrics", response_class=Response, tags=["status"])
+    def prometheus() -> Response:
+        """Prometheus metrics: latency by route, queries, errors, index size, drift."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # -- search ------------------------------------------------------------------------
     def run_search(params: SearchParams, **what: Any) -> dict[str, Any]:
@@ -442,9 +495,21 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
         parse: Annotated[
             bool, Query(description="also apply filters stated in words, e.g. 'at night'")
         ] = True,
+        more_like: Annotated[
+            list[int],
+            Query(max_length=200, description="segment ids marked relevant: refine toward them"),
+        ] = [],  # noqa: B006 - FastAPI copies query defaults
+        not_like: Annotated[
+            list[int],
+            Query(max_length=200, description="segment ids marked not relevant: drop, move away"),
+        ] = [],  # noqa: B006
     ) -> dict[str, Any]:
-        """Find moments by meaning across what was seen, said, read and heard."""
-        return run_search(params, query=q, parse=parse)
+        """Find moments by meaning across what was seen, said, read and heard; with
+        ``more_like``/``not_like``, the same query refined by the user's marks."""
+        try:
+            return run_search(params, query=q, parse=parse, more_like=more_like, not_like=not_like)
+        except KeyError as exc:  # a marked segment id that is not in the index
+            raise HTTPException(404, str(exc.args[0])) from None
 
     @app.post(
         IMAGE_PATH,
@@ -528,6 +593,7 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     def thumbnail(segment_id: int) -> Response:
         """The segment's keyframe as JPEG."""
         try:
+            indexed_file(locked(library.segment, segment_id).video)
             data = locked(library.thumbnail, segment_id)
         except KeyError:
             raise _not_found("segment", segment_id) from None
@@ -541,10 +607,16 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
             info = locked(library.video, video_id)
         except KeyError:
             raise _not_found("video", video_id) from None
-        path = Path(info.path)
-        if not path.is_file():
-            raise HTTPException(404, f"video {video_id} is indexed but its file is gone: {path}")
-        return info, path
+        return info, indexed_file(info.path)
+
+    def indexed_file(stored: str) -> Path:
+        """The file at an indexed path, if it is still a regular file reached without
+        symbolic links: paths are stored resolved, so a link found now was put there
+        after indexing and may point anywhere (another user's files, /etc)."""
+        path = Path(stored)
+        if os.path.realpath(path) != str(path) or not path.is_file():
+            raise HTTPException(404, f"the indexed file is gone or was replaced: {path}")
+        return path
 
     @app.get(
         "/api/videos/{video_id}/media",
@@ -617,6 +689,8 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     )
     def ingest(body: IngestIn) -> dict[str, Any]:
         """Queue files or folders on this machine for indexing; poll the job for progress."""
+        if any(not p.strip() for p in body.paths):  # "" would mean the server's own folder
+            raise HTTPException(400, "a path is empty")
         missing = [p for p in body.paths if not Path(p).expanduser().exists()]
         if missing:
             raise HTTPException(400, f"no such file or folder: {', '.join(missing)}")
@@ -667,8 +741,7 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
                 library.segment(body.segment_id)
             except KeyError:
                 raise _not_found("segment", body.segment_id) from None
-            library.mark(query, body.segment_id, body.relevant)
-            return max(library.marks(), key=lambda m: m.id)
+            return library.mark(query, body.segment_id, body.relevant)
 
         return _mark(locked(store))
 

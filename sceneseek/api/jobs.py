@@ -8,6 +8,8 @@ progress callback.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +20,20 @@ from typing import Any, Literal
 from sceneseek.library import Library, expand_paths
 
 JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+INGEST_NICENESS = 10  # added to the server's nice value (max 19)
+
+
+def yield_cpu_to_queries() -> None:
+    """Lower this thread's CPU priority (Linux schedules threads one by one), so that on a
+    busy machine searches get the cores first and ingest the rest; decoder and model
+    thread pools this thread starts inherit it (bench/load.py measures the effect)."""
+    # Elsewhere (no per-thread priorities) or if refused, ingest runs at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        thread = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + INGEST_NICENESS))
 
 
 def _now() -> datetime:
@@ -121,6 +137,7 @@ class IngestJobs:
             self._worker.join(timeout)
 
     def _run(self) -> None:
+        yield_cpu_to_queries()
         while (job_id := self._queue.get()) is not None:
             with self._lock:
                 job = self._jobs[job_id]

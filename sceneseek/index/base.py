@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -84,6 +84,24 @@ class Mark:
     segment_id: int
     relevant: bool
     created: datetime
+    # What the search saw when the mark was made, so labels can train a fusion later:
+    # per-modality standardised evidence, encoder name@version per role, fusion version.
+    scores: dict[str, float] = field(default_factory=dict)
+    encoders: dict[str, str] = field(default_factory=dict)
+    fusion: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredFusion:
+    """A fusion learned from marks (``sceneseek learn``): per-modality weights, what it
+    was trained on and how it cross-validated; only adopted ones rank searches."""
+
+    id: int
+    version: str
+    weights: dict[str, float]
+    summary: dict[str, Any]
+    adopted: bool
+    created: datetime
 
 
 @dataclass(frozen=True)
@@ -157,9 +175,27 @@ class Index(Protocol):
         """Distinct camera ids and zones of indexed videos (cheap: read per query)."""
         ...
 
-    def add_mark(self, query: str, segment_id: int, relevant: bool) -> None: ...
+    def add_mark(
+        self,
+        query: str,
+        segment_id: int,
+        relevant: bool,
+        scores: dict[str, float] | None = None,
+        encoders: dict[str, str] | None = None,
+        fusion: str | None = None,
+    ) -> Mark: ...
 
     def marks(self) -> list[Mark]: ...
+
+    def add_fusion(
+        self, version: str, weights: dict[str, float], summary: dict[str, Any], adopted: bool
+    ) -> StoredFusion:
+        """Record a learned fusion (adopted or not); version must be unique."""
+        ...
+
+    def fusions(self) -> list[StoredFusion]:
+        """Every learned fusion, oldest first; the newest adopted one ranks searches."""
+        ...
 
     def set_camera(self, camera_id: str, camera: CameraConfig) -> None:
         """Add or replace an entry of the camera registry."""
@@ -168,6 +204,15 @@ class Index(Protocol):
     def cameras(self) -> dict[str, CameraConfig]: ...
 
     def stats(self) -> dict[str, int]: ...
+
+    def verify_vectors(self) -> list[str]:
+        """Where the vectors search reads differ from the stored ones, one line each
+        (empty when they agree; for ``check`` and the crash tests)."""
+        ...
+
+    def rebuild_vectors(self) -> None:
+        """Rebuild what search reads from the stored vectors (``check --repair``)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -1,8 +1,11 @@
 """Zero-setup backend: one directory with a SQLite database (WAL) holding videos,
-segments, text (FTS5 for BM25) and vectors, plus in-memory Faiss indexes built from it.
+segments, text (FTS5 for BM25) and vectors, plus the vector store search reads
+(``vectors.py``: exact or IVF-PQ Faiss indexes over memory-mapped copies, in
+``vectors/``).
 
-SQLite is the single source of truth, so Faiss can never disagree with it after a
-crash: the Faiss side is rebuilt from the stored vectors when the index is opened.
+SQLite is the single source of truth: the vector store records which write generation
+its files reflect and rebuilds itself from SQLite when they lag (a crash between the
+commit and the save), so it can never disagree with SQLite.
 """
 
 from __future__ import annotations
@@ -16,29 +19,33 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
-from sceneseek.config import TEXT_MODALITIES, CameraConfig
+from sceneseek.config import TEXT_MODALITIES, CameraConfig, IndexConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import SceneseekError
+from sceneseek.faults import crash_point
 from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import (
     STOPWORDS,
     Mark,
     SegmentFilter,
     SegmentRecord,
+    StoredFusion,
     StoredSegment,
     StoredVideo,
     VideoRecord,
     backends,
     observation_text,
 )
+from sceneseek.index.vectors import IndexPolicy, VectorStore
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- AUTOINCREMENT: ids are never reused after a delete, so a mark, a cached thumbnail
+-- or a bookmarked URL can never silently point at a different video or segment.
 CREATE TABLE videos (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL UNIQUE,
     content_hash TEXT NOT NULL,
     duration REAL NOT NULL,
@@ -49,7 +56,7 @@ CREATE TABLE videos (
     indexed_at TEXT NOT NULL
 );
 CREATE TABLE segments (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
     start REAL NOT NULL,
     end REAL NOT NULL,
@@ -61,12 +68,17 @@ CREATE TABLE segments (
     weekday INTEGER
 );
 CREATE INDEX segments_video ON segments(video_id, start);
+-- covers the time filters, so turning them into segment ids never reads the wide rows
+CREATE INDEX segments_when ON segments(day_seconds, wall_time, weekday);
 CREATE TABLE vectors (
     segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
     modality TEXT NOT NULL,
     vector BLOB NOT NULL,
     PRIMARY KEY (segment_id, modality)
 ) WITHOUT ROWID;
+-- segments each vector write touched, kept until the vector files reflect it (vectors.py)
+CREATE TABLE vector_log (generation INTEGER NOT NULL, segment_id INTEGER NOT NULL);
+CREATE INDEX vector_log_generation ON vector_log(generation);
 CREATE VIRTUAL TABLE segment_text USING fts5(
     speech, ocr, sound, people, labels, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -75,6 +87,17 @@ CREATE TABLE marks (
     query TEXT NOT NULL,
     segment_id INTEGER NOT NULL,
     relevant INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    scores TEXT NOT NULL DEFAULT '{}',  -- per-modality evidence for this query (JSON)
+    encoders TEXT NOT NULL DEFAULT '{}',  -- encoder name@version per role when marked
+    fusion TEXT  -- fusion version that ranked the results when marked
+);
+CREATE TABLE fusions (
+    id INTEGER PRIMARY KEY,
+    version TEXT NOT NULL UNIQUE,
+    weights TEXT NOT NULL,  -- per-modality weights (JSON)
+    summary TEXT NOT NULL,  -- training data and cross-validation scores (JSON)
+    adopted INTEGER NOT NULL,
     created TEXT NOT NULL
 );
 CREATE TABLE alerts (
@@ -106,16 +129,30 @@ CREATE TABLE cameras (
 CREATE TABLE failures (
     path TEXT PRIMARY KEY, error TEXT NOT NULL, at TEXT NOT NULL
 );
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT, salt BLOB NOT NULL,
+    hash BLOB NOT NULL, created TEXT NOT NULL
+);
 """
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 REFERENCE_SAMPLE = 2048
+ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see _allowed_ids)
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
 FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
+def text_row(
+    observations: dict[str, list[Observation]], labels: list[tuple[str, float]]
+) -> tuple[str, ...]:
+    """A segment's keyword-search row, in ``TEXT_FIELDS`` order (``check`` rebuilds
+    missing rows with it)."""
+    texts = (observation_text(observations.get(m, [])) for m in TEXT_MODALITIES)
+    return (*texts, ", ".join(name for name, _ in labels))
+
+
 class EmbeddedIndex:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, vector_policy: IndexPolicy | None = None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._db = sqlite3.connect(directory / "index.sqlite", check_same_thread=False)
@@ -125,9 +162,10 @@ class EmbeddedIndex:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self._faiss: dict[str, faiss.IndexIDMap2] = {}
-        self._references: dict[str, np.ndarray] = {}  # reference_vectors() cache
-        self._load_vectors()
+        self._allowed_cache: dict[tuple[SegmentFilter, int], np.ndarray] = {}
+        self.vector_store = VectorStore(
+            directory / "vectors", directory / "index.sqlite", vector_policy
+        )
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read connection. Under WAL, readers run beside the writer and
@@ -182,34 +220,32 @@ class EmbeddedIndex:
         return row[0] if row else None
 
     def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
-        with self._lock:
-            with self._db:
-                old_ids = self._delete_video(video.path)
-                cursor = self._db.execute(
-                    "INSERT INTO videos (path, content_hash, duration, camera, zone, start_time,"
-                    " language, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        video.path,
-                        video.content_hash,
-                        video.duration,
-                        video.camera,
-                        video.zone,
-                        video.start_time.isoformat() if video.start_time else None,
-                        video.language,
-                        datetime.now().astimezone().isoformat(),
-                    ),
-                )
-                video_id = cursor.lastrowid
-                added: dict[str, list[tuple[int, np.ndarray]]] = {}
-                for segment in segments:
-                    segment_id = self._insert_segment(video_id, video.start_time, segment)
-                    for modality, vector in segment.vectors.items():
-                        added.setdefault(modality, []).append((segment_id, vector))
-                self._db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
-            # Only after the commit: memory follows what is durable.
-            self._drop_from_faiss(old_ids)
-            for modality, rows in added.items():
-                self._add_to_faiss(modality, rows)
+        with self._lock, self.vector_store.transaction(self._db) as changes:
+            old_ids = self._delete_video(video.path)
+            changes.remove(old_ids)
+            cursor = self._db.execute(
+                "INSERT INTO videos (path, content_hash, duration, camera, zone, start_time,"
+                " language, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    video.path,
+                    video.content_hash,
+                    video.duration,
+                    video.camera,
+                    video.zone,
+                    video.start_time.isoformat() if video.start_time else None,
+                    video.language,
+                    datetime.now().astimezone().isoformat(),
+                ),
+            )
+            video_id = cursor.lastrowid
+            for segment in segments:
+                segment_id = self._insert_segment(video_id, video.start_time, segment)
+                for modality, vector in segment.vectors.items():
+                    changes.add(modality, segment_id, vector)
+            self._db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
+            crash_point("before-commit")
+        # The vector store follows only after the commit (crash point "after-commit").
+        self._allowed_cache.clear()  # segments changed, whether or not any vector did
 
     def _delete_video(self, path: str) -> list[int]:
         ids = [
@@ -231,7 +267,6 @@ class EmbeddedIndex:
             middle = start_time + timedelta(seconds=(segment.start + segment.end) / 2)
             day_seconds = middle.hour * 3600 + middle.minute * 60 + middle.second
             wall_time, weekday = middle.timestamp(), middle.weekday()
-        label_text = ", ".join(name for name, _ in segment.labels)
         cursor = self._db.execute(
             "INSERT INTO segments (video_id, start, end, keyframe, observations, labels,"
             " day_seconds, wall_time, weekday) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -255,11 +290,7 @@ class EmbeddedIndex:
         segment_id = int(cursor.lastrowid or 0)
         self._db.execute(
             f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                segment_id,
-                *(observation_text(segment.observations.get(f, [])) for f in TEXT_MODALITIES),
-                label_text,
-            ),
+            (segment_id, *text_row(segment.observations, segment.labels)),
         )
         self._db.executemany(
             "INSERT INTO vectors VALUES (?, ?, ?)",
@@ -278,61 +309,26 @@ class EmbeddedIndex:
             )
 
     # -- vectors ------------------------------------------------------------------------
-    def _load_vectors(self) -> None:
-        rows: dict[str, list[tuple[int, np.ndarray]]] = {}
-        for segment_id, modality, blob in self._db.execute(
-            "SELECT segment_id, modality, vector FROM vectors"
-        ):
-            rows.setdefault(modality, []).append((segment_id, np.frombuffer(blob, np.float32)))
-        for modality, pairs in rows.items():
-            self._add_to_faiss(modality, pairs)
-
-    def _drop_from_faiss(self, segment_ids: list[int]) -> None:
-        for index in self._faiss.values():
-            index.remove_ids(faiss.IDSelectorBatch(np.asarray(segment_ids, dtype=np.int64)))
-        self._references.clear()
-
-    def _add_to_faiss(self, modality: str, rows: list[tuple[int, np.ndarray]]) -> None:
-        if not rows:
-            return
-        self._references.pop(modality, None)
-        matrix = np.stack([v for _, v in rows]).astype(np.float32)
-        if modality not in self._faiss:
-            self._faiss[modality] = faiss.IndexIDMap2(faiss.IndexFlatIP(matrix.shape[1]))
-        self._faiss[modality].add_with_ids(matrix, np.asarray([i for i, _ in rows], np.int64))
-
     def knn(
         self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
     ) -> list[tuple[int, float]]:
-        index = self._faiss.get(modality)
-        if index is None or index.ntotal == 0:
+        allowed = None if where.is_empty else self._allowed_ids(where)
+        if allowed is not None and not len(allowed):
             return []
-        params = None
-        if not where.is_empty:
-            allowed = self._allowed_ids(where)
-            if not allowed:
-                return []
-            selector = faiss.IDSelectorBatch(np.asarray(allowed, "int64"))  # must outlive search
-            params = faiss.SearchParameters()
-            params.sel = selector
-        with self._lock:
-            scores, ids = index.search(
-                np.asarray(query, np.float32).reshape(1, -1), min(k, index.ntotal), params=params
-            )
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return self.vector_store.search(modality, query, k, allowed)
 
     def reference_vectors(self, modality: str) -> np.ndarray:
-        """An even sample of the stored vectors, kept until the next write: every query
-        reads it, and rebuilding it costs thousands of Faiss reconstructions."""
-        with self._lock:
-            if modality not in self._references:
-                index = self._faiss.get(modality)
-                if index is None or index.ntotal == 0:
-                    return np.zeros((0, 0), np.float32)
-                step = max(1, index.ntotal // REFERENCE_SAMPLE)
-                ids = faiss.vector_to_array(index.id_map)[::step][:REFERENCE_SAMPLE]
-                self._references[modality] = np.stack([index.reconstruct(int(i)) for i in ids])
-            return self._references[modality]
+        """An even sample of the stored vectors (cached by the store until the next write)."""
+        return self.vector_store.sample(modality, REFERENCE_SAMPLE)
+
+    # -- consistency (sceneseek.index.check) --------------------------------------------
+    def verify_vectors(self) -> list[str]:
+        """Differences between the vectors search reads and SQLite's, one line each."""
+        return self.vector_store.verify()
+
+    def rebuild_vectors(self) -> None:
+        """Load the search-side vectors again from SQLite, the source of truth."""
+        self.vector_store.rebuild()
 
     # -- text ---------------------------------------------------------------------------
     def keyword(
@@ -387,15 +383,30 @@ class EmbeddedIndex:
             args.append(where.video)
         return "".join(f" AND {c}" for c in clauses), args
 
-    def _allowed_ids(self, where: SegmentFilter) -> list[int]:
+    def _allowed_ids(self, where: SegmentFilter) -> np.ndarray:
+        """Segment ids matching ``where``. One search asks once per modality with the
+        same filter, and at a million segments the SQL costs more than the k-NN, so the
+        last few answers are kept until the vectors next change."""
+        key = (where, self.vector_store.generation)
+        with self._lock:
+            cached = self._allowed_cache.get(key)
+        if cached is not None:
+            return cached
         clause, args = self._filter_sql(where)
-        return [
-            r[0]
-            for r in self._reader().execute(
-                f"SELECT s.id FROM segments s JOIN videos v ON v.id = s.video_id WHERE 1 {clause}",
-                args,
-            )
-        ]
+        join = " JOIN videos v ON v.id = s.video_id" if "v." in clause else ""  # if needed
+        # One concatenated string parsed by numpy: fetching row by row costs ~2 µs a
+        # row in Python, seconds for half of a million segments.
+        (text,) = (
+            self._reader()
+            .execute(f"SELECT group_concat(s.id) FROM segments s{join} WHERE 1 {clause}", args)
+            .fetchone()
+        )
+        ids = np.fromstring(text, np.int64, sep=",") if text else np.zeros(0, np.int64)
+        with self._lock:
+            if len(self._allowed_cache) >= ALLOWED_CACHE:
+                self._allowed_cache.pop(next(iter(self._allowed_cache)))
+            self._allowed_cache[key] = ids
+        return ids
 
     # -- reads --------------------------------------------------------------------------
     SEGMENT_COLUMNS = (
@@ -476,16 +487,87 @@ class EmbeddedIndex:
         rows = self._reader().execute("SELECT id, name, zone, timezone FROM cameras ORDER BY id")
         return {r[0]: CameraConfig(name=r[1], zone=r[2], timezone=r[3]) for r in rows}
 
-    def add_mark(self, query: str, segment_id: int, relevant: bool) -> None:
+    def add_mark(
+        self,
+        query: str,
+        segment_id: int,
+        relevant: bool,
+        scores: dict[str, float] | None = None,
+        encoders: dict[str, str] | None = None,
+        fusion: str | None = None,
+    ) -> Mark:
+        created = datetime.now().astimezone()
         with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO marks (query, segment_id, relevant, created) VALUES (?, ?, ?, ?)",
-                (query, segment_id, int(relevant), datetime.now().astimezone().isoformat()),
+            cursor = self._db.execute(
+                "INSERT INTO marks (query, segment_id, relevant, created, scores, encoders,"
+                " fusion) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    query,
+                    segment_id,
+                    int(relevant),
+                    created.isoformat(),
+                    json.dumps(scores or {}),
+                    json.dumps(encoders or {}),
+                    fusion,
+                ),
             )
+        mark_id = int(cursor.lastrowid or 0)
+        return Mark(
+            mark_id, query, segment_id, relevant, created, scores or {}, encoders or {}, fusion
+        )
 
     def marks(self) -> list[Mark]:
-        rows = self._reader().execute("SELECT id, query, segment_id, relevant, created FROM marks")
-        return [Mark(r[0], r[1], r[2], bool(r[3]), datetime.fromisoformat(r[4])) for r in rows]
+        rows = self._reader().execute(
+            "SELECT id, query, segment_id, relevant, created, scores, encoders, fusion"
+            " FROM marks ORDER BY id"
+        )
+        return [
+            Mark(
+                r[0],
+                r[1],
+                r[2],
+                bool(r[3]),
+                datetime.fromisoformat(r[4]),
+                json.loads(r[5]),
+                json.loads(r[6]),
+                r[7],
+            )
+            for r in rows
+        ]
+
+    def add_fusion(
+        self, version: str, weights: dict[str, float], summary: dict[str, Any], adopted: bool
+    ) -> StoredFusion:
+        created = datetime.now().astimezone()
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO fusions (version, weights, summary, adopted, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    version,
+                    json.dumps(weights),
+                    json.dumps(summary),
+                    int(adopted),
+                    created.isoformat(),
+                ),
+            )
+        return StoredFusion(int(cursor.lastrowid or 0), version, weights, summary, adopted, created)
+
+    def fusions(self) -> list[StoredFusion]:
+        rows = self._reader().execute(
+            "SELECT id, version, weights, summary, adopted, created FROM fusions ORDER BY id"
+        )
+        return [
+            StoredFusion(
+                r[0],
+                r[1],
+                json.loads(r[2]),
+                json.loads(r[3]),
+                bool(r[4]),
+                datetime.fromisoformat(r[5]),
+            )
+            for r in rows
+        ]
 
     def failures(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self._reader().execute("SELECT path, error FROM failures")]
@@ -496,7 +578,7 @@ class EmbeddedIndex:
             "segments": self._reader().execute("SELECT count(*) FROM segments").fetchone()[0],
             "failures": self._reader().execute("SELECT count(*) FROM failures").fetchone()[0],
         }
-        counts.update({f"vectors.{m}": idx.ntotal for m, idx in self._faiss.items()})
+        counts.update({f"vectors.{m}": n for m, n in self.vector_store.modalities().items()})
         return counts
 
     # == alerts and live recording (sceneseek.live) =====================================
@@ -587,21 +669,24 @@ class EmbeddedIndex:
         ]
 
     def remove_video(self, path: str) -> bool:
-        with self._lock:
-            with self._db:
-                known = self._db.execute("SELECT 1 FROM videos WHERE path = ?", (path,)).fetchone()
-                old_ids = self._delete_video(path)
-            self._drop_from_faiss(old_ids)
+        with self._lock, self.vector_store.transaction(self._db) as changes:
+            known = self._db.execute("SELECT 1 FROM videos WHERE path = ?", (path,)).fetchone()
+            changes.remove(self._delete_video(path))
+        self._allowed_cache.clear()
         return known is not None
 
     # == end of alerts and live recording ===============================================
 
     def close(self) -> None:
         with self._lock:
+            self.vector_store.close()
             for connection in [*self._readers, self._db]:
                 connection.close()
 
 
 @backends.register("embedded")
-def _embedded(path: Path) -> EmbeddedIndex:
-    return EmbeddedIndex(path)
+def _embedded(path: Path, settings: IndexConfig | None = None) -> EmbeddedIndex:
+    """Every backend factory takes the directory and ``IndexConfig``; this one reads
+    when to switch from exact to quantised search."""
+    policy = IndexPolicy(ann_threshold=settings.ann_threshold) if settings else None
+    return EmbeddedIndex(path, policy)

@@ -4,8 +4,11 @@ audio. Frames are streamed in batches so a two-hour file never sits in memory wh
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +19,7 @@ import numpy as np
 from sceneseek.errors import MediaError
 
 AUDIO_RATE = 16_000
+MAX_ASPECT = 4  # frames wider (or taller) than this are squeezed for analysis
 
 
 @dataclass(frozen=True)
@@ -31,27 +35,68 @@ class MediaInfo:
 def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     """Hash of size plus first, middle and last MiB: cheap on multi-GB files, and any
     re-encode or append changes it, which is what re-index detection needs."""
-    size = path.stat().st_size
+    size = regular_file(path).st_size
     digest = hashlib.sha256(str(size).encode())
-    with path.open("rb") as handle:
-        for offset in sorted({0, max(0, size // 2 - chunk // 2), max(0, size - chunk)}):
-            handle.seek(offset)
-            digest.update(handle.read(chunk))
+    try:
+        with path.open("rb") as handle:
+            for offset in sorted({0, max(0, size // 2 - chunk // 2), max(0, size - chunk)}):
+                handle.seek(offset)
+                digest.update(handle.read(chunk))
+    except OSError as exc:
+        raise MediaError(path, _os_cause(path, exc)) from None
     return digest.hexdigest()
+
+
+def regular_file(path: Path) -> os.stat_result:
+    """The file's status, or a MediaError saying why it is not a non-empty regular file
+    (opening a named pipe or a device would block or never end)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MediaError(path, "the file name is not valid UTF-8; rename the file") from None
+    try:
+        status = path.stat()
+    except OSError as exc:
+        raise MediaError(path, _os_cause(path, exc)) from None
+    if stat.S_ISDIR(status.st_mode):
+        raise MediaError(path, "is a directory, not a media file")
+    if not stat.S_ISREG(status.st_mode):
+        raise MediaError(path, "not a regular file (a device, named pipe or socket)")
+    if status.st_size == 0:
+        raise MediaError(path, "file is empty (0 bytes)")
+    return status
+
+
+def _os_cause(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        return f"broken symbolic link (its target {os.readlink(path)} does not exist)"
+    if exc.errno == errno.ENOENT:
+        return "file not found"
+    if exc.errno == errno.EACCES:
+        return "permission denied (cannot read the file)"
+    return exc.strerror or str(exc)
 
 
 def open_media(path: Path) -> av.container.InputContainer:
     """Open for reading, turning every way a file can be unusable into a MediaError."""
-    if not path.exists():
-        raise MediaError(path, "file not found")
-    if path.is_dir():
-        raise MediaError(path, "is a directory, not a media file")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "file is empty (0 bytes)")
+    regular_file(path)
     try:
         return av.open(str(path), mode="r")
-    except (av.FFmpegError, UnicodeDecodeError) as exc:
+    except PermissionError as exc:
+        raise MediaError(path, _os_cause(path, exc)) from exc
+    except av.FFmpegError as exc:
+        raise MediaError(path, f"not a readable media file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
         raise MediaError(path, f"not a readable media file ({exc})") from exc
+
+
+def media_origin(container: av.container.InputContainer) -> float:
+    """When the file's timeline starts, in seconds. Times in the index count from there,
+    as players and the decoded audio do (MPEG-TS starts at 1.4 s, streams cut from a
+    live source at any hour)."""
+    return container.start_time / av.time_base if container.start_time else 0.0
 
 
 def probe(path: Path) -> MediaInfo:
@@ -61,6 +106,8 @@ def probe(path: Path) -> MediaInfo:
         audio = container.streams.audio[0] if container.streams.audio else None
         if video is None:
             raise MediaError(path, "no video stream")
+        if video.codec_context is None:
+            raise MediaError(path, "no decoder for its video codec (unknown or unsupported)")
         duration = _duration(container, video)
         if duration <= 0:
             raise MediaError(path, "duration is zero or unknown")
@@ -105,11 +152,14 @@ class _Clock:
 
 
 def _size(info: MediaInfo, short_side: int) -> tuple[int, int]:
-    """(width, height) with the given short side, aspect kept, even numbers for swscale."""
+    """(width, height) with the given short side, aspect kept up to 1:MAX_ASPECT (a
+    4000x16 strip would otherwise become 64000 pixels wide, 50 MB a frame), even numbers
+    for swscale."""
     scale = short_side / max(1, min(info.width, info.height))
+    longest = MAX_ASPECT * short_side
     return (
-        max(2, round(info.width * scale / 2) * 2),
-        max(2, round(info.height * scale / 2) * 2),
+        max(2, round(min(info.width * scale, longest) / 2) * 2),
+        max(2, round(min(info.height * scale, longest) / 2) * 2),
     )
 
 
@@ -136,19 +186,20 @@ def sample_frames(
     with open_media(info.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        origin = media_origin(container)
         try:
             for frame in container.decode(stream):
                 if frame.time is None:
                     continue
-                last_time = frame.time
-                if detailed.due(frame.time):
+                time = last_time = frame.time - origin
+                if detailed.due(time):
                     rgb = frame.to_ndarray(
                         format="rgb24", width=detail_size[0], height=detail_size[1]
                     )
-                    details.append((frame.time, rgb))
-                if not analysis.due(frame.time):
+                    details.append((time, rgb))
+                if not analysis.due(time):
                     continue
-                times.append(frame.time)
+                times.append(time)
                 frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
                 emitted += 1
                 if len(frames) == batch:
@@ -163,6 +214,12 @@ def sample_frames(
         yield FrameBatch(np.asarray(times), np.stack(frames), details)
     if emitted == 0:
         raise MediaError(info.path, "no decodable video frames")
+    # A cut-off file often decodes without an error, just short: the same 90 % rule.
+    if last_time + (1.0 / info.fps if info.fps > 0 else 0.0) < 0.9 * info.duration:
+        raise MediaError(
+            info.path,
+            f"video ends at {last_time:.1f}s of its {info.duration:.1f}s (truncated or damaged)",
+        )
 
 
 def decode_audio(info: MediaInfo) -> np.ndarray:

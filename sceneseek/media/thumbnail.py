@@ -9,13 +9,14 @@ import av
 from PIL import Image
 
 from sceneseek.errors import MediaError
-from sceneseek.media.decode import open_media
+from sceneseek.media.decode import media_origin, open_media
 
 
 def frame_jpeg(path: Path, time: float, width: int = 320) -> bytes:
     """JPEG of the first frame at or after ``time`` (the last frame if past the end)."""
     with open_media(path) as container:
         stream = container.streams.video[0]
+        time += media_origin(container)  # ``time`` counts from the start, pts may not
         if stream.time_base is not None:
             container.seek(int(max(0.0, time) / stream.time_base), stream=stream, backward=True)
         picked = None

@@ -133,9 +133,7 @@ class Searcher:
             for m, vector in query_vectors.items()
         }
         if text is not None:
-            fields: tuple[str, ...] = tuple(m for m in self.modalities if m in TEXT_MODALITIES)
-            if "visual" in self.modalities:
-                fields += ("labels",)
+            fields = self._keyword_fields()
             ranked["keyword"] = self.index.keyword(text, self.config.candidates, where, fields)
         contributions = self._fuse(ranked, query_vectors)
         if exclude is not None:
@@ -157,6 +155,11 @@ class Searcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=label, took_ms=took, results=moments)
 
+    def _keyword_fields(self) -> tuple[str, ...]:
+        """BM25 columns: the enabled text modalities, and visual class names."""
+        fields: tuple[str, ...] = tuple(m for m in self.modalities if m in TEXT_MODALITIES)
+        return (*fields, "labels") if "visual" in self.modalities else fields
+
     def _embed(self, text: str) -> dict[str, np.ndarray]:
         """One query vector per enabled modality; all text modalities share e5's."""
         text_vector = self.encoders.text.embed_queries([text])[0]
@@ -174,13 +177,42 @@ class Searcher:
         weights = self.config.weights
         if self.config.fusion == "rrf":
             return fusion.reciprocal_rank(ranked, weights)
+        return fusion.weighted(self._evidence(ranked, query_vectors), weights)
+
+    def _evidence(
+        self, ranked: dict[str, list[tuple[int, float]]], query_vectors: dict[str, np.ndarray]
+    ) -> dict[str, dict[int, float]]:
+        """Per modality, each candidate's standardised score: what the weights multiply."""
         evidence = {
             m: fusion.standardise(ranked[m], self._reference(m) @ vector)
             for m, vector in query_vectors.items()
             if ranked[m]
         }
         evidence["keyword"] = fusion.keyword_evidence(ranked.get("keyword", []))
-        return fusion.weighted(evidence, weights)
+        return evidence
+
+    def modality_scores(
+        self, query: str, segment_ids: Sequence[int]
+    ) -> dict[int, dict[str, float]]:
+        """The per-modality evidence a text search finds for given segments, independent of
+        the weights: what a mark records, and what a learned fusion is fitted on. Exact
+        similarities, so a segment outside a modality's candidate list still gets its score."""
+        text = _validate(query)
+        vectors = self._embed(text)
+        wanted = set(segment_ids)
+        stored = {i: self.index.segment_vectors(i) for i in wanted}
+        ranked = {
+            m: [(i, float(stored[i][m] @ v)) for i in wanted if m in stored[i]]
+            for m, v in vectors.items()
+        }
+        fields = self._keyword_fields()
+        keyword = self.index.keyword(text, self.config.candidates, SegmentFilter(), fields)
+        ranked["keyword"] = [(i, s) for i, s in keyword if i in wanted]
+        evidence = self._evidence(ranked, vectors)
+        return {
+            i: {m: round(scores[i], 4) for m, scores in evidence.items() if i in scores}
+            for i in segment_ids
+        }
 
     def _reference(self, modality: str) -> np.ndarray:
         """Stored vectors, topped up with the background vocabulary while the library is

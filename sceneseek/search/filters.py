@@ -10,6 +10,7 @@ from sceneseek.errors import QueryError
 from sceneseek.index.base import SegmentFilter
 
 TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+SURROGATE = re.compile("[\ud800-\udfff]")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -60,6 +61,12 @@ def parse_weekdays(text: str | None) -> frozenset[int] | None:
     return frozenset(days)
 
 
+def plain_text(text: str) -> str:
+    """``text`` with lone surrogates (what undecodable bytes become in Python strings)
+    replaced by U+FFFD, so it can reach SQLite and the encoders, which want UTF-8."""
+    return SURROGATE.sub("\ufffd", text)
+
+
 def make_filter(
     camera: str | None = None,
     zone: str | None = None,
@@ -73,11 +80,11 @@ def make_filter(
     if start is not None and end is not None and start >= end:
         raise QueryError(f"the time window is empty: after {start} is not before {end}")
     return SegmentFilter(
-        camera=camera or None,
-        zone=zone or None,
+        camera=plain_text(camera) if camera else None,
+        zone=plain_text(zone) if zone else None,
         time_of_day=parse_time_of_day(time_of_day) if time_of_day else None,
         after=start,
         before=end,
         weekdays=parse_weekdays(weekdays),
-        video=video or None,
+        video=plain_text(video) if video else None,
     )

@@ -10,6 +10,7 @@ const state = {
   jobsTimer: null,
   runningJobs: new Set(),
   emptyIndex: false,
+  marks: { more: [], not: [] }, // segment ids marked on the current text query (refinement)
   updates: 0, // results or messages shown so far (tests wait on body[data-updates])
 };
 
@@ -90,12 +91,31 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, options = {}) {
+// API keys: when the server wants one (401), ask once and keep it in a SameSite=Strict
+// cookie, which fetch, <img> and <video> all send (the last two cannot send headers).
+function askForKey(reason) {
+  const key = window.prompt(`${reason}\nEnter a sceneseek API key (sceneseek key add):`);
+  if (!key || !key.trim()) return false;
+  document.cookie =
+    `sceneseek_key=${encodeURIComponent(key.trim())}; path=/; max-age=31536000; SameSite=Strict`;
+  return true;
+}
+
+async function api(path, options = {}, askKey = true) {
+  const cookieBefore = document.cookie;
   let response;
   try {
     response = await fetch(path, options);
   } catch {
     throw new ApiError("Cannot reach the sceneseek server. Is it still running?", 0);
+  }
+  if (response.status === 401 && askKey) {
+    const body = await response.json().catch(() => null);
+    // A parallel request may have asked meanwhile: then just retry with that key.
+    if (document.cookie !== cookieBefore) return api(path, options, false);
+    if (askForKey((body && body.detail) || "This server needs an API key.")) {
+      return api(path, options, false);
+    }
   }
   const type = response.headers.get("content-type") || "";
   const body = type.includes("json") ? await response.json().catch(() => null) : null;
@@ -168,15 +188,24 @@ async function loadHealth() {
 
 // ---------- searching ----------
 
-function textSearch(query, { parse = true } = {}) {
+function textSearch(query, { parse = true, more = [], not = [] } = {}) {
+  // more/not: the marks so far, sent with the query so the server refines it (Rocchio).
+  const marks = more.length + not.length;
   return {
     kind: "text",
+    query,
+    parse,
+    refines: marks > 0,
     label: `“${query}”`,
-    phrase: `for “${query}”`,
+    phrase: marks
+      ? `for “${query}”, refined by ${marks} mark${marks === 1 ? "" : "s"}`
+      : `for “${query}”`,
     run(offset) {
       const params = pageParams(offset);
       params.set("q", query);
       params.set("parse", parse ? "true" : "false");
+      for (const id of more) params.append("more_like", id);
+      for (const id of not) params.append("not_like", id);
       return api(`/api/search?${params}`);
     },
   };
@@ -257,6 +286,7 @@ async function runSearch(search, { append = false } = {}) {
   if (!append) {
     state.lastSearch = search;
     state.shown = 0;
+    if (!search.refines) state.marks = { more: [], not: [] }; // a new query starts afresh
   }
   setBusy(true);
   clearMessage();
@@ -371,19 +401,28 @@ function cardMeta(result) {
 }
 
 function cardActions(result, card, search) {
+  const refinable = search.kind === "text";
   return el("div", { class: "actions" },
     el("button", {
       type: "button",
       class: "more-like-this",
-      title: "Find moments that look and sound like this one",
+      title: refinable
+        ? "Relevant: search again for this query, moved toward the moments you marked"
+        : "Find moments that look and sound like this one",
       onclick: () => moreLikeThis(result, search),
     }, "More like this"),
     el("button", {
       type: "button",
       class: "not-this",
-      title: "Tell sceneseek this moment is not what you searched for",
+      title: "Not relevant: recorded, and left out when you refine this query",
       onclick: () => notThis(result, card, search),
-    }, "Not this"));
+    }, "Not this"),
+    el("button", {
+      type: "button",
+      class: "similar link",
+      title: "Moments like this one, whatever the query",
+      onclick: () => showSimilar(result),
+    }, "Similar"));
 }
 
 // ---------- evidence ----------
@@ -449,12 +488,31 @@ function sendFeedback(search, result, relevant) {
 
 function moreLikeThis(result, search) {
   sendFeedback(search, result, true);
+  if (search.kind !== "text") {
+    showSimilar(result); // nothing to refine: an image or a segment was the query
+    return;
+  }
+  const id = result.segment_id;
+  state.marks.not = state.marks.not.filter((x) => x !== id);
+  if (!state.marks.more.includes(id)) state.marks.more.push(id);
+  runSearch(textSearch(search.query, {
+    parse: search.parse, more: [...state.marks.more], not: [...state.marks.not],
+  }));
+  window.scrollTo({ top: 0, behavior: "smooth" });
+}
+
+function showSimilar(result) {
   runSearch(similarSearch(result));
   window.scrollTo({ top: 0, behavior: "smooth" });
 }
 
 function notThis(result, card, search) {
   sendFeedback(search, result, false);
+  if (search.kind === "text") {
+    const id = result.segment_id;
+    state.marks.more = state.marks.more.filter((x) => x !== id);
+    if (!state.marks.not.includes(id)) state.marks.not.push(id);
+  }
   card.classList.add("dismissed");
   card.querySelector(".actions").replaceChildren(
     el("span", { class: "noted" }, "Noted — not relevant"));

@@ -1,0 +1,497 @@
+"""Scale benchmark of the index backends: build time, memory, disk, start-up, single-query
+latency and recall@10 against exact search, unfiltered and at 1 %, 10 % and 50 %
+filter selectivity, at 100k and 1M segments (10M where memory and time allow).
+
+    python bench/scale.py --sizes 100000,1000000 --write docs/BENCHMARKS.md
+
+Vectors: real e5-small embeddings replicated with noise. The 1 521 ImageNet and AudioSet
+class names are embedded as passages (anchors) and as queries; each synthetic segment is
+an anchor (Zipf-distributed: a few scenes recur constantly, as on fixed cameras) plus
+noise inside the anchors' own 64 principal directions (scaled by their spectrum, with a
+per-cluster spread) and a little isotropic noise, renormalised. That keeps what makes
+e5 vectors hard for quantisation: a strong common direction (mean pairwise cosine about
+0.85, as measured on the benchmark library's stored vectors) and dense clusters of
+near-duplicates. Queries are the e5 *query* embeddings of 200 class names, so they meet
+the data the way a typed query meets stored segments. Uniform random vectors would make
+every method look good and mean nothing.
+
+Layout: 1 000 segments per video (86.4 s each: a video covers one day), 100 cameras and
+10 zones assigned round-robin, so a camera filter selects 1 %, a zone 10 % and the
+time-of-day filter 00:00–12:00 exactly 50 %. Every filtered query also carries an
+``after`` bound that selects everything but differs per query, so no cached id list is
+reused: the SQL that turns the filter into ids is part of each measured latency.
+
+Each size is built in this process, then measured in a fresh one (what a user's next
+``sceneseek search`` sees): start-up = opening the index; RAM = growth of the process's
+anonymous memory (file-backed pages of the memory-mapped vectors reported apart: the
+kernel can drop them); exact-search baselines (the former in-memory ``IndexFlatIP``) are
+measured in the same run on the same vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from sceneseek.config import IndexConfig
+from sceneseek.faults import CRASH_ENV
+from sceneseek.index.base import Index, SegmentFilter, SegmentRecord, VideoRecord, backends
+from sceneseek.index.embedded import EmbeddedIndex
+from sceneseek.index.vectors import VectorStore
+
+ROOT = Path(__file__).resolve().parent
+PER_VIDEO = 1000
+CAMERAS, ZONES = 100, 10
+DAY = datetime(2026, 11, 2, tzinfo=UTC)
+QUERIES, FILTERED_QUERIES, K = 200, 100, 10
+SELECTIVITIES = ("1%", "10%", "50%")
+MODALITY = "visual"  # the modality queried; --all-modalities stores the other six too
+OTHER_MODALITIES = ("fused", "speech", "ocr", "sound", "people")  # 384-d, like visual
+IMAGE_DIM = 1280  # the "image" features (EfficientNet-Lite0)
+CRASH_VIDEO = "/footage/crash/"  # recovery()'s extra video, removed afterwards
+SECTION_TITLE = "## Scale (`bench/scale.py`)"
+
+
+# -- data -------------------------------------------------------------------------------
+def anchors(cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """e5 passage and query embeddings of the ImageNet and AudioSet class names."""
+    if cache.exists():
+        data = np.load(cache)
+        return data["passages"], data["queries"]
+    from sceneseek.encoders.sound_yamnet import class_names
+    from sceneseek.encoders.text_e5 import E5TextEncoder
+    from sceneseek.encoders.vocabulary import load_class_names
+
+    names = load_class_names() + class_names()
+    encoder = E5TextEncoder()
+    passages, queries = encoder.embed_passages(names), encoder.embed_queries(names)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, passages=passages, queries=queries)
+    return passages, queries
+
+
+class SegmentVectors:
+    """Deterministic synthetic segment vectors around real e5 anchors (module docstring)."""
+
+    def __init__(self, passages: np.ndarray, seed: int = 7) -> None:
+        self.anchors = passages.astype(np.float32)
+        residuals = passages - passages.mean(0)
+        _, spectrum, basis = np.linalg.svd(residuals, full_matrices=False)
+        self.basis = (basis[:64] * (spectrum[:64] / spectrum[0])[:, None]).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        weights = 1.0 / np.arange(1, len(passages) + 1) ** 0.9
+        self.weights = rng.permutation(weights / weights.sum())
+        self.spread = rng.lognormal(0.0, 0.35, len(passages)).astype(np.float32)
+        self.seed = seed
+
+    def chunk(self, index: int, count: int) -> np.ndarray:
+        rng = np.random.default_rng((self.seed, index))
+        cluster = rng.choice(len(self.anchors), count, p=self.weights)
+        spread = self.spread[cluster][:, None]
+        manifold = rng.standard_normal((count, len(self.basis)), np.float32) @ self.basis
+        isotropic = rng.standard_normal((count, self.anchors.shape[1]), np.float32)
+        x = self.anchors[cluster] + 0.05 * spread * manifold + 0.006 * isotropic
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+    def all(self, count: int) -> np.ndarray:
+        out = np.empty((count, self.anchors.shape[1]), np.float32)
+        for start in range(0, count, PER_VIDEO * 10):
+            size = min(PER_VIDEO * 10, count - start)
+            out[start : start + size] = self.chunk(start // (PER_VIDEO * 10), size)
+        return out
+
+
+def filter_for(selectivity: str, j: int) -> SegmentFilter:
+    """The j-th filtered query's filter; ``after`` selects all data but varies per query."""
+    after = DAY - timedelta(days=1, seconds=j)
+    if selectivity == "1%":
+        return SegmentFilter(camera=f"cam{j % CAMERAS:03d}", after=after)
+    if selectivity == "10%":
+        return SegmentFilter(zone=f"zone{j % ZONES}", after=after)
+    return SegmentFilter(time_of_day=(0, 12 * 3600), after=after)
+
+
+def allowed_mask(selectivity: str, j: int, count: int) -> np.ndarray:
+    row = np.arange(count)
+    camera = (row // PER_VIDEO) % CAMERAS
+    if selectivity == "1%":
+        return camera == j % CAMERAS
+    if selectivity == "10%":
+        return camera // (CAMERAS // ZONES) == j % ZONES
+    return row % PER_VIDEO < PER_VIDEO // 2
+
+
+def ground_truth(data: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
+    """Exact top-10 segment ids per query (row + 1: SQLite assigns ids in insertion
+    order), unfiltered and under each filter: every score computed once."""
+    scores = np.empty((len(queries), len(data)), np.float32)
+    for start in range(0, len(data), 100_000):
+        scores[:, start : start + 100_000] = queries @ data[start : start + 100_000].T
+
+    def top(matrix: np.ndarray) -> np.ndarray:
+        return np.argpartition(-matrix, K - 1, axis=1)[:, :K] + 1
+
+    truth: dict[str, Any] = {"queries": queries, "all": top(scores)}
+    for s in SELECTIVITIES:
+        truth[s] = top(
+            np.stack(
+                [
+                    np.where(allowed_mask(s, j, len(data)), scores[j], -np.inf)
+                    for j in range(FILTERED_QUERIES)
+                ]
+            )
+        )
+    return truth
+
+
+# -- build ------------------------------------------------------------------------------
+def open_backend(name: str, directory: Path) -> Index:
+    return backends.create(name, directory, IndexConfig(backend=name))  # type: ignore[arg-type]
+
+
+def vector_store(index: Index) -> VectorStore | None:
+    """The embedded backend's vector store (Milvus subclasses the embedded catalogue but
+    keeps its vectors elsewhere)."""
+    return index.vector_store if type(index) is EmbeddedIndex else None
+
+
+def extra_vectors(generator: SegmentVectors, count: int) -> dict[str, np.ndarray]:
+    """Vectors of the other modalities, for memory and disk as a full segment has them:
+    the same model of e5 data with other seeds, and image features around the anchors
+    lifted to 1 280-d by a fixed random projection."""
+    out = {}
+    for offset, name in enumerate(OTHER_MODALITIES, start=1):
+        out[name] = SegmentVectors(generator.anchors, seed=generator.seed + offset).all(count)
+    lift = np.random.default_rng(99).standard_normal((generator.anchors.shape[1], IMAGE_DIM))
+    lifted = generator.anchors @ lift.astype(np.float32)
+    lifted /= np.linalg.norm(lifted, axis=1, keepdims=True)
+    out["image"] = SegmentVectors(lifted, seed=generator.seed + 9).all(count)
+    return out
+
+
+def build(
+    backend: str, directory: Path, data: np.ndarray, extra: dict[str, np.ndarray]
+) -> dict[str, float]:
+    shutil.rmtree(directory, ignore_errors=True)
+    started = time.perf_counter()
+    index = open_backend(backend, directory)
+    for video in range(len(data) // PER_VIDEO):
+        camera = video % CAMERAS
+        record = VideoRecord(
+            path=f"/footage/cam{camera:03d}/{video:06d}.mp4",
+            content_hash=f"{video}",
+            duration=PER_VIDEO * 86.4,
+            camera=f"cam{camera:03d}",
+            zone=f"zone{camera // (CAMERAS // ZONES)}",
+            start_time=DAY + timedelta(days=video // CAMERAS),
+        )
+        first = video * PER_VIDEO
+        segments = [
+            SegmentRecord(
+                start=j * 86.4,
+                end=(j + 1) * 86.4,
+                keyframe=j * 86.4 + 43.2,
+                vectors={
+                    MODALITY: data[first + j],
+                    **{name: vectors[first + j] for name, vectors in extra.items()},
+                },
+            )
+            for j in range(PER_VIDEO)
+        ]
+        index.replace_video(record, segments)
+    inserted = time.perf_counter()
+    store = vector_store(index)
+    if store is not None:
+        store.wait_for_training()
+    trained = time.perf_counter()
+    kind = store.kind(MODALITY) if store is not None else backend
+    index.close()
+    closed = time.perf_counter()
+    return {
+        "insert_s": inserted - started,
+        "train_wait_s": trained - inserted,
+        "close_s": closed - trained,
+        "build_s": closed - started,
+        "kind": kind,  # type: ignore[dict-item]
+    }
+
+
+def disk_usage(directory: Path) -> dict[str, int]:
+    sizes = {"total": 0, "vectors": 0}
+    for path in directory.rglob("*"):
+        if path.is_file():
+            sizes["total"] += path.stat().st_size
+            if "vectors" in path.relative_to(directory).parts[:1]:
+                sizes["vectors"] += path.stat().st_size
+    return sizes
+
+
+# -- measure (in a fresh process) -------------------------------------------------------
+def memory() -> dict[str, int]:
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile", "VmRSS"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields
+
+
+def measure(backend: str, directory: Path, truth_file: Path) -> dict[str, Any]:
+    truth = np.load(truth_file)
+    queries = truth["queries"]
+    before = memory()
+    started = time.perf_counter()
+    index = open_backend(backend, directory)
+    opened = time.perf_counter()
+    after_open = memory()
+    store = vector_store(index)
+    out: dict[str, Any] = {
+        "startup_s": opened - started,
+        "rebuilt": store is not None and store.rebuilt,
+        "kind": store.kind(MODALITY) if store is not None else backend,
+        "anon_open": after_open["RssAnon"] - before["RssAnon"],
+    }
+    for q in queries[:5]:  # warm-up: first touches of the memory map, lazy imports
+        index.knn(MODALITY, q, K, SegmentFilter())
+
+    def run(vectors: np.ndarray, k: int, where: list[SegmentFilter], expected: np.ndarray | None):
+        latencies, recalls = [], []
+        for j, q in enumerate(vectors):
+            t = time.perf_counter()
+            hits = index.knn(MODALITY, q, k, where[j])
+            latencies.append((time.perf_counter() - t) * 1000)
+            if expected is not None:
+                recalls.append(len({i for i, _ in hits[:K]} & set(expected[j].tolist())) / K)
+        return {
+            "p50_ms": float(np.percentile(latencies, 50)),
+            "p99_ms": float(np.percentile(latencies, 99)),
+            "recall": float(np.mean(recalls)) if recalls else None,
+        }
+
+    unfiltered = [SegmentFilter()] * len(queries)
+    out["all"] = run(queries, K, unfiltered, truth["all"])
+    out["k200"] = run(queries, 200, unfiltered, None)
+    for s in SELECTIVITIES:
+        vectors = queries[:FILTERED_QUERIES]
+        out[s] = run(vectors, K, [filter_for(s, j) for j in range(len(vectors))], truth[s])
+    final = memory()
+    out["anon_after"] = final["RssAnon"] - before["RssAnon"]
+    out["file_after"] = final["RssFile"] - before["RssFile"]
+    index.close()
+    return out
+
+
+def crash_write(backend: str, directory: Path, generator: SegmentVectors) -> None:
+    """Index one more video and die (SIGKILL via $SCENESEEK_CRASH_AT) right after its
+    SQLite commit, before the vector files follow."""
+    index = open_backend(backend, directory)
+    video = len(index.videos())
+    record = VideoRecord(f"{CRASH_VIDEO}{video:06d}.mp4", "crash", PER_VIDEO * 86.4)
+    vectors = generator.chunk(10**6 + video, PER_VIDEO)
+    segments = [SegmentRecord(j, j + 1, vectors={MODALITY: v}) for j, v in enumerate(vectors)]
+    index.replace_video(record, segments)
+
+
+def recovery(backend: str, directory: Path) -> dict[str, float] | None:
+    """Start-up of the embedded backend (the only one with such files) after a kill -9
+    between a commit and the save (the log's segments are re-read), and after losing
+    the vector files (everything is read from SQLite again and the quantiser retrained
+    in the background)."""
+    if backend != "embedded":
+        return None
+    crashed = subprocess.run(
+        [sys.executable, __file__, "--backend", backend, "--crash-write", str(directory)],
+        env={**os.environ, CRASH_ENV: "after-commit"},
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    times = {}
+    for case in ("crash", "files lost"):
+        if case == "files lost":
+            (directory / "vectors" / "manifest.json").unlink()
+        started = time.perf_counter()
+        index = open_backend(backend, directory)
+        times[case] = time.perf_counter() - started
+        assert isinstance(index, EmbeddedIndex)
+        store = index.vector_store
+        assert store.caught_up == PER_VIDEO if case == "crash" else store.rebuilt
+        store.wait_for_training()
+        if case == "files lost":  # leave the index as measured, for --reuse-builds
+            for video in index.videos():
+                if video.path.startswith(CRASH_VIDEO):
+                    index.remove_video(video.path)
+        index.close()
+    return times
+
+
+def baseline(data: np.ndarray, queries: np.ndarray) -> dict[str, float]:
+    """The former design: every vector in an in-memory IndexFlatIP."""
+    flat = faiss.IndexFlatIP(data.shape[1])
+    flat.add(data)
+    latencies = []
+    for q in queries[:50]:
+        t = time.perf_counter()
+        flat.search(q.reshape(1, -1), K)
+        latencies.append((time.perf_counter() - t) * 1000)
+    return {"p50_ms": float(np.percentile(latencies, 50)), "bytes": data.nbytes}
+
+
+# -- report -----------------------------------------------------------------------------
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| backend | segments | index | build | RAM (anon) | RAM/segment | mapped (file) "
+        "| disk (vectors) | start-up | p50 / p99 | recall@10 | p50 k=200 "
+        "| 1 % p50 / recall | 10 % p50 / recall | 50 % p50 / recall | exact baseline p50 |\n"
+        + "|---" * 16
+        + "|\n"
+    )
+    lines = []
+    for r in rows:
+        m = r["measure"]
+        filt = [f"{m[s]['p50_ms']:.1f} ms / {m[s]['recall']:.3f}" for s in SELECTIVITIES]
+        recovery = r.get("recovery")
+        recovered = (
+            f"; {recovery['crash']:.2f} s after a crash, {recovery['files lost']:.0f} s "
+            "without its files"
+            if recovery
+            else ""
+        )
+        lines.append(
+            f"| {r['backend']} | {r['size']:,} | {m.get('kind', r['build']['kind'])} "
+            f"| {r['build']['build_s']:.0f} s ({r['build']['train_wait_s']:.0f} s training) "
+            f"| {m['anon_after'] / 2**20:.0f} MiB | {m['anon_after'] / r['size']:.0f} B "
+            f"| {m['file_after'] / 2**20:.0f} MiB "
+            f"| {r['disk']['total'] / 2**30:.2f} GiB ({r['disk']['vectors'] / 2**30:.2f}) "
+            f"| {m['startup_s']:.2f} s{' (rebuilt)' if m['rebuilt'] else ''}"
+            f"{recovered} "
+            f"| {m['all']['p50_ms']:.1f} / {m['all']['p99_ms']:.1f} ms | {m['all']['recall']:.3f} "
+            f"| {m['k200']['p50_ms']:.1f} ms | {' | '.join(filt)} "
+            f"| {r['baseline']['p50_ms']:.1f} ms ({r['baseline']['bytes'] / r['size']:.0f} B/seg) |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, label: str, command: str, markdown: str) -> None:
+    """Replace this run's block (one per backend and variant) in the Scale section."""
+    begin, end = f"<!-- {label}:begin -->", f"<!-- {label}:end -->"
+    block = f"{begin}\n```sh\n{command}\n```\n\n{markdown}{end}"
+    text = path.read_text() if path.exists() else ""
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        text = before + block + rest.split(end, 1)[1]
+    else:
+        title = "" if SECTION_TITLE in text else f"\n\n{SECTION_TITLE}"
+        text = text.rstrip("\n") + f"{title}\n\n{block}\n"
+    path.write_text(text)
+
+
+def in_child(*arguments: str) -> dict[str, Any]:
+    """Run one step in a fresh process (a backend may hold its files until its process
+    ends, as milvus-lite does) and return the JSON it prints last."""
+    child = subprocess.run(
+        [sys.executable, __file__, *arguments], check=False, capture_output=True, text=True
+    )
+    if child.returncode:
+        raise SystemExit(f"bench/scale.py {' '.join(arguments)} failed:\n{child.stderr}")
+    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--backend", default="embedded", help=f"one of {backends.names()}")
+    parser.add_argument("--work", type=Path, default=ROOT / "out" / "scale")
+    parser.add_argument("--write", type=Path, help="markdown file whose Scale section to update")
+    parser.add_argument(
+        "--all-modalities", action="store_true", help="store all 7 modalities' vectors"
+    )
+    parser.add_argument(
+        "--reuse-builds",
+        action="store_true",
+        help="measure indexes built by an earlier run again (its build numbers are kept)",
+    )
+    parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)  # child processes
+    parser.add_argument("--crash-write", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--truth", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.backend, args.measure, args.truth)))
+        return
+    passages, query_anchors = anchors(args.work / "anchors.npz")
+    generator = SegmentVectors(passages)
+    if args.crash_write:
+        crash_write(args.backend, args.crash_write, generator)
+        return
+    if args.build:
+        extra = extra_vectors(generator, args.size) if args.all_modalities else {}
+        print(json.dumps(build(args.backend, args.build, generator.all(args.size), extra)))
+        return
+    rng = np.random.default_rng(11)
+    queries = query_anchors[rng.choice(len(query_anchors), QUERIES, replace=False)]
+    rows = []
+    variant = "-all" if args.all_modalities else ""
+    for size in (int(s) for s in args.sizes.split(",")):
+        directory = args.work / f"{args.backend}{variant}-{size}"
+        result_file = args.work / f"result-{args.backend}{variant}-{size}.json"
+        if args.reuse_builds and directory.exists() and result_file.exists():
+            built = json.loads(result_file.read_text())["build"]
+        else:
+            built = in_child(
+                "--backend",
+                args.backend,
+                "--build",
+                str(directory),
+                "--size",
+                str(size),
+                *(["--all-modalities"] if args.all_modalities else []),
+            )
+        print(f"{size}: built {built}", flush=True)
+        data = generator.all(size)
+        truth_file = args.work / f"truth-{size}.npz"
+        np.savez(truth_file, **ground_truth(data, queries))
+        base = baseline(data, queries)
+        del data
+        measured = in_child(
+            "--backend", args.backend, "--measure", str(directory), "--truth", str(truth_file)
+        )
+        row = {
+            "backend": args.backend + (" (all 7 modalities)" if args.all_modalities else ""),
+            "size": size,
+            "build": built,
+            "measure": measured,
+            "disk": disk_usage(directory),
+            "baseline": base,
+            "recovery": recovery(args.backend, directory),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        result_file.write_text(json.dumps(row, indent=1))
+    markdown = table(rows)
+    print(markdown)
+    if args.write:
+        command = f"python bench/scale.py --sizes {args.sizes} --backend {args.backend}"
+        command += " --all-modalities" if args.all_modalities else ""
+        command += " --reuse-builds" if args.reuse_builds else ""
+        label = "scale" if args.backend == "embedded" and not variant else f"scale-{args.backend}"
+        write_section(args.write, label + variant, command, markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""API keys, stored in the index as salted scrypt hashes (the ``api_keys`` table).
+
+A key reads ``ssk_<id>_<secret>``: the id is public (``key list`` shows it, the server
+finds the row by it) and the secret is 32 random bytes that are shown once and never
+stored. A stolen index therefore holds no usable key, and checking a key costs one
+scrypt only the first time the server sees it (afterwards a digest kept in memory
+stands in for it, and is checked against the row still being there, so ``key remove``
+takes effect on the next request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from sceneseek.errors import SceneseekError
+
+Role = Literal["read", "admin"]
+ROLES: tuple[Role, ...] = ("read", "admin")
+PREFIX = "ssk"
+# scrypt at n=2**14, r=8 costs ~50 ms and 16 MiB: slow for guessing, fine once per key.
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    role: Role
+    name: str | None
+    created: datetime
+
+
+def _hash(key: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(key.encode(), salt=salt, **SCRYPT)
+
+
+class KeyStore:
+    """The keys of one index directory, over its own SQLite connection (the table sits
+    in the index so keys travel with it, but checking one never loads the vectors)."""
+
+    def __init__(self, db: Path) -> None:
+        path = db / "index.sqlite"
+        if not path.exists():
+            from sceneseek.index.embedded import EmbeddedIndex  # creates the schema
+
+            EmbeddedIndex(db).close()
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._verified: dict[bytes, tuple[str, bytes]] = {}  # sha256(key) -> (id, hash)
+        try:
+            self._db.execute("SELECT 1 FROM api_keys LIMIT 1")
+        except sqlite3.OperationalError:
+            self._db.close()
+            raise SceneseekError(
+                f"{db}: this index has no API key table (an older index format); "
+                "index the videos again into a new --db"
+            ) from None
+
+    def add(self, role: Role, name: str | None = None) -> str:
+        """Create a key and return it; only its salted hash is stored."""
+        if role not in ROLES:
+            raise SceneseekError(f"role {role!r}: choose read or admin")
+        key_id = secrets.token_hex(4)
+        key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        salt = secrets.token_bytes(16)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    key_id,
+                    role,
+                    name,
+                    salt,
+                    _hash(key, salt),
+                    datetime.now().astimezone().isoformat(),
+                ),
+            )
+        return key
+
+    def entries(self) -> list[ApiKey]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, role, name, created FROM api_keys ORDER BY created"
+            ).fetchall()
+        return [ApiKey(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
+
+    def remove(self, key_id: str) -> bool:
+        with self._lock, self._db:
+            return self._db.execute("DELETE FROM api_keys WHERE id = ?", (key_id,)).rowcount > 0
+
+    def has_keys(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+
+    def role_of(self, key: str) -> Role | None:
+        """The role of a presented key, or None when it is not (or no longer) valid."""
+        parts = key.split("_", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT role, salt, hash FROM api_keys WHERE id = ?", (parts[1],)
+            ).fetchone()
+        if row is None:
+            return None
+        role, salt, stored = row
+        digest = hashlib.sha256(key.encode()).digest()
+        if self._verified.get(digest) == (parts[1], stored):
+            return role  # type: ignore[no-any-return]
+        if not hmac.compare_digest(_hash(key, salt), stored):
+            return None
+        self._verified[digest] = (parts[1], stored)
+        return role  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

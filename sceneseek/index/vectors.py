@@ -1,0 +1,781 @@
+"""The vector side of the embedded backend: one store per index directory, one
+``ModalityVectors`` per modality, kept consistent with SQLite (the source of truth).
+
+Why it looks like this:
+
+* **Exact below a threshold, IVF-PQ above.** Under ``ann_threshold`` vectors (50k by
+  default) a brute-force scan takes a few milliseconds and is exact, so nothing is
+  approximated. Above it a quantised IVF index (``IndexIVFPQ``, dim/8 bytes per vector)
+  is trained in a background thread while queries keep using the exact scan; it is
+  swapped in when ready and retrained (again in the background) each time the
+  collection grows ``retrain_growth`` times past the size it was trained on. HNSW was
+  not chosen: its graph alone costs ~256 B per vector and building it for 1M vectors on
+  two cores takes many minutes; IVF-PQ codes are 48 B for 384-d.
+* **Exact re-ranking from memory-mapped vectors.** PQ scores alone miss recall@10 of
+  0.95, so the IVF index returns 1 000 candidates that are re-scored with the exact
+  float32 vectors. Those live in an append-only file that is memory-mapped, so
+  they cost page cache (evictable, shared), not process memory, and opening an index
+  does not read every vector BLOB from SQLite.
+* **Filters.** Allowed ids come from SQL. When few rows are allowed (at most
+  ``exact_filter_rows``) their exact vectors are gathered and scanned: exact, and
+  faster than probing an IVF index for the rare allowed codes. Otherwise the IVF index
+  searches with a bitmap ``IDSelector``, ``nprobe`` raised by selectivity^-0.75 and up
+  to 3× the candidates re-scored, so enough allowed codes are visited.
+* **Crash safety.** Every vector write bumps ``vector_generation`` in SQLite's ``meta``
+  and logs the segment ids it touched (``vector_log``) inside the same transaction (see
+  ``transaction``); memory is changed only after the commit. Checkpoints (at close and
+  every 10 % of growth) write the files and then, atomically, a manifest naming the
+  generation they reflect. On open, files whose manifest lags SQLite are brought up to
+  date by re-reading the logged segments; anything else (no or a damaged manifest, a
+  gap in the log, files of another library) rebuilds from SQLite, reusing the old
+  index's trained quantiser when it is still readable. So the files can lag SQLite,
+  never disagree with it. ``verify`` compares the store with SQLite vector by vector.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import math
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from sceneseek.faults import crash_point
+
+log = logging.getLogger(__name__)
+GENERATION_KEY = "vector_generation"
+TOKEN_KEY = "vector_store_token"  # tells this library's files from another's
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    """When and how the store switches from exact search to a quantised index."""
+
+    ann_threshold: int = 50_000  # live vectors above which an IVF-PQ index is trained
+    retrain_growth: float = 4.0  # retrain once the collection is this many times larger
+    train_points_per_list: int = 48  # k-means sample per inverted list (faiss wants ≥ 39)
+    probe_fraction: float = 1 / 16  # share of the inverted lists probed per query
+    min_nprobe: int = 16
+    rerank_factor: int = 4  # IVF candidates re-scored exactly per wanted result
+    min_rerank: int = 1000  # at 1M e5-like vectors 200 gave recall@10 0.94, 1000 0.999
+    exact_filter_rows: int = 2_000  # filters allowing at most this many rows scan exactly
+    checkpoint_rows: int = 20_000  # unsaved rows that trigger a checkpoint (or 10 % growth)
+
+    def lists_for(self, count: int) -> int:
+        """About 2·√n lists: long enough lists for cheap training, short enough scans."""
+        return int(min(4096, max(32, 2 * math.sqrt(count))))
+
+    def nprobe_for(self, nlist: int, selectivity: float = 1.0) -> int:
+        """Lists to probe: a filter's nearest allowed vectors lie farther out, in more
+        lists (exponent measured with bench/scale.py: 0.5 lost recall at 10 %)."""
+        wanted = max(self.min_nprobe, nlist * self.probe_fraction) / selectivity**0.75
+        return int(min(nlist, math.ceil(wanted)))
+
+    def candidates_for(self, k: int, selectivity: float = 1.0) -> int:
+        """IVF candidates to re-score exactly: near-duplicate segments score within PQ's
+        error of each other, so a few hundred miss some of the true top 10. More under
+        a filter (up to 3×), where the allowed vectors' score gaps are smaller still."""
+        widen = min(3.0, 1 / math.sqrt(selectivity))
+        return math.ceil(max(self.min_rerank, k * self.rerank_factor) * widen)
+
+
+@dataclass
+class VectorChanges:
+    """What one SQLite transaction did to the vectors; applied to memory after commit."""
+
+    removed: list[int] = field(default_factory=list)
+    added: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
+
+    def remove(self, segment_ids: list[int]) -> None:
+        self.removed.extend(segment_ids)
+
+    def add(self, modality: str, segment_id: int, vector: np.ndarray) -> None:
+        self.added.setdefault(modality, []).append((segment_id, vector))
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.added)
+
+
+def _pq_subquantisers(dim: int) -> int:
+    """Largest divisor of ``dim`` not above dim/8: one byte per ~8 dimensions."""
+    return next(m for m in range(max(1, dim // 8), 0, -1) if dim % m == 0)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+class ModalityVectors:
+    """One modality's vectors: exact rows (memory-mapped base + in-memory tail), the row
+    of each segment id, and optionally a trained IVF-PQ index over the live rows."""
+
+    def __init__(self, name: str, dim: int, policy: IndexPolicy) -> None:
+        self.name = name
+        self.dim = dim
+        self.policy = policy
+        self.base: np.ndarray = np.zeros((0, dim), np.float32)  # memory-mapped once saved
+        self.base_file: str | None = None
+        self.tail = np.zeros((0, dim), np.float32)  # rows added since the last checkpoint
+        self.tail_rows = 0
+        self.ids = np.zeros(0, np.int64)  # segment id per row; -1 once removed
+        self.id_buffer = np.zeros(0, np.int64)  # ids is a prefix view of it (cheap appends)
+        self.row_of = np.full(0, -1, np.int64)  # dense: segment ids are SQLite rowids
+        self.live = 0
+        self.ann: faiss.IndexIVFPQ | None = None
+        self.trained_on = 0  # live count when the ANN index was trained
+        self.training: threading.Thread | None = None
+        self.removed_while_training: list[int] = []
+        self.sample_cache: np.ndarray | None = None
+
+    # -- rows -----------------------------------------------------------------------
+    @property
+    def rows(self) -> int:
+        return len(self.base) + self.tail_rows
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """Exact vectors of ``rows`` (base rows read from the memory map)."""
+        in_base = rows < len(self.base)
+        out = np.empty((len(rows), self.dim), np.float32)
+        if in_base.all():
+            order = np.argsort(rows)  # sequential page access
+            out[order] = self.base[rows[order]]
+            return out
+        out[in_base] = self.base[rows[in_base]]
+        out[~in_base] = self.tail[rows[~in_base] - len(self.base)]
+        return out
+
+    def append(self, ids: np.ndarray, matrix: np.ndarray) -> None:
+        needed = self.tail_rows + len(ids)
+        if needed > len(self.tail):
+            grown = np.zeros((max(needed, 2 * len(self.tail), 1024), self.dim), np.float32)
+            grown[: self.tail_rows] = self.tail[: self.tail_rows]
+            self.tail = grown
+        self.tail[self.tail_rows : needed] = matrix
+        first_row = self.rows
+        self.tail_rows = needed
+        if first_row + len(ids) > len(self.id_buffer) or self.ids.base is not self.id_buffer:
+            grown_ids = np.full(max(first_row + len(ids), 2 * first_row, 1024), -1, np.int64)
+            grown_ids[:first_row] = self.ids
+            self.id_buffer = grown_ids
+        self.id_buffer[first_row : first_row + len(ids)] = ids
+        self.ids = self.id_buffer[: first_row + len(ids)]  # a view: writes reach the buffer
+        top = int(ids.max()) + 1
+        if top > len(self.row_of):
+            grown_map = np.full(max(top, 2 * len(self.row_of)), -1, np.int64)
+            grown_map[: len(self.row_of)] = self.row_of
+            self.row_of = grown_map
+        self.row_of[ids] = np.arange(first_row, first_row + len(ids))
+        self.live += len(ids)
+        self.sample_cache = None
+
+    def remove(self, segment_ids: np.ndarray) -> np.ndarray:
+        """Forget these ids; returns the ones this modality held."""
+        known = segment_ids[segment_ids < len(self.row_of)]
+        known = known[self.row_of[known] >= 0]
+        if len(known):
+            self.ids[self.row_of[known]] = -1
+            self.row_of[known] = -1
+            self.live -= len(known)
+            self.sample_cache = None
+        return known
+
+    def live_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.ids >= 0)
+
+    def rows_of(self, segment_ids: np.ndarray) -> np.ndarray:
+        inside = segment_ids[(segment_ids >= 0) & (segment_ids < len(self.row_of))]
+        rows = self.row_of[inside]
+        return rows[rows >= 0]
+
+    # -- search ---------------------------------------------------------------------
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        if allowed is not None:
+            rows = self.rows_of(allowed)
+            if self.ann is None or len(rows) <= self.policy.exact_filter_rows:
+                return self._exact(query, k, rows)
+            return self._approximate(query, k, allowed, len(rows) / max(1, self.live))
+        if self.ann is None:
+            return self._exact(query, k, None)
+        return self._approximate(query, k, None, 1.0)
+
+    def _exact(self, query: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[int, float]]:
+        if rows is None:
+            scores = np.concatenate([self.base @ query, self.tail[: self.tail_rows] @ query])
+            scores[self.ids < 0] = -np.inf
+            rows = np.arange(len(scores))
+        else:
+            scores = self.gather(rows) @ query
+        return self._top(rows, scores, k)
+
+    def _approximate(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None, selectivity: float
+    ) -> list[tuple[int, float]]:
+        assert self.ann is not None
+        params = faiss.SearchParametersIVF()
+        params.nprobe = self.policy.nprobe_for(self.ann.nlist, selectivity)
+        keep: tuple[object, ...] = ()
+        if allowed is not None:
+            bitmap = np.zeros(len(self.row_of), bool)
+            bitmap[allowed[(allowed >= 0) & (allowed < len(bitmap))]] = True
+            packed = np.packbits(bitmap, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed))  # bytes
+            params.sel = selector
+            keep = (packed, selector)  # faiss holds raw pointers to both
+        wanted = min(self.live, self.policy.candidates_for(k, selectivity))
+        _, found = self.ann.search(query.reshape(1, -1), wanted, params=params)
+        del keep
+        rows = self.rows_of(found[0][found[0] >= 0])
+        return self._top(rows, self.gather(rows) @ query, k)
+
+    def _top(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if len(rows) == 0:
+            return []
+        k = min(k, len(rows))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(int(self.ids[rows[i]]), float(scores[i])) for i in best if np.isfinite(scores[i])]
+
+    def sample(self, size: int) -> np.ndarray:
+        """An even sample of the live vectors, kept until the next write."""
+        if self.sample_cache is None:
+            live = self.live_rows()
+            step = max(1, len(live) // size)
+            self.sample_cache = self.gather(live[::step][:size])
+        return self.sample_cache
+
+    # -- quantised index ------------------------------------------------------------
+    def wants_training(self) -> bool:
+        return (
+            self.training is None
+            and self.live >= self.policy.ann_threshold
+            and (self.ann is None or self.live >= self.trained_on * self.policy.retrain_growth)
+        )
+
+    def untrained_index(self, count: int) -> faiss.IndexIVFPQ:
+        quantiser = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFPQ(
+            quantiser,
+            self.dim,
+            self.policy.lists_for(count),
+            _pq_subquantisers(self.dim),
+            8,
+            faiss.METRIC_INNER_PRODUCT,
+        )
+        index.cp.niter = 10
+        index.cp.min_points_per_centroid = index.pq.cp.min_points_per_centroid = 1  # quiet
+        return index
+
+
+class VectorStore:
+    """Every modality's vectors of one embedded index; see the module docstring."""
+
+    def __init__(self, directory: Path, database: Path, policy: IndexPolicy | None = None):
+        self.directory = directory
+        self.policy = policy or IndexPolicy()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(database, check_same_thread=False)
+        self._lock = threading.RLock()
+        self._modalities: dict[str, ModalityVectors] = {}
+        self.generation = 0  # the SQLite vector_generation memory reflects
+        self._diverged = False  # another process wrote: never save over its files
+        self._saved = -1  # generation of the files on disk, -1 once memory moved on
+        self._on_disk = 0  # generation of the manifest on disk: the log is kept past it
+        self.caught_up = 0  # segments re-read from SQLite's log at open
+        self._closed = False
+        self._training_slot = threading.Lock()  # one training at a time: two cores
+        self.rebuilt = False  # open() had to read the vectors from SQLite
+        self._open()
+
+    # -- public ---------------------------------------------------------------------
+    def modalities(self) -> dict[str, int]:
+        with self._lock:
+            return {name: m.live for name, m in self._modalities.items()}
+
+    def search(
+        self, modality: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """(segment id, exact cosine) best first; ``allowed`` limits the candidates."""
+        with self._lock:
+            store = self._modalities.get(modality)
+            if store is None or store.live == 0 or k < 1:
+                return []
+            vector = np.ascontiguousarray(query, np.float32).reshape(-1)
+            return store.search(vector, k, allowed)
+
+    def sample(self, modality: str, size: int) -> np.ndarray:
+        with self._lock:
+            store = self._modalities.get(modality)
+            if store is None or store.live == 0:
+                return np.zeros((0, 0), np.float32)
+            return store.sample(size)
+
+    def kind(self, modality: str) -> str:
+        """ "exact" or "ivf<lists>,pq<m>" — what answers this modality's queries now."""
+        with self._lock:
+            store = self._modalities.get(modality)
+            ann = store.ann if store is not None else None
+            return "exact" if ann is None else f"ivf{ann.nlist},pq{ann.pq.M}"
+
+    @contextlib.contextmanager
+    def transaction(self, db: sqlite3.Connection) -> Iterator[VectorChanges]:
+        """One SQLite write transaction on ``db``; the caller records its vector changes
+        in the yielded object. The generation is bumped inside the transaction and memory
+        follows only after the commit, so a crash leaves SQLite ahead of the files (which
+        open() detects), never the reverse."""
+        with self._lock:
+            changes = VectorChanges()
+            with db:
+                yield changes
+                if changes:
+                    before = _generation(db)
+                    if before != self.generation:
+                        self._diverged = True  # another process wrote since we loaded
+                    db.execute(
+                        "INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE"
+                        " SET value = CAST(value AS INTEGER) + 1",
+                        (GENERATION_KEY,),
+                    )
+                    generation = before + 1
+                    self._log(db, generation, changes)
+            crash_point("after-commit")
+            if changes:
+                self._apply(changes)
+                self.generation = generation
+                self._after_write()
+
+    def _log(self, db: sqlite3.Connection, generation: int, changes: VectorChanges) -> None:
+        """Record which segments this generation touched, so an open after a crash
+        re-reads only those; entries the saved files already reflect are dropped here,
+        on the writer's connection, which never waits for a lock."""
+        db.execute("DELETE FROM vector_log WHERE generation <= ?", (self._on_disk,))
+        touched = set(changes.removed)
+        for pairs in changes.added.values():
+            touched.update(segment_id for segment_id, _ in pairs)
+        db.executemany(
+            "INSERT INTO vector_log VALUES (?, ?)", [(generation, i) for i in sorted(touched)]
+        )
+
+    def wait_for_training(self) -> None:
+        """Block until background training (if any) has swapped its index in."""
+        while True:
+            with self._lock:
+                threads = [m.training for m in self._modalities.values() if m.training]
+            if not threads:
+                return
+            for thread in threads:
+                thread.join()
+
+    def checkpoint(self) -> bool:
+        """Save what memory holds, if it reflects SQLite's generation; True if saved.
+        A failed save (read-only or full disk) only costs the next open a catch-up."""
+        with self._lock:
+            if self._diverged or self._saved == self.generation:
+                return False
+            try:
+                with open(self.directory / ".lock", "w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    if _generation(self._db) != self.generation:
+                        self._diverged = True
+                        return False
+                    self._save()
+            except OSError as exc:
+                log.warning(
+                    "%s: vector files not saved (%s); SQLite has every vector", self.directory, exc
+                )
+                return False
+            return True
+
+    def verify(self) -> list[str]:
+        """Differences between memory and SQLite, one line each (empty when they agree):
+        the hook for ``sceneseek check`` and crash tests."""
+        problems: list[str] = []
+        with self._lock:
+            seen: dict[str, list[np.ndarray]] = {}
+            differing: set[str] = set()
+            for name, ids, matrix in self._sqlite_chunks():
+                seen.setdefault(name, []).append(ids)
+                mine = self._modalities.get(name)
+                if mine is None or name in differing:
+                    continue
+                rows = mine.row_of[ids[ids < len(mine.row_of)]]
+                whole = len(rows) == len(ids) and (rows >= 0).all()
+                if whole and not np.array_equal(mine.gather(rows), matrix):
+                    differing.add(name)
+            for name in sorted(set(seen) | set(self._modalities)):
+                ids = np.concatenate(seen.get(name, [np.zeros(0, np.int64)]))
+                mine = self._modalities.get(name)
+                held = mine.ids[mine.ids >= 0] if mine else np.zeros(0, np.int64)
+                missing, extra = np.setdiff1d(ids, held), np.setdiff1d(held, ids)
+                if len(missing) or len(extra):
+                    problems.append(
+                        f"{name}: {len(missing)} vectors in SQLite missing from the vector "
+                        f"store, {len(extra)} in the store but not in SQLite"
+                    )
+                if name in differing:
+                    problems.append(f"{name}: stored vectors differ from SQLite's")
+                if mine is not None and mine.ann is not None and mine.ann.ntotal != mine.live:
+                    problems.append(
+                        f"{name}: ANN index holds {mine.ann.ntotal} vectors, not {mine.live}"
+                    )
+        return problems
+
+    def rebuild(self) -> None:
+        """Reload every vector from SQLite and save the files again (repair). Trained
+        quantisers are kept: they are centroids, right whatever the contents were."""
+        self.wait_for_training()
+        with self._lock:
+            self.generation = _generation(self._db)
+            self._diverged = False
+            self._rebuild()
+            self._saved = -1
+            self.checkpoint()
+            self._train_where_wanted()
+
+    def close(self) -> None:
+        self.wait_for_training()
+        with self._lock:
+            self.checkpoint()
+            self._closed = True
+            self._db.close()
+
+    # -- loading --------------------------------------------------------------------
+    def _open(self) -> None:
+        with self._lock:
+            self.generation = _generation(self._db)
+            if not self._load_files():
+                self._rebuild()
+                self.rebuilt = True
+            self.checkpoint()
+            self._train_where_wanted()
+
+    def _train_where_wanted(self) -> None:
+        for store in self._modalities.values():
+            if store.wants_training():
+                self._start_training(store)
+
+    def _load_files(self) -> bool:
+        """Memory-map the saved files if they are whole, belong to this library and
+        reflect SQLite's generation, or an earlier one whose changes the log still names
+        (a crash between a commit and the save): those segments are re-read."""
+        try:
+            manifest = json.loads((self.directory / MANIFEST).read_text())
+            saved = int(manifest["generation"])
+            if manifest["token"] != self._token() or not self._log_covers(saved):
+                return False
+            loaded = {
+                name: self._load_modality(name, entry)
+                for name, entry in manifest["modalities"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+            return False  # missing, stale or damaged: SQLite has everything
+        self._modalities = loaded
+        self._saved = self._on_disk = saved
+        if saved < self.generation:
+            self._catch_up(saved)
+        return True
+
+    def _token(self) -> str:
+        """This library's random token, created on first use (read-only afterwards: an
+        open must not wait for another process's write lock)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (TOKEN_KEY,)).fetchone()
+        if row is None:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)", (TOKEN_KEY, secrets.token_hex(8))
+                )
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (TOKEN_KEY,)).fetchone()
+        return str(row[0])
+
+    def _log_covers(self, saved: int) -> bool:
+        """True if every generation after ``saved`` is in the log (each logs ≥ 1 row)."""
+        if saved > self.generation:
+            return False  # files from a later state: SQLite was restored from a backup
+        (logged,) = self._db.execute(
+            "SELECT count(DISTINCT generation) FROM vector_log WHERE generation > ?", (saved,)
+        ).fetchone()
+        return bool(logged == self.generation - saved)
+
+    def _catch_up(self, saved: int) -> None:
+        """Apply what the log says changed after ``saved``: forget those segments, then
+        add back whatever vectors SQLite now holds for them (ids can be reused)."""
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT DISTINCT segment_id FROM vector_log WHERE generation > ?", (saved,)
+            )
+        ]
+        changes = VectorChanges(removed=ids)
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for segment_id, modality, blob in self._db.execute(
+                f"SELECT segment_id, modality, vector FROM vectors WHERE segment_id IN ({marks})",
+                batch,
+            ):
+                changes.add(modality, segment_id, np.frombuffer(blob, np.float32))
+        self._apply(changes)
+        self._saved = -1
+        self.caught_up = len(ids)
+
+    def _load_modality(self, name: str, entry: dict[str, object]) -> ModalityVectors:
+        dim, rows = int(str(entry["dim"])), int(str(entry["rows"]))
+        store = ModalityVectors(name, dim, self.policy)
+        ids = np.load(self.directory / str(entry["ids"]))
+        vectors = self.directory / str(entry["vectors"])
+        if ids.shape != (rows,) or vectors.stat().st_size < rows * dim * 4:
+            raise ValueError(f"{name}: vector files shorter than the manifest says")
+        store.base = _map_rows(vectors, rows, dim)
+        store.base_file = vectors.name
+        store.ids = ids.astype(np.int64)
+        live = store.ids[store.ids >= 0]
+        store.row_of = np.full(int(live.max(initial=-1)) + 1, -1, np.int64)
+        store.row_of[live] = np.flatnonzero(store.ids >= 0)
+        store.live = len(live)
+        if entry.get("ann"):
+            ann = _read_ann(self.directory / str(entry["ann"]))
+            if ann.ntotal != store.live or ann.d != dim:
+                raise ValueError(f"{name}: ANN index does not match the vectors")
+            store.ann = ann
+            store.trained_on = int(str(entry["trained_on"]))
+        return store
+
+    def _sqlite_chunks(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """Every vector in SQLite as (modality, ids, matrix) chunks in segment id order,
+        converted as they come so a large index never holds all its BLOBs at once."""
+        pending: dict[str, tuple[list[int], list[bytes]]] = {}
+
+        def chunk(modality: str) -> tuple[str, np.ndarray, np.ndarray]:
+            ids, blobs = pending.pop(modality)
+            matrix = np.frombuffer(b"".join(blobs), np.float32).reshape(len(ids), -1)
+            return modality, np.asarray(ids, np.int64), matrix
+
+        for segment_id, modality, blob in self._db.execute(
+            "SELECT segment_id, modality, vector FROM vectors ORDER BY segment_id, modality"
+        ):
+            ids, blobs = pending.setdefault(modality, ([], []))
+            ids.append(segment_id)
+            blobs.append(blob)
+            if len(ids) == 65_536:
+                yield chunk(modality)
+        for modality in list(pending):
+            yield chunk(modality)
+
+    def _rebuild(self) -> None:
+        """Everything from SQLite. A previous trained index (even a stale one) keeps its
+        quantiser: only its contents are replaced, so no retraining is needed."""
+        previous = self._modalities
+        self._modalities = {}
+        for name, ids, matrix in self._sqlite_chunks():
+            store = self._modalities.get(name)
+            if store is None:
+                store = self._modalities[name] = ModalityVectors(name, matrix.shape[1], self.policy)
+                old = previous[name].ann if name in previous else self._stale_ann(name)
+                if old is not None and old.d == store.dim:
+                    old.reset()
+                    store.ann, store.trained_on = old, int(old.nlist) ** 2 // 4
+            store.append(ids, matrix)
+            if store.ann is not None:
+                store.ann.add_with_ids(matrix, ids)
+
+    def _stale_ann(self, name: str) -> faiss.IndexIVFPQ | None:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, RuntimeError):
+            manifest = json.loads((self.directory / MANIFEST).read_text())
+            entry = manifest["modalities"][name]
+            if entry.get("ann"):
+                return _read_ann(self.directory / entry["ann"])
+        return None
+
+    # -- writing --------------------------------------------------------------------
+    def _apply(self, changes: VectorChanges) -> None:
+        removed = np.asarray(changes.removed, np.int64)
+        if len(removed):
+            for store in self._modalities.values():
+                gone = store.remove(removed)
+                if len(gone) and store.ann is not None:
+                    store.ann.remove_ids(faiss.IDSelectorBatch(gone))
+                if store.training is not None:
+                    store.removed_while_training.extend(gone.tolist())
+        for name, pairs in changes.added.items():
+            ids = np.asarray([i for i, _ in pairs], np.int64)
+            matrix = np.stack([np.asarray(v, np.float32) for _, v in pairs])
+            target = self._modalities.get(name)
+            if target is None:
+                target = self._modalities[name] = ModalityVectors(
+                    name, matrix.shape[1], self.policy
+                )
+            target.append(ids, matrix)
+            if target.ann is not None:
+                target.ann.add_with_ids(matrix, ids)
+
+    def _after_write(self) -> None:
+        unsaved = sum(m.tail_rows for m in self._modalities.values())
+        saved = sum(len(m.base) for m in self._modalities.values())
+        if unsaved >= max(self.policy.checkpoint_rows, saved // 10):
+            self.checkpoint()
+        self._train_where_wanted()
+
+    def _save(self) -> None:
+        """Append unsaved rows, write ids and ANN files under new names, then the
+        manifest (the commit point), then delete what the old manifest named."""
+        entries: dict[str, dict[str, object]] = {}
+        keep = {MANIFEST, ".lock"}
+        tag = f"{self.generation}.{secrets.token_hex(4)}"  # never overwrite a named file
+        for name, store in self._modalities.items():
+            self._flush_rows(store, tag)
+            ids_file = f"{name}.ids.{tag}.npy"
+            with open(self.directory / ids_file, "wb") as handle:
+                np.save(handle, store.ids)
+                handle.flush()
+                os.fsync(handle.fileno())
+            entry: dict[str, object] = {
+                "dim": store.dim,
+                "rows": store.rows,
+                "vectors": store.base_file,
+                "ids": ids_file,
+                "ann": None,
+                "trained_on": store.trained_on,
+            }
+            if store.ann is not None:
+                ann_file = f"{name}.ann.{tag}.faiss"
+                faiss.write_index(store.ann, str(self.directory / ann_file))
+                with open(self.directory / ann_file, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                entry["ann"] = ann_file
+            entries[name] = entry
+            keep |= {ids_file, str(store.base_file), str(entry["ann"])}
+        crash_point("vector-write")  # files written, the manifest naming them not yet
+        manifest = {"generation": self.generation, "token": self._token(), "modalities": entries}
+        _write_atomically(self.directory / MANIFEST, json.dumps(manifest).encode())
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        for path in self.directory.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+        self._saved = self._on_disk = self.generation
+
+    def _flush_rows(self, store: ModalityVectors, tag: str) -> None:
+        """Move the tail into the memory-mapped file: appended when the file is the one
+        the base maps, rewritten without removed rows when those pile up."""
+        dead = store.rows - store.live
+        compact = store.training is None and dead > max(1024, store.rows // 4)
+        if store.tail_rows == 0 and not compact and store.base_file is not None:
+            return
+        if compact or store.base_file is None:
+            rows = store.live_rows()
+            matrix, ids = store.gather(rows), store.ids[rows]
+            store.base_file = f"{store.name}.vectors.{tag}.f32"
+            path = self.directory / store.base_file
+            with open(path, "wb") as handle:
+                handle.write(np.ascontiguousarray(matrix).tobytes())
+                handle.flush()
+                os.fsync(handle.fileno())
+            store.ids = ids
+            store.row_of[:] = -1
+            store.row_of[ids] = np.arange(len(ids))
+            store.live = len(ids)
+        else:
+            path = self.directory / store.base_file
+            with open(path, "r+b") as handle:
+                handle.truncate(len(store.base) * store.dim * 4)  # drop a crashed append
+                handle.seek(0, os.SEEK_END)
+                handle.write(store.tail[: store.tail_rows].tobytes())
+                handle.flush()
+                os.fsync(handle.fileno())
+        store.base = _map_rows(path, len(store.ids), store.dim)
+        store.tail = np.zeros((0, store.dim), np.float32)
+        store.tail_rows = 0
+        store.sample_cache = None
+
+    # -- background training ---------------------------------------------------------
+    def _start_training(self, store: ModalityVectors) -> None:
+        store.removed_while_training = []
+        store.training = threading.Thread(
+            target=self._train, args=(store,), name=f"train-{store.name}", daemon=True
+        )
+        store.training.start()
+
+    def _train(self, store: ModalityVectors) -> None:
+        try:
+            with self._training_slot:
+                self._train_and_swap(store)
+        finally:
+            with self._lock:
+                store.training = None
+                store.removed_while_training = []
+        if not self._closed:
+            self.checkpoint()
+
+    def _train_and_swap(self, store: ModalityVectors) -> None:
+        """Train and fill a new index from a snapshot of the rows, outside the lock
+        (reads of the memory map and copies of the tail take it briefly), then catch up
+        with what changed meanwhile and swap it in."""
+        with self._lock:
+            if self._closed:
+                return
+            snapshot = store.rows
+            live = store.live_rows()
+        index = store.untrained_index(len(live))
+        wanted = min(len(live), max(index.nlist * self.policy.train_points_per_list, 16_384))
+        picked = np.sort(np.random.default_rng(0).choice(live, wanted, replace=False))
+        with self._lock:
+            sample = store.gather(picked)
+        index.train(sample)
+        for start in range(0, len(live), 65_536):
+            with self._lock:
+                rows = live[start : start + 65_536]
+                matrix, ids = store.gather(rows), store.ids[rows]
+            alive = ids >= 0
+            index.add_with_ids(matrix[alive], ids[alive])
+        with self._lock:
+            if self._closed or store.rows < snapshot:  # compacted: rows renumbered
+                return
+            gone = np.asarray(store.removed_while_training, np.int64)
+            if len(gone):
+                index.remove_ids(faiss.IDSelectorBatch(gone))
+            newer = np.arange(snapshot, store.rows)
+            newer = newer[store.ids[newer] >= 0]
+            if len(newer):
+                index.add_with_ids(store.gather(newer), store.ids[newer])
+            store.ann, store.trained_on = index, len(live)
+            self._saved = -1
+
+
+def _generation(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _read_ann(path: Path) -> faiss.IndexIVFPQ:
+    index = faiss.read_index(str(path))  # already the concrete class (downcasting
+    # again would leave a second proxy whose owner frees the index under it)
+    if not isinstance(index, faiss.IndexIVFPQ):
+        raise ValueError(f"{path}: not an IVF-PQ index")
+    return index
+
+
+def _map_rows(path: Path, rows: int, dim: int) -> np.ndarray:
+    """The first ``rows`` vectors of a file, memory-mapped (mmap refuses empty files)."""
+    if rows == 0:
+        return np.zeros((0, dim), np.float32)
+    return np.memmap(path, dtype=np.float32, mode="r", shape=(rows, dim))

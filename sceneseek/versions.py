@@ -1,0 +1,298 @@
+"""Versions of what shapes results, and moving an index to other encoders.
+
+Every encoder (name@version per role), the fusion (``config-<hash>`` or ``learned-N``)
+and the index format have a version; ``sceneseek models`` lists them. An index records
+the encoders that built it, and a config naming others is refused until
+``sceneseek reindex`` has re-encoded every video into a new index beside the old one
+(``DB.reindex/``). That build is resumable (each video is committed on its own and an
+unchanged one is skipped by content hash), and the old index keeps answering clients
+that still use the old encoders meanwhile. When every video is done, marks, alerts,
+cameras and the other non-content tables are copied over, and the two directories are
+exchanged in one atomic rename; the old index stays as ``DB.previous/``. A process
+holding the old index notices the exchange at its next search and reopens.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sceneseek.errors import SceneseekError
+from sceneseek.index.base import StoredFusion
+from sceneseek.index.embedded import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from sceneseek.library import Library
+
+STAGING_SUFFIX = ".reindex"
+PREVIOUS_SUFFIX = ".previous"
+LOCK_FILE = "reindex.lock"
+# Tables that hold what the videos were encoded into; every other table (marks, alerts,
+# cameras, fusions, whatever later features add) is the operators' and is carried over.
+CONTENT_TABLES = ("meta", "videos", "segments", "vectors", "failures", "segment_text")
+RENAME_EXCHANGE = 2  # linux/fs.h
+AT_FDCWD = -100
+
+
+def staging_path(db: Path) -> Path:
+    return db.with_name(db.name + STAGING_SUFFIX)
+
+
+def previous_path(db: Path) -> Path:
+    return db.with_name(db.name + PREVIOUS_SUFFIX)
+
+
+@dataclass(frozen=True)
+class RoleVersion:
+    role: str
+    configured: str | None
+    index: str | None
+
+    @property
+    def matches(self) -> bool:
+        return self.configured is None or self.index is None or self.configured == self.index
+
+
+@dataclass
+class ModelsReport:
+    roles: list[RoleVersion]
+    fusion: str  # the fusion ranking searches now
+    fusions: list[StoredFusion]  # learned ones, oldest first
+    index_format: int
+    backend: str
+    reindex: tuple[int, int] | None  # (videos done, videos in the index) while one is pending
+
+
+def models(library: Library) -> ModelsReport:
+    from sceneseek.learning import active_fusion
+
+    configured = library.encoders.versions()
+    stored = library.index_store.encoder_versions()
+    roles = [RoleVersion(r, configured.get(r), stored.get(r)) for r in _roles(configured, stored)]
+    return ModelsReport(
+        roles=roles,
+        fusion=active_fusion(library).version,
+        fusions=library.index_store.fusions(),
+        index_format=SCHEMA_VERSION,
+        backend=library.backend,
+        reindex=reindex_progress(library),
+    )
+
+
+def _roles(*versions: dict[str, str]) -> list[str]:
+    return list(dict.fromkeys(role for v in versions for role in v))
+
+
+def differing(configured: dict[str, str], stored: dict[str, str]) -> list[str]:
+    """Roles the index holds vectors of from another encoder than the configured one (a
+    role the index has never seen is not a conflict: it just has no vectors yet)."""
+    return [
+        f"{role}: index has {stored[role]}, configured {configured[role]}"
+        for role in sorted(set(stored) & set(configured))
+        if stored[role] != configured[role]
+    ]
+
+
+def reindex_progress(library: Library) -> tuple[int, int] | None:
+    """(videos done in the staging index, videos in the live one), if a reindex started."""
+    staged = staging_path(library.path) / "index.sqlite"
+    if not staged.exists():
+        return None
+    with closing(sqlite3.connect(f"file:{staged}?mode=ro", uri=True)) as db:
+        try:
+            done = db.execute("SELECT count(*) FROM videos").fetchone()[0]
+        except sqlite3.Error:  # created but not yet written
+            done = 0
+    return done, library.index_store.stats()["videos"]
+
+
+def mismatch_message(library: Library, differ: list[str]) -> str:
+    """Why search is refused, and the way out."""
+    db = library.path
+    text = (
+        f"{db}: this index was built with different encoders ({'; '.join(differ)}). "
+        f"Run `sceneseek reindex --db {db}` to re-encode its videos with the configured "
+        "encoders (the old index keeps answering searches that use its encoders until the "
+        "new one is complete), or configure the encoders it was built with."
+    )
+    progress = reindex_progress(library)
+    if progress is not None:
+        text += (
+            f" A reindex is under way or was interrupted: {progress[0]} of {progress[1]} "
+            f"videos done in {staging_path(db)}; running `sceneseek reindex` again resumes it."
+        )
+    return text
+
+
+@dataclass
+class ReindexReport:
+    reindexed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already done by an earlier run
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    carried: dict[str, int] = field(default_factory=dict)  # rows copied per table
+    swapped: bool = False
+    previous: Path | None = None
+
+
+ProgressFn = Callable[[str, str], None]
+
+
+def reindex(
+    library: Library, progress: ProgressFn | None = None, drop_failed: bool = False
+) -> ReindexReport:
+    """Re-encode every video of ``library``'s index with its configured encoders into the
+    staging index, then carry the operators' tables over and swap. Videos that fail are
+    reported and block the swap (their segments would be lost) unless ``drop_failed``."""
+    from sceneseek.library import Library
+
+    db = library.path
+    if not (db / "index.sqlite").exists():
+        raise SceneseekError(f"{db}: no index here yet; run `sceneseek index` first")
+    current = library.encoders.versions()
+    stored = library.index_store.encoder_versions()
+    if not differing(current, stored):
+        raise SceneseekError(f"{db}: already built with the configured encoders")
+    left_out = sorted(set(stored) - set(current))
+    if left_out:
+        raise SceneseekError(
+            f"{db}: the index holds {', '.join(left_out)}, which the configured modalities "
+            "leave out; reindex with every modality the index has, or they would be lost"
+        )
+    staging = staging_path(db)
+    staging.mkdir(exist_ok=True)
+    report = ReindexReport()
+    with _exclusive(staging / LOCK_FILE):
+        target = Library(staging, library.config, library.backend)
+        try:
+            if target.index_store.encoder_versions() not in ({}, current):
+                raise SceneseekError(
+                    f"{staging}: an interrupted reindex to other encoders; delete it and rerun"
+                )
+            for video in library.index_store.videos():
+                done = target.index(
+                    [video.path], video.camera, video.zone, video.start_time, progress
+                )
+                report.reindexed += done.indexed
+                report.skipped += done.unchanged
+                report.failed += done.failed
+            if report.failed and not drop_failed:
+                return report
+            report.carried = _carry_over(db / "index.sqlite", staging / "index.sqlite")
+        finally:
+            target.close()
+        _checkpoint(staging / "index.sqlite")
+        _move_other_entries(db, staging)
+        previous = previous_path(db)
+        if previous.exists():
+            shutil.rmtree(previous)
+        _exchange(staging, db)
+        staging.rename(previous)
+    (db / LOCK_FILE).unlink(missing_ok=True)
+    report.swapped, report.previous = True, previous
+    return report
+
+
+class _exclusive:
+    """An advisory lock, so two reindex runs never write the staging index at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise SceneseekError(f"{self.path.parent}: another reindex is running") from None
+
+    def __exit__(self, *_: object) -> None:
+        os.close(self.fd)
+
+
+def _carry_over(old: Path, new: Path) -> dict[str, int]:
+    """Copy every non-content table from the old index into the new one, in one
+    transaction (replacing what an interrupted run copied). Marks are re-pointed at the
+    new segment covering the old one's middle (segmentation does not depend on encoders);
+    learned fusions come along as history, not adopted: they weighed the old encoders."""
+    carried: dict[str, int] = {}
+    db = sqlite3.connect(new)
+    try:
+        db.execute("ATTACH DATABASE ? AS old", (str(old),))  # only read
+        tables = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM old.sqlite_master WHERE type = 'table' AND name IN"
+                " (SELECT name FROM main.sqlite_master WHERE type = 'table')"
+            )
+            if r[0] not in CONTENT_TABLES and not r[0].startswith(("sqlite_", "segment_text_"))
+        ]
+        with db:
+            for table in tables:
+                db.execute(f'DELETE FROM main."{table}"')
+            for table in tables:
+                if table == "marks":
+                    cursor = db.execute(
+                        "INSERT INTO main.marks (id, query, segment_id, relevant, created,"
+                        " scores, encoders, fusion) SELECT m.id, m.query, ns.id, m.relevant,"
+                        " m.created, m.scores, m.encoders, m.fusion FROM old.marks m"
+                        " JOIN old.segments os ON os.id = m.segment_id"
+                        " JOIN old.videos ov ON ov.id = os.video_id"
+                        " JOIN main.videos nv ON nv.path = ov.path"
+                        " JOIN main.segments ns ON ns.video_id = nv.id"
+                        " AND ns.start <= (os.start + os.end) / 2"
+                        " AND (os.start + os.end) / 2 < ns.end"
+                    )
+                elif table == "fusions":
+                    cursor = db.execute(
+                        "INSERT INTO main.fusions SELECT id, version, weights, summary, 0,"
+                        " created FROM old.fusions"
+                    )
+                else:
+                    cursor = db.execute(f'INSERT INTO main."{table}" SELECT * FROM old."{table}"')
+                carried[table] = cursor.rowcount
+    finally:
+        db.close()
+    return carried
+
+
+def _checkpoint(path: Path) -> None:
+    """Fold the WAL into the database file so the directory can move as a whole."""
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _move_other_entries(old: Path, new: Path) -> None:
+    """Recordings and anything else users keep in the index directory follow the index
+    (their recorded paths point into it); the old index files and cached thumbnails
+    (named by segment ids, which changed) stay behind."""
+    for entry in old.iterdir():
+        if entry.name.startswith("index.sqlite") or entry.name in ("thumbnails", LOCK_FILE):
+            continue
+        if not (new / entry.name).exists():
+            entry.rename(new / entry.name)
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two directories in one step (renameat2 RENAME_EXCHANGE), so the index path
+    never points at nothing; where the call is missing, two renames in quick succession."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        result = renameat2(AT_FDCWD, bytes(a), AT_FDCWD, bytes(b), RENAME_EXCHANGE)
+        if result == 0:
+            return
+    parked = b.with_name(b.name + ".swapping")
+    b.rename(parked)
+    a.rename(b)
+    parked.rename(a)

@@ -1,0 +1,235 @@
+"""The embedded backend's vector store (sceneseek/index/vectors.py) on a real SQLite
+index with a small switch-over threshold: exact → IVF-PQ, recall against exact search,
+filters, incremental writes, and the persisted files' reuse and rebuilds. About 15 s."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sceneseek.config import IndexConfig
+from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord, backends
+from sceneseek.index.embedded import EmbeddedIndex
+from sceneseek.index.vectors import IndexPolicy
+
+DIM, PER_VIDEO, VIDEOS = 384, 100, 30
+POLICY = IndexPolicy(ann_threshold=2000, exact_filter_rows=300)
+
+
+def clustered(count: int, seed: int) -> np.ndarray:
+    """Unit vectors in 40 clusters around a shared direction, like e5's anisotropy."""
+    rng = np.random.default_rng(seed)
+    common = rng.standard_normal(DIM)
+    centres = common + 0.6 * rng.standard_normal((40, DIM))
+    x = centres[rng.integers(0, 40, count)] + 0.35 * rng.standard_normal((count, DIM))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+DATA = clustered(PER_VIDEO * VIDEOS, seed=1)
+QUERIES = clustered(40, seed=2)
+
+
+def add_video(index: EmbeddedIndex, number: int, vectors: np.ndarray, content: str = "a") -> None:
+    segments = [
+        SegmentRecord(start=j, end=j + 1, vectors={"visual": v}) for j, v in enumerate(vectors)
+    ]
+    video = VideoRecord(
+        f"v{number:03d}.mp4",
+        content,
+        float(len(vectors)),
+        camera=f"cam{number % 10}",
+        start_time=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    index.replace_video(video, segments)
+
+
+def exact_ids(query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[int]:
+    rows = np.arange(len(DATA)) if allowed is None else allowed
+    scores = DATA[rows] @ query
+    return [int(rows[i]) + 1 for i in np.argsort(-scores)[:k]]  # ids = insertion order
+
+
+def mean_recall(index: EmbeddedIndex) -> float:
+    """recall@10 of the store's answers against exact search, over ``QUERIES``."""
+    recalls = []
+    for query in QUERIES:
+        found = {i for i, _ in index.knn("visual", query, 10, SegmentFilter())}
+        recalls.append(len(found & set(exact_ids(query, 10))) / 10)
+    return float(np.mean(recalls))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("vectors-lib")
+    index = EmbeddedIndex(directory, POLICY)
+    for number in range(VIDEOS):
+        add_video(index, number, DATA[number * PER_VIDEO : (number + 1) * PER_VIDEO])
+    index.vector_store.wait_for_training()
+    index.close()
+    return directory
+
+
+def test_exact_below_threshold_then_quantised_with_high_recall(built: Path) -> None:
+    index = EmbeddedIndex(built, POLICY)
+    try:
+        assert index.vector_store.kind("visual").startswith("ivf")
+        assert mean_recall(index) >= 0.95
+        hits = index.knn("visual", QUERIES[0], 5, SegmentFilter())  # exact re-ranked scores
+        assert [s for _, s in hits] == pytest.approx([DATA[i - 1] @ QUERIES[0] for i, _ in hits])
+    finally:
+        index.close()
+    small = EmbeddedIndex(built.parent / "small", POLICY)
+    add_video(small, 0, DATA[:PER_VIDEO])
+    assert small.vector_store.kind("visual") == "exact"
+    assert [i for i, _ in small.knn("visual", QUERIES[0], 10, SegmentFilter())] == exact_ids(
+        QUERIES[0], 10, np.arange(PER_VIDEO)
+    )
+    small.close()
+
+
+def test_filters_return_only_allowed_ids(built: Path) -> None:
+    index = EmbeddedIndex(built, POLICY)
+    try:
+        camera_rows = np.flatnonzero((np.arange(len(DATA)) // PER_VIDEO) % 10 == 3)
+        for query in QUERIES[:10]:
+            # 10 % selectivity, 300 rows: gathered and scanned exactly.
+            hits = index.knn("visual", query, 10, SegmentFilter(camera="cam3"))
+            assert [i for i, _ in hits] == exact_ids(query, 10, camera_rows)
+        window = SegmentFilter(time_of_day=(0, 60))  # first 60 segments of every video
+        allowed = np.flatnonzero(np.arange(len(DATA)) % PER_VIDEO < 60)
+        recalls = []
+        for query in QUERIES:  # 60 %, above exact_filter_rows: IVF with an id selector
+            found = [i for i, _ in index.knn("visual", query, 10, window)]
+            assert set(found) <= set((allowed + 1).tolist())
+            recalls.append(len(set(found) & set(exact_ids(query, 10, allowed))) / 10)
+        assert np.mean(recalls) >= 0.95
+        assert index.knn("visual", QUERIES[0], 10, SegmentFilter(camera="nobody")) == []
+    finally:
+        index.close()
+
+
+@pytest.fixture
+def copy(built: Path, tmp_path: Path) -> Path:
+    """A private copy of the built library, for tests that write or damage it."""
+    return Path(shutil.copytree(built, tmp_path / "lib"))
+
+
+def test_incremental_writes_reach_the_live_index(copy: Path) -> None:
+    index = EmbeddedIndex(copy, POLICY)
+    try:
+        fresh = clustered(PER_VIDEO, seed=3)
+        add_video(index, 99, fresh)
+        assert index.vector_store.kind("visual").startswith("ivf")  # no rebuild, no retrain
+        top = index.knn("visual", fresh[7], 1, SegmentFilter())[0]
+        assert top[1] == pytest.approx(1.0, abs=1e-5)
+        add_video(index, 5, clustered(PER_VIDEO, seed=4), content="changed")  # replaced
+        old_ids = set(range(5 * PER_VIDEO + 1, 6 * PER_VIDEO + 1))
+        found = {
+            i
+            for q in DATA[5 * PER_VIDEO : 5 * PER_VIDEO + 20]
+            for i, _ in index.knn("visual", q, 10, SegmentFilter())
+        }
+        assert not found & old_ids
+        assert index.remove_video("v099.mp4")
+        assert index.verify_vectors() == []
+        assert index.stats()["vectors.visual"] == len(DATA)
+    finally:
+        index.close()
+    reopened = EmbeddedIndex(copy, POLICY)
+    assert not reopened.vector_store.rebuilt and reopened.verify_vectors() == []
+    reopened.close()
+
+
+CRASHING_WRITE = """
+import sys, numpy as np
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_vector_store import POLICY, add_video, clustered
+from sceneseek.index.embedded import EmbeddedIndex
+add_video(EmbeddedIndex(Path({directory!r}), POLICY), 77, clustered(50, {seed}), {content!r})
+"""
+
+
+def test_files_reused_on_reopen_and_rebuilt_when_stale_missing_or_corrupt(copy: Path) -> None:
+    vectors = copy / "vectors"
+
+    def reopen() -> EmbeddedIndex:
+        index = EmbeddedIndex(copy, POLICY)
+        assert index.verify_vectors() == []
+        index.vector_store.wait_for_training()  # retrained when the quantiser was lost
+        assert index.vector_store.kind("visual").startswith("ivf")
+        return index
+
+    index = reopen()
+    assert not index.vector_store.rebuilt
+    index.close()
+
+    # kill -9 after SQLite committed a video, before the vector files followed: the
+    # open re-reads the segments the log names. The second write replaces the newest
+    # video, so SQLite hands its new segments the ids the old ones had.
+    for seed, content in ((5, "a"), (6, "b")):
+        code = CRASHING_WRITE.format(
+            tests=str(Path(__file__).parent), directory=str(copy), seed=seed, content=content
+        )
+        env = {**os.environ, "SCENESEEK_CRASH_AT": "after-commit"}
+        crashed = subprocess.run([sys.executable, "-c", code], env=env, check=False)
+        assert crashed.returncode == -9
+        index = reopen()  # verify_vectors() == [] compares every vector with SQLite's
+        assert not index.vector_store.rebuilt and index.vector_store.caught_up >= 50
+        assert index.stats()["vectors.visual"] == len(DATA) + 50
+        index.close()
+    index = reopen()
+    assert index.remove_video("v077.mp4")
+    index.close()
+
+    for damage in ("missing ann", "corrupt ann", "short vectors", "corrupt manifest"):
+        ann = next(vectors.glob("visual.ann.*"))
+        if damage == "missing ann":
+            ann.unlink()
+        elif damage == "corrupt ann":
+            ann.write_bytes(b"not an index")
+        elif damage == "short vectors":
+            rows = next(vectors.glob("visual.vectors.*"))
+            rows.write_bytes(rows.read_bytes()[: DIM * 4 * 10])
+        else:
+            (vectors / "manifest.json").write_text("{")
+        index = reopen()
+        assert index.vector_store.rebuilt, damage
+        assert mean_recall(index) >= 0.95
+        index.close()
+
+
+def test_verify_names_disagreements_and_rebuild_repairs_them(copy: Path) -> None:
+    index = EmbeddedIndex(copy, POLICY)
+    try:
+        with sqlite3.connect(copy / "index.sqlite") as db:  # behind the store's back
+            db.execute(
+                "UPDATE vectors SET vector = ? WHERE segment_id = 3", (QUERIES[0].tobytes(),)
+            )
+            db.execute("DELETE FROM vectors WHERE segment_id = 4")
+        problems = index.verify_vectors()
+        assert any("differ" in p for p in problems)
+        assert any("1 in the store but not in SQLite" in p for p in problems)
+        index.rebuild_vectors()
+        assert index.verify_vectors() == []
+        assert index.knn("visual", QUERIES[0], 1, SegmentFilter())[0][0] == 3
+        assert index.vector_store.kind("visual").startswith("ivf")
+    finally:
+        index.close()
+
+
+def test_threshold_comes_from_the_config(tmp_path: Path) -> None:
+    index = backends.create("embedded", tmp_path, IndexConfig(ann_threshold=123))
+    try:
+        assert isinstance(index, EmbeddedIndex)
+        assert index.vector_store.policy.ann_threshold == 123
+    finally:
+        index.close()
