@@ -74,6 +74,19 @@ def _config(modalities: str | None) -> Config:
 
 
 @contextmanager
+def opened(db: Path, config: Config | None = None) -> Iterator[Library]:
+    """The library at ``db`` for one command: a SceneseekError becomes a one-line error
+    with exit status 1, and the index is closed however the command ends."""
+    library = Library(db, config)
+    try:
+        yield library
+    except SceneseekError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        library.close()
+
+
+@contextmanager
 def progress_bar(label: str, total: int) -> Iterator[Callable[[str, str], None]]:
     """A transient bar on stderr, and the (path, status) callback that advances it."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -123,14 +136,11 @@ def index(
     use_ray = ray or ray_address is not None or ray_workers is not None
     cluster = RayCluster(ray_address, ray_workers) if use_ray else None
     files = expand_paths(paths)
-    library = Library(db, _config(modalities))
-    try:
-        with progress_bar("indexing", len(files)) as advance:
-            report = library.index(files, camera, zone, start_time, advance, cluster)
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
+    with (
+        opened(db, _config(modalities)) as library,
+        progress_bar("indexing", len(files)) as advance,
+    ):
+        report = library.index(files, camera, zone, start_time, advance, cluster)
     for path, cause in report.failed:
         err.print(f"[yellow]skipped[/yellow] {path}: {cause}", highlight=False)
     out.print(
@@ -174,32 +184,28 @@ def search(
     ] = None,
 ) -> None:
     """Find moments by meaning across what was seen, said, read and heard."""
-    library = Library(db, _config(modalities))
-    try:
-        picture = image.read_bytes() if image else None
-        response = library.search(
-            query,
-            top_k,
-            camera,
-            zone,
-            time_of_day,
-            image=picture,
-            after=after,
-            before=before,
-            weekdays=weekdays,
-            video=str(video.expanduser().resolve()) if video else None,
-            parse=parse,
-            more_like=more_like or (),
-            not_like=not_like or (),
-        )
-    except OSError as exc:
-        raise _fail(f"{image}: {exc.strerror or exc}") from None
-    except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
+    with opened(db, _config(modalities)) as library:
+        try:
+            picture = image.read_bytes() if image else None
+            response = library.search(
+                query,
+                top_k,
+                camera,
+                zone,
+                time_of_day,
+                image=picture,
+                after=after,
+                before=before,
+                weekdays=weekdays,
+                video=str(video.expanduser().resolve()) if video else None,
+                parse=parse,
+                more_like=more_like or (),
+                not_like=not_like or (),
+            )
+        except OSError as exc:
+            raise _fail(f"{image}: {exc.strerror or exc}") from None
+        except KeyError as exc:
+            raise _fail(str(exc.args[0])) from None
     if json_output:
         sys.stdout.write(json.dumps(response.to_dict(), ensure_ascii=False) + "\n")
         return
@@ -263,13 +269,10 @@ def info(db: DbOption) -> None:
     """What an index holds: videos, segments per modality, and the encoders that built it."""
     if not (db / "index.sqlite").exists():
         raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
-    library = Library(db)
-    try:
+    with opened(db) as library:
         stats = library.stats()
         encoders = library.index_store.encoder_versions()
         failures = library.index_store.failures()
-    finally:
-        library.close()
     out.print(f"{db}: {stats['videos']} videos, {stats['segments']} segments")
     table = Table("modality", "segments with it", "encoder", title_justify="left")
     for modality in ALL_MODALITIES:
@@ -291,13 +294,8 @@ def check(
 ) -> None:
     """Verify the index agrees with itself (exit status 1 when it does not and was not
     repaired); with --repair, fix what can be fixed and say what was done."""
-    library = Library(db)
-    try:
+    with opened(db) as library:
         report = library.check(repair)
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
     if json_output:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
     else:
@@ -333,24 +331,16 @@ def camera_add(
     ] = "UTC",
 ) -> None:
     """Add or replace a camera in the index's registry."""
-    library = Library(db)
-    try:
+    with opened(db) as library:
         library.add_camera(camera_id, name, zone, timezone)
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
     out.print(f"camera {camera_id}: zone {zone or '-'}, timezone {timezone}")
 
 
 @camera_app.command("list")
 def camera_list(db: DbOption) -> None:
     """Cameras from the config and the index."""
-    library = Library(db)
-    try:
+    with opened(db) as library:
         cameras = library.cameras()
-    finally:
-        library.close()
     table = Table("camera", "name", "zone", "timezone", title_justify="left")
     for camera_id, camera in cameras.items():
         table.add_row(camera_id, camera.name or "", camera.zone or "", camera.timezone)
@@ -479,26 +469,24 @@ def watch(
         raise _fail("give either a stream SOURCE or --folder DIR")
     if source is not None and not camera:
         raise _fail("a stream needs --camera ID")
-    library = Library(db, _config(modalities))
-    try:
-        if folder is not None:
-            report = watch_folder(library, folder, camera, zone)
-        else:
-            assert source is not None and camera is not None
-            report = watch_stream(
-                library,
-                source,
-                camera,
-                zone,
-                chunk_seconds=chunk_seconds,
-                record_dir=record_dir,
-                retention_hours=retention_hours or None,
-                reencode=True if reencode else None,
-            )
-    except (SceneseekError, ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
+    with opened(db, _config(modalities)) as library:
+        try:
+            if folder is not None:
+                report = watch_folder(library, folder, camera, zone)
+            else:
+                assert source is not None and camera is not None
+                report = watch_stream(
+                    library,
+                    source,
+                    camera,
+                    zone,
+                    chunk_seconds=chunk_seconds,
+                    record_dir=record_dir,
+                    retention_hours=retention_hours or None,
+                    reencode=True if reencode else None,
+                )
+        except (SceneseekError, ValueError, FileNotFoundError) as exc:
+            raise _fail(str(exc)) from None
     lag = f", lag median {sorted(report.lags)[len(report.lags) // 2]:.1f} s" if report.lags else ""
     err.print(
         f"stopped: indexed {len(report.indexed)}, failed {len(report.failed)}, "
@@ -530,13 +518,8 @@ def alert_add(
     ] = None,
 ) -> None:
     """Save an alert; prints its id."""
-    library = Library(db)
-    try:
+    with opened(db) as library:
         alert_id = library.add_alert(query, camera, zone, time_of_day, threshold, webhook)
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
     out.print(f"alert {alert_id}: {query!r} (score ≥ {threshold:g})", highlight=False)
 
 
@@ -546,11 +529,8 @@ def alert_list(
     json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
 ) -> None:
     """The saved alerts."""
-    library = Library(db)
-    try:
+    with opened(db) as library:
         alerts = library.alerts()
-    finally:
-        library.close()
     if json_output:
         sys.stdout.write(json.dumps({"alerts": [a.to_dict() for a in alerts]}) + "\n")
         return
@@ -573,11 +553,8 @@ def alert_events(
     json_output: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
 ) -> None:
     """Moments that fired alerts, newest first."""
-    library = Library(db)
-    try:
+    with opened(db) as library:
         events = library.alert_events(alert_id, limit)
-    finally:
-        library.close()
     if json_output:
         sys.stdout.write(json.dumps({"events": [e.to_dict() for e in events]}) + "\n")
         return
@@ -603,13 +580,11 @@ def alert_remove(
     alert_id: Annotated[int, typer.Argument(help="alert id (see `alert list`)")], db: DbOption
 ) -> None:
     """Delete an alert and its events."""
-    library = Library(db)
-    try:
-        library.remove_alert(alert_id)
-    except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
-    finally:
-        library.close()
+    with opened(db) as library:
+        try:
+            library.remove_alert(alert_id)
+        except KeyError as exc:
+            raise _fail(str(exc.args[0])) from None
     out.print(f"removed alert {alert_id}")
 
 
@@ -741,15 +716,11 @@ def mark(
     modalities: ModalitiesOption = None,
 ) -> None:
     """Record whether a result is relevant to a query (training data for `learn`)."""
-    library = Library(db, _config(modalities))
-    try:
-        stored = library.mark(query, segment_id, relevant)
-    except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
+    with opened(db, _config(modalities)) as library:
+        try:
+            stored = library.mark(query, segment_id, relevant)
+        except KeyError as exc:
+            raise _fail(str(exc.args[0])) from None
     verdict = "relevant" if relevant else "not relevant"
     out.print(f"mark {stored.id}: segment {segment_id} {verdict} to {query!r}", highlight=False)
 
@@ -764,13 +735,8 @@ def learn(
 ) -> None:
     """Fit the fusion weights on the marks; adopt them only if they rank held-out queries'
     marks better than the fusion in use (cross-validated, folds grouped by query)."""
-    library = Library(db, _config(modalities))
-    try:
+    with opened(db, _config(modalities)) as library:
         report = library.learn(dry_run)
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
     out.print(
         f"{report.marks} marks, {report.queries} queries with both verdicts; "
         f"current fusion {report.current}",
@@ -803,13 +769,8 @@ def uncertain(
 ) -> None:
     """Unmarked results of stored queries (marks', alerts') nearest the decision boundary:
     the ones whose verdict would teach `learn` the most. Mark them with `sceneseek mark`."""
-    library = Library(db, _config(modalities))
-    try:
+    with opened(db, _config(modalities)) as library:
         found = library.uncertain(limit)
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
     if json_output:
         sys.stdout.write(json.dumps({"uncertain": [vars(u) for u in found]}) + "\n")
         return
@@ -834,13 +795,8 @@ def models(db: DbOption, modalities: ModalitiesOption = None) -> None:
     learned fusions, index format and backend."""
     if not (db / "index.sqlite").exists():
         raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
-    library = Library(db, _config(modalities))
-    try:
+    with opened(db, _config(modalities)) as library:
         report = library.models()
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
     table = Table("role", "configured", "index", "", title_justify="left")
     for role in report.roles:
         state = "" if role.matches else "[red]differs: run `sceneseek reindex`[/red]"
@@ -874,14 +830,11 @@ def reindex(
     meanwhile and is kept as DB.previous/."""
     if not (db / "index.sqlite").exists():
         raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
-    library = Library(db, _config(modalities))
-    try:
-        with progress_bar("reindexing", library.stats()["videos"]) as advance:
-            report = library.reindex(advance, drop_failed)
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
+    with (
+        opened(db, _config(modalities)) as library,
+        progress_bar("reindexing", library.stats()["videos"]) as advance,
+    ):
+        report = library.reindex(advance, drop_failed)
     for path, cause in report.failed:
         err.print(f"[yellow]failed[/yellow] {path}: {cause}", highlight=False)
     out.print(
@@ -911,13 +864,8 @@ def snapshot_export(
 ) -> None:
     """Snapshot the index (safe while it is in use) with a manifest of versions, counts
     and checksum."""
-    library = Library(db)
-    try:
+    with opened(db) as library:
         snapshot = library.export_snapshot(archive)
-    except SceneseekError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        library.close()
     counts = ", ".join(f"{n} {t}" for t, n in snapshot.manifest["counts"].items())
     out.print(f"{archive}: format {snapshot.manifest['format']}, {counts}", highlight=False)
 
@@ -927,11 +875,12 @@ def snapshot_import(
     archive: Annotated[Path, typer.Argument(help="a snapshot written by `snapshot export`")],
     db: DbOption,
 ) -> None:
-    """Unpack a snapshot into a new index directory after checking format and checksum."""
+    """Unpack a snapshot into a new index directory after checking format and checksum
+    (with the Milvus backend configured, its vectors go into Milvus)."""
     from sceneseek.index.snapshot import import_snapshot
 
     try:
-        snapshot = import_snapshot(archive, db)
+        snapshot = import_snapshot(archive, db, Config().index)
     except SceneseekError as exc:
         raise _fail(str(exc)) from None
     counts = ", ".join(f"{n} {t}" for t, n in snapshot.manifest["counts"].items())

@@ -28,7 +28,7 @@ from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo, VideoRecord
 from sceneseek.index.check import CheckReport, check_index
-from sceneseek.index.milvus import recorded_backend, refuse_other_backend
+from sceneseek.index.milvus import MilvusIndex, recorded_backend, refuse_other_backend
 from sceneseek.index.snapshot import Snapshot, export_snapshot
 from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail, display_path
 from sceneseek.ingest_ray import RayCluster, analyse_on_ray
@@ -354,8 +354,11 @@ class Library:
         return report
 
     def export_snapshot(self, archive: Path) -> Snapshot:
-        """A consistent tar.gz copy of the index (see ``sceneseek.index.snapshot``)."""
-        return export_snapshot(self.path, archive)
+        """A consistent tar.gz copy of the index (see ``sceneseek.index.snapshot``),
+        with the vectors of a Milvus index exported from the server."""
+        store = self.index_store if self.backend == "milvus" else None  # else not opened
+        vectors = store.stored_vectors if isinstance(store, MilvusIndex) else None
+        return export_snapshot(self.path, archive, vectors)
 
     def fusion_version(self) -> str:
         """The version of the fusion that ranks searches now."""

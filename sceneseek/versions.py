@@ -10,6 +10,10 @@ that still use the old encoders meanwhile. When every video is done, marks, aler
 cameras and the other non-content tables are copied over, and the two directories are
 exchanged in one atomic rename; the old index stays as ``DB.previous/``. A process
 holding the old index notices the exchange at its next search and reopens.
+
+A Milvus index stages on the same server (same URI and token, a fresh collection
+prefix). ``DB.previous/`` is the backup, so its collections live exactly as long as it
+does: they are dropped when the next swap replaces it.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from typing import TYPE_CHECKING
 from sceneseek.errors import SceneseekError
 from sceneseek.index.base import StoredFusion
 from sceneseek.index.embedded import SCHEMA_VERSION
+from sceneseek.index.milvus import MilvusIndex, drop_collections
 
 if TYPE_CHECKING:
+    from sceneseek.config import Config
     from sceneseek.library import Library
 
 STAGING_SUFFIX = ".reindex"
@@ -171,7 +177,7 @@ def reindex(
     staging.mkdir(exist_ok=True)
     report = ReindexReport()
     with _exclusive(staging / LOCK_FILE):
-        target = Library(staging, library.config, library.backend)
+        target = Library(staging, _staging_config(library), library.backend)
         try:
             if target.index_store.encoder_versions() not in ({}, current):
                 raise SceneseekError(
@@ -193,12 +199,23 @@ def reindex(
         _move_other_entries(db, staging)
         previous = previous_path(db)
         if previous.exists():
+            drop_collections(previous, library.config.index)
             shutil.rmtree(previous)
         _exchange(staging, db)
         staging.rename(previous)
     (db / LOCK_FILE).unlink(missing_ok=True)
     report.swapped, report.previous = True, previous
     return report
+
+
+def _staging_config(library: Library) -> Config:
+    """The live index's config, with a Milvus index's server (recorded in its directory
+    when not configured) and a fresh collection prefix for the staging index."""
+    store = library.index_store
+    if not isinstance(store, MilvusIndex):
+        return library.config
+    staged = store.settings_beside(library.config.index)
+    return library.config.model_copy(update={"index": staged})
 
 
 class _exclusive:

@@ -11,17 +11,23 @@ takes about 3 s to create and load.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
 from milvus_server import milvus_server  # noqa: I001  (tests/ is on sys.path)
+from pymilvus import MilvusClient
+from tiny_clip import build_tiny_clip
 
 from sceneseek import Config, Library
 from sceneseek.config import IndexConfig
@@ -31,7 +37,10 @@ from sceneseek.eval.samples import SampleSet
 from sceneseek.faults import CRASH_ENV
 from sceneseek.index import backends
 from sceneseek.index.base import Index, SegmentFilter, SegmentRecord, VideoRecord
+from sceneseek.index.milvus import MilvusIndex
+from sceneseek.index.snapshot import import_snapshot
 from sceneseek.library import IndexReport
+from sceneseek.versions import previous_path
 
 BACKENDS = ["embedded", "milvus-lite", "milvus-server"]
 OpenIndex = Callable[[Path], Index]
@@ -400,3 +409,161 @@ def test_library_indexes_and_searches_through_milvus(tmp_path: Path, samples: Sa
     other = Config(encoders={"speech": "whisper-base"})
     with pytest.raises(EncoderMismatchError, match="whisper-base"):
         Library(tmp_path / "db", other).search("a cat")
+
+
+# -- follow-ups: check, selective filters, snapshots, reindex on Milvus ------------------
+def fused_only(video: int) -> tuple[VideoRecord, list[SegmentRecord]]:
+    """A synthetic video whose segments have exactly the vectors ``check`` requires of
+    them (a fused one, no observations): one collection, cheap on Milvus 2.3."""
+    record, segments = synthetic(video)
+    return record, [
+        replace(s, observations={}, vectors={"fused": s.vectors["visual"]}) for s in segments
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_check_finds_vectors_lost_in_milvus(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A healthy Milvus index checks consistent; rows deleted on the server are found,
+    and --repair marks their video for re-analysis, after which it checks clean."""
+    settings = index_config(backend, request)
+    library = Library(tmp_path / "db", Config(index=settings), backend="milvus")
+    index = library.index_store
+    assert isinstance(index, MilvusIndex)
+    for video in range(len(VIDEOS)):
+        index.replace_video(*fused_only(video))
+    assert library.check().problems == []
+    lost = fused_only(1)
+    index._client.delete(index._name("fused"), filter=f"video == {json.dumps(lost[0].path)}")
+    assert "4 segments lack vectors of their modalities" in library.check().problems
+    report = library.check(repair=True)
+    assert report.consistent and any(lost[0].path in line for line in report.repaired)
+    assert index.video_hash(lost[0].path) != lost[0].content_hash  # will be analysed again
+    index.replace_video(*lost)
+    assert library.check().problems == []
+    library.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_selective_filter_returns_the_exact_top_k(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A filter letting 1 % of 2 000 segments through returns exactly the best k of them:
+    scored exactly below the exact-scan threshold, and on milvus-lite also through its
+    HNSW with ``ef`` raised for the selectivity (the former fixed ef 64 missed most)."""
+    settings = index_config(backend, request)
+    index = backends.create(settings.backend, tmp_path / "db", settings)
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((2000, DIMS["visual"])).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    start = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    segments = [SegmentRecord(i, i + 1.0, vectors={"visual": v}) for i, v in enumerate(vectors)]
+    index.replace_video(VideoRecord("/footage/day.mp4", "day", 2000.0, start_time=start), segments)
+    ids = np.array([s.id for s in index.all_segments()])
+    window = SegmentFilter(  # segment middles 1 000.5 … 1 019.5 s: 20 segments
+        after=start + timedelta(seconds=1000), before=start + timedelta(seconds=1020)
+    )
+    queries = rng.standard_normal((5, DIMS["visual"])).astype(np.float32)
+    expected = [ids[1000 + np.argsort(-(vectors[1000:1020] @ q))[:10]].tolist() for q in queries]
+
+    def found() -> list[list[int]]:
+        return [[i for i, _ in index.knn("visual", q, 10, window)] for q in queries]
+
+    assert found() == expected
+    if backend == "milvus-lite":
+        assert isinstance(index, MilvusIndex)
+        name = index._name("visual")
+        index._client.flush(name)  # a sealed segment, whose HNSW graph a load builds
+        index._client.release_collection(name)
+        index._client.load_collection(name)
+        index.exact_filter_rows = 0  # search through HNSW (ef 64 found 3 of 10 here)
+        assert found() == expected
+    index.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_filtered_search_sees_another_writers_videos(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Milvus shows every write at once, so the catalogue's cached allowed ids must not
+    hide segments another writer (``watch`` beside ``serve``) committed since."""
+    settings = index_config(backend, request)
+    serving = backends.create("milvus", tmp_path / "db", settings)
+    serving.replace_video(*synthetic(0))
+    lobby, query = SegmentFilter(zone="lobby"), synthetic(1)[1][0].vectors["visual"]
+    assert serving.knn("visual", query, 5, lobby) == []
+    writing = backends.create("milvus", tmp_path / "db", settings)
+    writing.replace_video(*synthetic(1))
+    assert len(serving.knn("visual", query, 5, lobby)) == 4
+    writing.close()
+    serving.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_snapshot_of_a_milvus_index_carries_its_vectors(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The vectors are exported from Milvus into the archive: imported plainly it is an
+    embedded index, imported with the Milvus backend they go back into Milvus; both
+    search like the original and check consistent."""
+    settings = index_config(backend, request)
+    library = Library(tmp_path / "db", Config(index=settings), backend="milvus")
+    for video in range(len(VIDEOS)):
+        library.index_store.replace_video(*fused_only(video))
+    query = fused_only(1)[1][2].vectors["fused"]
+    expected = library.index_store.knn("fused", query, 12, FILTER_ALL)
+    archive = tmp_path / "snap.tar.gz"
+    snapshot = library.export_snapshot(archive)
+    assert snapshot.manifest["counts"]["vectors"] == 12
+    assert snapshot.manifest["vectors_from"] == "milvus"
+    library.close()
+    for target, imported in (("embedded", None), ("milvus", settings)):
+        import_snapshot(archive, tmp_path / target, imported)
+        copy = Library(tmp_path / target, Config(index=imported or IndexConfig()))
+        assert copy.backend == target
+        found = copy.index_store.knn("fused", query, 12, FILTER_ALL)
+        assert [i for i, _ in found] == [i for i, _ in expected]
+        np.testing.assert_allclose([s for _, s in found], [s for _, s in expected], atol=1e-5)
+        assert copy.check().problems == [] and copy.stats()["vectors.fused"] == 12
+        copy.close()
+    with sqlite3.connect(tmp_path / "milvus" / "index.sqlite") as catalogue:
+        assert catalogue.execute("SELECT count(*) FROM vectors").fetchone()[0] == 0
+
+
+def prefix_of(db: Path) -> str:
+    with closing(sqlite3.connect(db / "milvus.sqlite")) as state:
+        return str(state.execute("SELECT value FROM settings WHERE key = 'prefix'").fetchone()[0])
+
+
+@pytest.mark.slow
+def test_reindex_stays_on_the_server_and_drops_the_replaced_backup(
+    request: pytest.FixtureRequest, tmp_path: Path, samples: SampleSet
+) -> None:
+    """A Milvus index whose URI is only recorded in its directory is re-encoded on that
+    server (not into milvus-lite), under a fresh prefix; DB.previous/ keeps the old
+    collections until the next reindex replaces it, which drops them."""
+    uri = request.getfixturevalue("server_uri")
+    clip = build_tiny_clip(tmp_path / "tiny-clip")
+    clip_config = Config(  # type: ignore[arg-type]
+        modalities=["visual"], encoders={"visual": "clip", "clip_model": str(clip)}
+    )
+    db = tmp_path / "lib"
+    on_server = clip_config.model_copy(update={"index": index_config("milvus-server", request)})
+    first = Library(db, on_server)
+    assert first.index([samples.photos]).indexed
+    first.close()
+    server = MilvusClient(uri=uri)
+    prefixes = [prefix_of(db)]
+    for config in (Config(modalities=["visual"]), clip_config):  # no Milvus settings at all
+        library = Library(db, config)
+        report = library.reindex()
+        assert report.swapped and library.search("a cat", top_k=1).results
+        library.close()
+        assert not (db / "milvus.db").exists()  # the server, not milvus-lite
+        prefixes.append(prefix_of(db))
+        assert prefix_of(previous_path(db)) == prefixes[-2]
+    assert len(set(prefixes)) == 3
+    alive = {name.rsplit("_", 1)[0] for name in server.list_collections()}
+    assert prefixes[0] not in alive and {prefixes[1], prefixes[2]} <= alive
+    server.close()

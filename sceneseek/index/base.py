@@ -210,8 +210,14 @@ class Index(Protocol):
         (empty when they agree; for ``check`` and the crash tests)."""
         ...
 
-    def rebuild_vectors(self) -> None:
-        """Rebuild what search reads from the stored vectors (``check --repair``)."""
+    def rebuild_vectors(self) -> str:
+        """Rebuild what search reads from the stored vectors (``check --repair``); says
+        what was done."""
+        ...
+
+    def held_vectors(self) -> dict[int, set[str]]:
+        """Segment id → the modalities the backend holds a vector of (``check`` finds
+        segments lacking one)."""
         ...
 
     def close(self) -> None: ...

@@ -5,6 +5,11 @@ the keyword rows (FTS5) from the stored observations and labels, the vector stor
 search reads from the ``vectors`` table. What cannot be derived (a segment without the
 vectors of its modalities, duplicated segments) is repaired by marking the video for
 re-analysis, so the next ``sceneseek index`` of it starts afresh.
+
+Where the vectors are is the backend's business: which segments have which vectors
+(``held_vectors``), whether search reads what is stored (``verify_vectors``) and the
+repair (``rebuild_vectors``) go through the index, so the same check serves the
+embedded index (vectors in SQLite) and Milvus (vectors on the server).
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from sceneseek.index.embedded import TEXT_FIELDS, text_row
 class VectorStore(Protocol):
     """What ``check`` needs from the index it verifies."""
 
+    def held_vectors(self) -> dict[int, set[str]]: ...
+
     def verify_vectors(self) -> list[str]: ...
 
-    def rebuild_vectors(self) -> None: ...
+    def rebuild_vectors(self) -> str: ...
 
 
 @dataclass
@@ -69,9 +76,7 @@ def check_index(
         with db:  # one transaction: a crash during repair leaves the index as it was
             _check_orphans(db, report, repair)
             _check_keyword_rows(db, report, repair)
-            stale = _check_segment_vectors(db, report)
-            if stale and repair:
-                _mark_for_reindex(db, stale, report)
+            stale = _check_stored_vectors(db, report)
         _note_files_and_failures(db, directory, report, repair)
         report.counts = {
             table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -79,13 +84,19 @@ def check_index(
         }
         # After the SQLite repairs committed, so a rebuilt store reflects them.
         try:
-            store = open_store()
+            store: VectorStore | None = open_store()
         except (ValueError, RuntimeError, sqlite3.DatabaseError) as exc:
             report.problems.append(f"the vector store cannot be loaded ({exc})")
             if repair:
                 report.unrepairable.append("the vector store cannot be rebuilt from SQLite")
-            return report
-        _check_vector_store(store, report, repair)
+            store = None
+        if store is not None:
+            stale |= _check_missing_vectors(db, store.held_vectors(), report)
+        if stale and repair:
+            with db:
+                _mark_for_reindex(db, stale, report)
+        if store is not None:
+            _check_vector_store(store, report, repair)
     finally:
         db.close()
     return report
@@ -147,23 +158,12 @@ def _check_keyword_rows(db: sqlite3.Connection, report: CheckReport, repair: boo
         report.repaired.append(f"rebuilt {len(wrong)} keyword rows")
 
 
-def _check_segment_vectors(db: sqlite3.Connection, report: CheckReport) -> set[str]:
-    """Paths of videos with a segment that lacks a vector it must have (every segment
-    has a fused vector, visual and image come together, and each text modality with
-    observations has its vector), has malformed vectors, or is duplicated."""
-    sizes: dict[str, set[int]] = {}
-    held: dict[int, set[str]] = {}
-    bad_blobs = set()
-    for segment_id, modality, blob in db.execute(
-        "SELECT segment_id, modality, vector FROM vectors"
-    ):
-        sizes.setdefault(modality, set()).add(len(blob))
-        held.setdefault(segment_id, set()).add(modality)
-        if (
-            len(blob) % 4
-            or not np.isfinite(np.frombuffer(blob[: len(blob) // 4 * 4], np.float32)).all()
-        ):
-            bad_blobs.add(segment_id)
+def _check_missing_vectors(
+    db: sqlite3.Connection, held: dict[int, set[str]], report: CheckReport
+) -> set[str]:
+    """Paths of videos with a segment that lacks a vector it must have, given what the
+    backend holds: every segment has a fused vector, visual and image come together,
+    and each text modality with observations has its vector."""
     stale: set[str] = set()
     missing = 0
     for segment_id, path, observations in db.execute(
@@ -175,10 +175,28 @@ def _check_segment_vectors(db: sqlite3.Connection, report: CheckReport) -> set[s
         if not needed <= have or ("visual" in have) != ("image" in have):
             missing += 1
             stale.add(path)
-        elif segment_id in bad_blobs:
-            stale.add(path)
     if missing:
         report.problems.append(f"{missing} segments lack vectors of their modalities")
+    return stale
+
+
+def _check_stored_vectors(db: sqlite3.Connection, report: CheckReport) -> set[str]:
+    """Paths of videos with malformed vectors in SQLite's ``vectors`` table, or with
+    duplicated segments (a backend keeping its vectors elsewhere has none there)."""
+    sizes: dict[str, set[int]] = {}
+    stale: set[str] = set()
+    bad_blobs = set()
+    for segment_id, path, modality, blob in db.execute(
+        "SELECT s.id, v.path, x.modality, x.vector FROM vectors x"
+        " JOIN segments s ON s.id = x.segment_id JOIN videos v ON v.id = s.video_id"
+    ):
+        sizes.setdefault(modality, set()).add(len(blob))
+        if (
+            len(blob) % 4
+            or not np.isfinite(np.frombuffer(blob[: len(blob) // 4 * 4], np.float32)).all()
+        ):
+            bad_blobs.add(segment_id)
+            stale.add(path)
     if bad_blobs:
         report.problems.append(f"{len(bad_blobs)} segments have malformed (non-finite) vectors")
     for modality, lengths in sizes.items():
@@ -239,5 +257,4 @@ def _check_vector_store(store: VectorStore, report: CheckReport, repair: bool) -
         return
     report.problems.append(f"vector store disagrees with SQLite: {'; '.join(differ)}")
     if repair:
-        store.rebuild_vectors()
-        report.repaired.append("rebuilt the vector store from SQLite")
+        report.repaired.append(store.rebuild_vectors())

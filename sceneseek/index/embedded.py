@@ -326,9 +326,19 @@ class EmbeddedIndex:
         """Differences between the vectors search reads and SQLite's, one line each."""
         return self.vector_store.verify()
 
-    def rebuild_vectors(self) -> None:
+    def rebuild_vectors(self) -> str:
         """Load the search-side vectors again from SQLite, the source of truth."""
         self.vector_store.rebuild()
+        return "rebuilt the vector store from SQLite"
+
+    def held_vectors(self) -> dict[int, set[str]]:
+        """Per segment, the modalities SQLite holds a vector of."""
+        held: dict[int, set[str]] = {}
+        for segment_id, modality in self._reader().execute(
+            "SELECT segment_id, modality FROM vectors"
+        ):
+            held.setdefault(segment_id, set()).add(modality)
+        return held
 
     # -- text ---------------------------------------------------------------------------
     def keyword(

@@ -7,7 +7,9 @@ Milvus instead of SQLite and Faiss. One collection per modality (Milvus 2.3 allo
 vector field per collection, and dimensions differ: 384 for text-space vectors, 1280 for
 image features), keyed by segment id, with the segment's camera, zone, video path and
 wall-clock fields as scalar fields: a ``SegmentFilter`` becomes a Milvus boolean
-expression evaluated inside the vector search, never a filter applied afterwards.
+expression evaluated inside the vector search, never a filter applied afterwards. HNSW
+visits fewer allowed nodes the narrower the filter, so its ``ef`` grows with the
+selectivity the catalogue counts, and very selective filters are scored exactly.
 
 The URI picks the server: a file path (``lib/milvus.db``, the default) runs milvus-lite
 in-process; ``http://host:19530`` a Milvus standalone or cluster. Keyword search is the
@@ -26,9 +28,12 @@ have no catalogue segment and search drops them.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +53,10 @@ from sceneseek.index.embedded import (
 STATE_FILE = "milvus.sqlite"  # binding to a server and collections; pending writes
 MAX_TOP_K = 16384  # Milvus refuses larger limits
 INSERT_BATCH = 512  # rows per insert call, far below gRPC's message limit
+ID_BATCH = 4096  # ids per `id in [...]` lookup of ``held_vectors``
+HNSW_EF = 64  # HNSW candidate list of an unfiltered search (at least k)
+MAX_EF = 32768  # the largest ef Milvus accepts
+EXACT_FILTER_ROWS = 2_000  # filters allowing at most this many segments are scored exactly
 MAX_TEXT_BYTES = 65535  # Milvus VARCHAR limit
 SCALAR_FIELDS = ("video", "camera", "zone", "has_time", "day_seconds", "wall_time", "weekday")
 
@@ -85,6 +94,8 @@ class MilvusIndex(EmbeddedIndex):
         self._server_keyword = settings.keyword == "milvus"
         self._index_type = settings.milvus_index
         self._collections: set[str] = set()
+        self._segment_count: int | None = None  # catalogue segments, until the next write
+        self.exact_filter_rows = EXACT_FILTER_ROWS
         try:
             self._client = MilvusClient(uri=uri, token=settings.milvus_token or "")
             self._list_collections()
@@ -99,17 +110,14 @@ class MilvusIndex(EmbeddedIndex):
     def _bind(self, directory: Path, settings: IndexConfig) -> tuple[str, str]:
         """The URI and collection prefix of this index, recorded at creation so that later
         commands need no settings. The prefix is random unless configured: two indexes on
-        one server (or a reindex's staging copy) never share collections. A configured
-        URI replaces the recorded one (the cluster moved); none at all means milvus-lite
-        in the index directory, which moves with it."""
+        one server (or a reindex's staging copy) never share collections. Like the
+        backend, a configured prefix only names a new index's collections (the index a
+        reindex swaps in has a fresh one). A configured URI replaces the recorded one
+        (the cluster moved); none at all means milvus-lite in the index directory, which
+        moves with it."""
         recorded = self._settings()
         prefix = recorded.get("prefix") or settings.collection_prefix
         prefix = prefix or f"sceneseek_{uuid.uuid4().hex[:12]}"
-        if settings.collection_prefix and settings.collection_prefix != prefix:
-            raise SceneseekError(
-                f"{directory}: this index uses Milvus collections {prefix}_*, "
-                f"configured collection_prefix is {settings.collection_prefix}"
-            )
         uri = settings.milvus_uri or recorded.get("uri")
         with self._state_lock, self._state:
             self._state.executemany(
@@ -123,6 +131,13 @@ class MilvusIndex(EmbeddedIndex):
             self._state.execute("CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value)")
             self._state.execute("CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY)")
             return dict(self._state.execute("SELECT key, value FROM settings").fetchall())
+
+    def settings_beside(self, settings: IndexConfig) -> IndexConfig:
+        """Settings for a new index on the same Milvus as this one (``reindex`` stages
+        there): this index's URI, the configured token, a fresh collection prefix. An
+        index in milvus-lite inside its directory gets its own, inside its directory."""
+        uri = settings.milvus_uri or self._settings().get("uri")
+        return settings.model_copy(update={"milvus_uri": uri, "collection_prefix": None})
 
     def _name(self, modality: str) -> str:
         return f"{self._prefix}_{modality}"
@@ -145,25 +160,32 @@ class MilvusIndex(EmbeddedIndex):
 
     def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
         with self._lock:
+            self._segment_count = None
             self._set_pending(video.path, True)
             super().replace_video(video, [replace(s, vectors={}) for s in segments])
             self._delete_rows(video.path)
-            scalars = self._scalar_rows(video.path)
-            rows: dict[str, list[dict[str, Any]]] = {}
-            for (segment_id, fields, texts), segment in zip(scalars, segments, strict=True):
-                for modality, vector in segment.vectors.items():
-                    vector = np.asarray(vector, np.float32)
-                    rows.setdefault(modality, []).append(
-                        {"id": segment_id, **fields, "vector": vector.tolist()}
-                    )
-                if self._server_keyword:
-                    rows.setdefault(KEYWORD, []).append({"id": segment_id, **fields, **texts})
-            for modality, modality_rows in rows.items():
-                self._insert(modality, modality_rows)
+            self._write_rows(video.path, [s.vectors for s in segments])
             self._set_pending(video.path, False)
+
+    def _write_rows(self, path: str, vectors: list[dict[str, np.ndarray]]) -> None:
+        """Insert the Milvus rows of ``path``'s segments, whose vectors are given in
+        segment id (= insertion) order."""
+        scalars = self._scalar_rows(path)
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for (segment_id, fields, texts), segment in zip(scalars, vectors, strict=True):
+            for modality, vector in segment.items():
+                vector = np.asarray(vector, np.float32)
+                rows.setdefault(modality, []).append(
+                    {"id": segment_id, **fields, "vector": vector.tolist()}
+                )
+            if self._server_keyword:
+                rows.setdefault(KEYWORD, []).append({"id": segment_id, **fields, **texts})
+        for modality, modality_rows in rows.items():
+            self._insert(modality, modality_rows)
 
     def remove_video(self, path: str) -> bool:
         with self._lock:
+            self._segment_count = None
             self._set_pending(path, True)
             known = super().remove_video(path)
             self._delete_rows(path)
@@ -303,18 +325,64 @@ class MilvusIndex(EmbeddedIndex):
     def knn(
         self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
     ) -> list[tuple[int, float]]:
+        """HNSW under a filter only keeps the allowed nodes of the candidates it visits, so
+        ``ef`` grows as the filter narrows (the catalogue counts the allowed segments,
+        cached as for the embedded index); a filter allowing a few thousand segments at
+        most is scored exactly on their vectors, fetched from Milvus by id (faster than by
+        the filter in milvus-lite: 120 ms against 310 ms for 1 000 of 100k)."""
         if modality == KEYWORD or not self._exists(modality):
             return []
+        query = np.asarray(query, np.float32)
+        expression = filter_expression(where)
+        ef = max(k, HNSW_EF)
+        if not where.is_empty:
+            allowed = self._allowed_ids(where)
+            if not len(allowed):
+                return []
+            if len(allowed) <= self.exact_filter_rows:
+                return self._exact(modality, query, k, allowed)
+            ef = ef_for(k, len(allowed) / max(len(allowed), self._segments()))
         hits = self._client.search(
             self._name(modality),
-            data=[np.asarray(query, np.float32).tolist()],
+            data=[query.tolist()],
             anns_field="vector",
             limit=min(k, MAX_TOP_K),
-            filter=filter_expression(where),
+            filter=expression,
             output_fields=[],
-            search_params={"metric_type": "IP", "params": {"ef": max(k, 64)}},
+            search_params={"metric_type": "IP", "params": {"ef": ef}},
         )
         return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0]]
+
+    def _exact(
+        self, modality: str, query: np.ndarray, k: int, ids: np.ndarray
+    ) -> list[tuple[int, float]]:
+        """Cosine with the vectors of segments ``ids``, best first."""
+        rows = self._client.query(self._name(modality), ids=ids.tolist(), output_fields=["vector"])
+        if not rows:
+            return []
+        ids = np.fromiter((row["id"] for row in rows), np.int64, len(rows))
+        scores = np.asarray([row["vector"] for row in rows], np.float32) @ query
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[i]), float(scores[i])) for i in best]
+
+    def _allowed_ids(self, where: SegmentFilter) -> np.ndarray:
+        """The embedded index's cached allowed ids, forgotten whenever the catalogue
+        changed, by this process or another (SQLite's data_version): Milvus shows other
+        processes' writes at once, so a stale id list would hide their segments."""
+        version = self._reader().execute("PRAGMA data_version").fetchone()[0]
+        if getattr(self._local, "catalogue_version", None) != version:
+            self._local.catalogue_version = version
+            with self._lock:
+                self._allowed_cache.clear()
+                self._segment_count = None
+        return super()._allowed_ids(where)
+
+    def _segments(self) -> int:
+        """Segments in the catalogue (the denominator of a filter's selectivity)."""
+        if self._segment_count is None:
+            row = self._reader().execute("SELECT count(*) FROM segments").fetchone()
+            self._segment_count = int(row[0])
+        return self._segment_count
 
     def keyword(
         self, text: str, k: int, where: SegmentFilter, fields: tuple[str, ...]
@@ -390,10 +458,61 @@ class MilvusIndex(EmbeddedIndex):
         ]
         return super().verify_vectors() + problems
 
-    def rebuild_vectors(self) -> None:
+    def held_vectors(self) -> dict[int, set[str]]:
+        """Per catalogue segment, the modalities Milvus holds a vector of."""
+        ids = [r[0] for r in self._reader().execute("SELECT id FROM segments ORDER BY id")]
+        held: dict[int, set[str]] = {}
+        for segment_id, modality, _ in self.stored_vectors(ids, with_vectors=False):
+            held.setdefault(segment_id, set()).add(modality)
+        return held
+
+    def stored_vectors(
+        self, ids: list[int], with_vectors: bool = True
+    ) -> Iterator[tuple[int, str, np.ndarray | None]]:
+        """(segment id, modality, vector) of every vector Milvus holds for ``ids``, asked
+        in batches of ids (Milvus 2.3 cannot page through a collection in id order)."""
+        self._list_collections()
+        for modality in sorted(self._collections - {KEYWORD}):
+            for start in range(0, len(ids), ID_BATCH):
+                rows = self._client.query(
+                    self._name(modality),
+                    ids=ids[start : start + ID_BATCH],
+                    output_fields=["vector"] if with_vectors else ["id"],
+                )
+                for row in rows:
+                    vector = np.asarray(row["vector"], np.float32) if with_vectors else None
+                    yield int(row["id"]), modality, vector
+
+    def adopt_catalogue_vectors(self) -> None:
+        """Move the vectors the catalogue holds (a snapshot just imported into this
+        directory) into Milvus, one video at a time as ``replace_video`` writes them, then
+        empty the catalogue's ``vectors`` table."""
+        for (path,) in self._reader().execute("SELECT path FROM videos ORDER BY id").fetchall():
+            held: dict[int, dict[str, np.ndarray]] = {}
+            for segment_id, modality, blob in self._reader().execute(
+                "SELECT s.id, x.modality, x.vector FROM segments s"
+                " JOIN videos v ON v.id = s.video_id LEFT JOIN vectors x ON x.segment_id = s.id"
+                " WHERE v.path = ?",
+                (path,),
+            ):
+                vectors = held.setdefault(segment_id, {})
+                if modality is not None:
+                    vectors[modality] = np.frombuffer(blob, np.float32)
+            self._set_pending(path, True)
+            self._write_rows(path, [held[i] for i in sorted(held)])
+            self._set_pending(path, False)
+        with self._lock, self.vector_store.transaction(self._db) as changes:
+            changes.remove([r[0] for r in self._db.execute("SELECT segment_id FROM vectors")])
+            self._db.execute("DELETE FROM vectors")
+
+    def rebuild_vectors(self) -> str:
         """Milvus holds the only copy of the vectors, so there is nothing to rebuild them
         from: drop the rows of removals a crash interrupted (re-indexing fixes the rest)."""
         self._finish_pending_removals()
+        return (
+            "dropped the Milvus rows of interrupted removals; videos whose write did not "
+            "reach Milvus are written again by the next `sceneseek index`"
+        )
 
     def stats(self) -> dict[str, int]:
         counts = super().stats()
@@ -409,6 +528,51 @@ class MilvusIndex(EmbeddedIndex):
 
 
 KEYWORD = "keyword"  # the collection holding BM25 fields (keyword = "milvus")
+
+
+def ef_for(k: int, selectivity: float) -> int:
+    """HNSW ``ef`` for a filter letting ``selectivity`` of the segments through: only the
+    allowed share of the candidates counts, so the list grows as 1/selectivity (measured
+    on milvus-lite at 100k e5-like vectors, 10 %: ef 360 gave recall@10 0.993, 640
+    0.997, 1 280 1.0; 1 %: 2 024 gave 0.98, 6 400 1.0, all at the same latency)."""
+    return int(min(MAX_EF, math.ceil(max(k, HNSW_EF) / selectivity)))
+
+
+def import_catalogue_vectors(directory: Path, settings: IndexConfig) -> None:
+    """Turn the index in ``directory``, whose vectors are in its catalogue (an imported
+    snapshot), into a Milvus index on the configured server (milvus-lite by default)."""
+    sqlite3.connect(directory / STATE_FILE).close()  # from now on it reads as Milvus
+    index = MilvusIndex(directory, settings)
+    try:
+        index.adopt_catalogue_vectors()
+    finally:
+        index.close()
+
+
+def drop_collections(directory: Path, settings: IndexConfig) -> None:
+    """Drop the Milvus collections of the index in ``directory`` from their server, before
+    the directory is deleted (``reindex`` replacing ``DB.previous/``). An index in
+    milvus-lite inside its directory goes with it; nothing to do without a state file."""
+    if not (directory / STATE_FILE).exists():
+        return
+    from pymilvus import MilvusClient
+
+    with closing(sqlite3.connect(directory / STATE_FILE)) as state:
+        recorded = dict(state.execute("SELECT key, value FROM settings").fetchall())
+    uri, prefix = recorded.get("uri"), recorded.get("prefix")
+    if not uri or not prefix or Path(uri).resolve().is_relative_to(directory.resolve()):
+        return
+    try:
+        client = MilvusClient(uri=uri, token=settings.milvus_token or "")
+        for name in client.list_collections():
+            if name.startswith(f"{prefix}_"):
+                client.drop_collection(name)
+        client.close()
+    except Exception as exc:  # noqa: BLE001 - pymilvus raises many kinds; name the server
+        raise SceneseekError(
+            f"{directory}: cannot drop its Milvus collections {prefix}_* at {uri} ({exc}); "
+            "drop them there, or run this again when the server answers"
+        ) from None
 
 
 def filter_expression(where: SegmentFilter) -> str:

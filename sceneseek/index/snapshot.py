@@ -4,6 +4,10 @@ copy of the SQLite database and a manifest (format and encoder versions, counts,
 The copy is made with SQLite's online backup API, so a live index (WAL, a writer busy)
 gives a consistent snapshot. Vector files are not included: SQLite is the source of
 truth and the vector side is rebuilt from it when the imported index is first opened.
+A Milvus index keeps its vectors on the server, so they are exported into the copy's
+``vectors`` table (for the segments the copy holds): the archive has the same layout
+either way. Imported, it is an embedded index, or with the Milvus backend configured
+the vectors go back into Milvus (a fresh collection prefix) and leave the catalogue.
 The videos themselves are not included either; their recorded paths must exist where the
 snapshot is imported for thumbnails and playback (search works without them).
 """
@@ -18,13 +22,17 @@ import sqlite3
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import sceneseek
+from sceneseek.config import IndexConfig
 from sceneseek.errors import SceneseekError
 from sceneseek.index.embedded import SCHEMA_VERSION
 
@@ -33,15 +41,20 @@ MANIFEST = "manifest.json"
 COUNTED = ("videos", "segments", "vectors", "marks", "alerts", "fusions")
 
 
+# For an index whose vectors are elsewhere: (segment id, modality, vector) for given ids.
+VectorSource = Callable[[list[int]], Iterator[tuple[int, str, np.ndarray | None]]]
+
+
 @dataclass(frozen=True)
 class Snapshot:
     path: Path
     manifest: dict[str, Any]
 
 
-def export_snapshot(db: Path, archive: Path) -> Snapshot:
+def export_snapshot(db: Path, archive: Path, vectors: VectorSource | None = None) -> Snapshot:
     """Write ``archive`` (tar.gz) from the index in ``db``; readers and writers of the
-    index carry on meanwhile."""
+    index carry on meanwhile. ``vectors`` reads the vectors of a backend that keeps
+    them outside SQLite."""
     source = db / DATABASE
     if not source.exists():
         raise SceneseekError(f"{db}: no index here to snapshot")
@@ -49,10 +62,13 @@ def export_snapshot(db: Path, archive: Path) -> Snapshot:
         copy = Path(tmp) / DATABASE
         with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(copy)) as out:
             live.backup(out)
+            if vectors is not None:
+                _store_vectors(out, vectors)
             out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         manifest = _describe(copy)
         manifest["created"] = datetime.now().astimezone().isoformat()
         manifest["sceneseek"] = sceneseek.__version__
+        manifest["vectors_from"] = "milvus" if vectors is not None else "sqlite"
         archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_name(archive.name + ".partial")
         with tarfile.open(partial, "w:gz") as tar:
@@ -65,9 +81,20 @@ def export_snapshot(db: Path, archive: Path) -> Snapshot:
     return Snapshot(archive, manifest)
 
 
-def import_snapshot(archive: Path, db: Path) -> Snapshot:
+def _store_vectors(copy: sqlite3.Connection, vectors: VectorSource) -> None:
+    """Write the vectors of the copy's segments into its ``vectors`` table."""
+    ids = [r[0] for r in copy.execute("SELECT id FROM segments ORDER BY id")]
+    with copy:
+        copy.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+            ((i, m, np.asarray(v, np.float32).tobytes()) for i, m, v in vectors(ids)),
+        )
+
+
+def import_snapshot(archive: Path, db: Path, settings: IndexConfig | None = None) -> Snapshot:
     """Unpack ``archive`` into ``db`` (a new or empty directory) after checking its format
-    and checksum; refuses rather than overwrite an index."""
+    and checksum; refuses rather than overwrite an index. With the Milvus backend in
+    ``settings``, the vectors then move into Milvus."""
     if db.exists() and any(db.iterdir()):
         raise SceneseekError(f"{db}: not empty; import a snapshot into a new directory")
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +106,13 @@ def import_snapshot(archive: Path, db: Path) -> Snapshot:
             manifest = _unpack(tar, Path(tmp), archive, db)
     except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
         raise SceneseekError(f"{archive}: not a readable sceneseek snapshot ({exc})") from None
+    if settings is not None and settings.backend == "milvus":
+        from sceneseek.index.milvus import import_catalogue_vectors
+
+        try:
+            import_catalogue_vectors(db, settings)
+        except SceneseekError as exc:
+            raise SceneseekError(f"{exc}; delete {db} and import again") from None
     return Snapshot(archive, manifest)
 
 
