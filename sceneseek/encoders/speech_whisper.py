@@ -62,10 +62,16 @@ class FasterWhisper:
     def transcribe(self, audio: np.ndarray) -> Transcript:
         if audio.size == 0:
             return Transcript(language=self.language or UNDETERMINED, utterances=[])
+        # One fixed temperature: faster-whisper's default falls back to *sampling* at
+        # rising temperatures when a window decodes poorly, so the same file gave a
+        # different transcript on each run (a benchmark query flipped between AP 1 and
+        # 0.5). Beam search at temperature 0 is deterministic and recovered the phrases
+        # greedy decoding dropped, for ~1.5x the decoding time (a small share of ingest).
         segments, info = self._model.transcribe(
             audio,
             language=self.language,
-            beam_size=1,
+            beam_size=5,
+            temperature=0.0,
             vad_filter=True,
             word_timestamps=True,
             condition_on_previous_text=False,
