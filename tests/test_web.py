@@ -219,6 +219,20 @@ def test_a_date_range_filters_the_results(page: WebDriver) -> None:
     assert page.find_element(By.ID, "after").get_attribute("value") == ""
 
 
+def test_weekdays_filter_the_results_and_a_bad_one_is_explained(page: WebDriver) -> None:
+    # No wall-clock times in the sample index: no segment falls on any weekday.
+    page.find_element(By.ID, "weekdays").send_keys("mon-fri")
+    search(page, "a cat")
+    assert not page.find_elements(By.CSS_SELECTOR, ".result")
+    assert "No moments match" in page.find_element(By.ID, "message").text
+    page.find_element(By.ID, "weekdays").clear()
+    page.find_element(By.ID, "weekdays").send_keys("someday")
+    search(page, "a cat")
+    assert "someday" in page.find_element(By.ID, "message").text
+    page.find_element(By.ID, "clear-filters").click()
+    assert page.find_element(By.ID, "weekdays").get_attribute("value") == ""
+
+
 def test_filters_read_from_the_words_are_chips_the_user_can_remove(page: WebDriver) -> None:
     # The sample index has cam-01 but no wall-clock times, so "at night" matches nothing.
     search(page, "a cat on camera 1 at night")

@@ -142,7 +142,12 @@ function postJson(path, payload) {
 
 function filterParams() {
   const params = new URLSearchParams();
-  const fields = { camera: "#camera", zone: "#zone", time_of_day: "#time-of-day" };
+  const fields = {
+    camera: "#camera",
+    zone: "#zone",
+    time_of_day: "#time-of-day",
+    weekdays: "#weekdays",
+  };
   for (const [name, selector] of Object.entries(fields)) {
     const value = $(selector).value.trim();
     if (value) params.set(name, value);
@@ -816,7 +821,7 @@ function onSearchSubmit(event) {
 }
 
 function clearFilters() {
-  for (const selector of ["#camera", "#zone", "#time-of-day", "#after", "#before"]) {
+  for (const selector of ["#camera", "#zone", "#time-of-day", "#weekdays", "#after", "#before"]) {
     $(selector).value = "";
   }
   if (state.lastSearch) runSearch(state.lastSearch);
