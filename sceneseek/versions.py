@@ -44,7 +44,15 @@ PREVIOUS_SUFFIX = ".previous"
 LOCK_FILE = "reindex.lock"
 # Tables that hold what the videos were encoded into; every other table (marks, alerts,
 # cameras, fusions, whatever later features add) is the operators' and is carried over.
-CONTENT_TABLES = ("meta", "videos", "segments", "vectors", "failures", "segment_text")
+CONTENT_TABLES = (
+    "meta",
+    "videos",
+    "segments",
+    "vectors",
+    "vector_log",  # the vector store's write log: copying the old one would misdate it
+    "failures",
+    "segment_text",
+)
 RENAME_EXCHANGE = 2  # linux/fs.h
 AT_FDCWD = -100
 

@@ -136,6 +136,10 @@ class Index(Protocol):
         """Atomically swap in this video's segments (a crash leaves the old ones)."""
         ...
 
+    def remove_video(self, path: str) -> bool:
+        """Forget a video and its segments; False if it was not indexed."""
+        ...
+
     def record_failure(self, path: str, error: str) -> None: ...
 
     def failures(self) -> list[tuple[str, str]]:
