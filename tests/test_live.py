@@ -26,7 +26,7 @@ from sceneseek.cli import app
 from sceneseek.errors import SceneseekError
 from sceneseek.eval.samples import SampleSet
 from sceneseek.ingest import Encoders
-from sceneseek.live.watch import watch_folder
+from sceneseek.live.watch import sweep, watch_folder
 from sceneseek.media.decode import probe
 from sceneseek.search.moments import Moment
 
@@ -295,3 +295,17 @@ def test_alert_commands(tmp_path: Path) -> None:
     assert runner.invoke(app, ["alert", "remove", str(alert["id"]), "--db", db]).exit_code == 0
     again = runner.invoke(app, ["alert", "remove", str(alert["id"]), "--db", db])
     assert again.exit_code == 1 and "no alert" in again.output
+
+
+def test_retention_deletes_old_chunks_and_forgets_them(tmp_path: Path, samples: SampleSet) -> None:
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    old, current = recordings / "cam_1_0.ts", recordings / "cam_1_1.ts"
+    for chunk in (old, current):
+        shutil.copy(samples.silent, chunk)
+    library = Library(tmp_path / "lib", Config(modalities=["visual"]))
+    assert len(library.index([old, current]).indexed) == 2
+    removed = sweep(library, recordings, max_age_s=-60, keep=current)  # everything is "old"
+    assert removed == [old] and not old.exists() and current.exists()
+    assert [Path(v.path).name for v in library.videos()] == [current.name]
+    library.close()

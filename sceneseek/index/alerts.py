@@ -52,7 +52,7 @@ class AlertEvent:
 
 @runtime_checkable
 class AlertStore(Protocol):
-    """What a backend needs for alerts and live recording (the embedded index has it)."""
+    """What a backend needs for alerts (the embedded index has it)."""
 
     def add_alert(
         self,
@@ -75,8 +75,4 @@ class AlertStore(Protocol):
 
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
         """Newest first."""
-        ...
-
-    def remove_video(self, path: str) -> bool:
-        """Forget a video (e.g. a recording chunk past retention)."""
         ...

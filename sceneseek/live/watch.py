@@ -29,7 +29,7 @@ from typing import IO
 from urllib.parse import urlparse
 
 from sceneseek.errors import SceneseekError
-from sceneseek.index.alerts import AlertEvent, AlertStore
+from sceneseek.index.alerts import AlertEvent
 from sceneseek.ingest import analyse, display_path
 from sceneseek.library import VIDEO_EXTENSIONS, Library
 from sceneseek.media.decode import probe
@@ -534,7 +534,7 @@ def sweep(library: Library, directory: Path, max_age_s: float, keep: Path | None
         with suppress(FileNotFoundError):
             if path.stat().st_mtime >= cutoff:
                 continue
-            if path.suffix == ".ts" and isinstance(store, AlertStore):
+            if path.suffix == ".ts":
                 store.remove_video(display_path(path))
             path.unlink()
             removed.append(path)
