@@ -79,6 +79,7 @@ class Observation:
     end: float
     text: str
     score: float = 1.0
+    language: str | None = None  # ISO 639-1 code of the words, where it was detected
 
 
 @dataclass

@@ -277,7 +277,7 @@ class EmbeddedIndex:
                 segment.keyframe,
                 json.dumps(
                     {
-                        m: [[o.start, o.end, o.text, o.score] for o in items]
+                        m: [[o.start, o.end, o.text, o.score, o.language] for o in items]
                         for m, items in segment.observations.items()
                     }
                 ),
