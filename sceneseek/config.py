@@ -41,7 +41,11 @@ class EncoderConfig(BaseModel):
 
     text: str = "e5-small"
     visual: str = "effnet-lite0-conse"
-    speech: str = "whisper-tiny.en"
+    speech: str = Field(
+        "whisper-base",
+        description="whisper-base: multilingual, language per speech island;"
+        " whisper-tiny.en: English-only libraries (less memory, no language detection)",
+    )
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
     people: str = "people-hog"

