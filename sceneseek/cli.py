@@ -254,7 +254,8 @@ def explain(evidence: dict[str, dict[str, Any]]) -> str:
             assert isinstance(labels, list)
             parts.append("visual: " + ", ".join(f"{n} {p:.2f}" for n, p in labels))
         elif "text" in entry:
-            parts.append(f'{modality}: "{str(entry["text"])[:80]}"')
+            said_in = f" ({', '.join(entry['languages'])})" if entry.get("languages") else ""
+            parts.append(f'{modality}{said_in}: "{str(entry["text"])[:80]}"')
         elif entry.get("matched"):
             parts.append(f"{modality}: {', '.join(entry['matched'])}")
         else:
@@ -280,6 +281,10 @@ def info(db: DbOption) -> None:
             table.add_row(modality, str(stats.get(f"vectors.{modality}", 0)), encoders[modality])
     table.add_row("text", "", encoders.get("text", ""))
     out.print(table)
+    spoken = {k.split(".", 1)[1]: n for k, n in stats.items() if k.startswith("utterances.")}
+    if spoken:
+        languages = ", ".join(f"{lang} {n}" for lang, n in sorted(spoken.items()))
+        out.print(f"utterances by language: {languages}", highlight=False)
     for path, cause in failures:
         err.print(f"failed: {path}: {cause}", highlight=False)
 

@@ -117,6 +117,7 @@ class ObservationOut(BaseModel):
     end: float
     text: str
     score: float
+    language: str | None = Field(None, description="ISO 639-1 code of the words, if detected")
 
 
 class SegmentOut(Open):
@@ -271,7 +272,14 @@ def _segment(segment: Any) -> dict[str, Any]:
         "wall_start": _iso(segment.wall_start),
         "observations": {
             modality: [
-                {"start": o.start, "end": o.end, "text": o.text, "score": o.score} for o in items
+                {
+                    "start": o.start,
+                    "end": o.end,
+                    "text": o.text,
+                    "score": o.score,
+                    "language": o.language,
+                }
+                for o in items
             ]
             for modality, items in segment.observations.items()
         },

@@ -139,16 +139,22 @@ class LanguageGuess:
 
 def island_languages(guesses: list[LanguageGuess]) -> list[tuple[str, float]]:
     """The language each island is transcribed in, with its probability. A confident guess
-    stands; an unsure one (a cough, "ok", a name: too little speech to tell) takes the
-    file's dominant language, the one confidently heard for the most seconds, since an
-    island decoded in the wrong language comes out as nonsense in both."""
-    sure = [g.best[1] >= MIN_LANGUAGE_PROBABILITY for g in guesses]
-    heard = [g for g, is_sure in zip(guesses, sure, strict=True) if is_sure] or guesses
-    dominant = _longest([(g.best[0], g.seconds) for g in heard])
-    return [
-        g.best if is_sure else (dominant, g.probabilities.get(dominant, 0.0))
-        for g, is_sure in zip(guesses, sure, strict=True)
-    ]
+    stands. An unsure one (a short or unclear island: a cough, "ok", a name) is weighed
+    against the file's mix, each language's probability averaged over all islands by
+    their seconds: "pt" 0.47 on one island of a file heard as Spanish elsewhere becomes
+    Spanish, since an island decoded in the wrong language is nonsense in both."""
+    total = sum(g.seconds for g in guesses) or 1.0
+    mix: dict[str, float] = {}
+    for guess in guesses:
+        for language, p in guess.probabilities.items():
+            mix[language] = mix.get(language, 0.0) + p * guess.seconds / total
+    chosen = []
+    for guess in guesses:
+        language, p = guess.best
+        if p < MIN_LANGUAGE_PROBABILITY:
+            language = max(guess.probabilities, key=lambda x: guess.probabilities[x] * mix[x])
+        chosen.append((language, guess.probabilities[language]))
+    return chosen
 
 
 def _longest(spans: list[tuple[str, float]]) -> str:

@@ -38,6 +38,12 @@ def observation_text(observations: list[Observation]) -> str:
     return " ".join(dict.fromkeys(o.text for o in observations))
 
 
+def observation_languages(observations: list[Observation]) -> list[str]:
+    """The languages the observations were said or written in, each once, in time order
+    (empty when none was detected, as for sound tags)."""
+    return list(dict.fromkeys(o.language for o in observations if o.language))
+
+
 @dataclass
 class SegmentRecord:
     start: float

@@ -19,6 +19,7 @@ from sceneseek.index.base import (
     Index,
     SegmentFilter,
     StoredSegment,
+    observation_languages,
     observation_text,
 )
 from sceneseek.ingest import Encoders
@@ -305,6 +306,8 @@ def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]], query: 
             entry["matched"] = _matched_words(query, best)
         if modality in best.observations:
             entry["text"] = observation_text(best.observations[modality])[:300]
+            if languages := observation_languages(best.observations[modality]):
+                entry["languages"] = languages
         evidence[modality] = entry
     moment.evidence = evidence
     # The fused vector mixes every modality, so it cannot say which evidence to trust.

@@ -470,7 +470,8 @@ function evidenceText(modality, entry) {
   if (entry.text) {
     const quoted = modality === "speech" || modality === "ocr";
     const text = truncate(entry.text, 110);
-    return quoted ? `“${text}”` : text;
+    const saidIn = Array.isArray(entry.languages) ? `(${entry.languages.join(", ")}) ` : "";
+    return saidIn + (quoted ? `“${text}”` : text);
   }
   if (entry.similarity !== undefined) return `similarity ${Number(entry.similarity).toFixed(2)}`;
   if (entry.contribution !== undefined) return `contribution ${Number(entry.contribution).toFixed(2)}`;
