@@ -1,11 +1,14 @@
 """Ingest speed per modality (× realtime) and in-process query latency.
 
 Usage: python bench/ingest_speed.py [VIDEO_DIR] [--db DIR] [--ray-workers N]
+       python bench/ingest_speed.py [VIDEO_DIR] --speech NAME --speech NAME ...
 Defaults to the benchmark videos (bench/data/sceneseek-bench/videos). Each stage is
 timed separately on the same files, then the full ``Library.index`` path with every
 modality on, so per-modality costs and the end-to-end figure come from one run. With
 ``--ray-workers N`` the same files are then indexed again on a local Ray cluster with N
 workers (each loading the models, on the clock as in the single-process run).
+With ``--speech`` only the speech stage runs, once per named speech encoder on the same
+decoded audio, taking turns file by file so machine load falls on each alike.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sceneseek import Config, Library
+from sceneseek.encoders import speech_encoders
 from sceneseek.encoders.base import FrameSession, Observation, VisualEncoder
 from sceneseek.ingest import Encoders
 from sceneseek.ingest_ray import RayCluster, connect
@@ -85,6 +89,22 @@ def stage_seconds(files: list[Path], config: Config, encoders: Encoders) -> dict
     return watch.seconds
 
 
+def speech_seconds(files: list[Path], config: Config, names: list[str]) -> dict[str, float]:
+    """Seconds each speech encoder spends on the same audio (models loaded off the clock)."""
+    encoders = {
+        name: speech_encoders.create(name, threads=config.threads, cache_dir=config.cache_dir)
+        for name in names
+    }
+    audio = [decode_audio(info) for info in map(probe, files) if info.has_audio]
+    for encoder in encoders.values():
+        encoder.transcribe(audio[0])  # warm-up
+    watch = Stopwatch()
+    for clip in audio:
+        for name, encoder in encoders.items():
+            watch.run(name, encoder.transcribe, clip)
+    return watch.seconds
+
+
 def ray_index(files: list[Path], config: Config, db: str, workers: int) -> dict[str, float]:
     """Seconds to start a local Ray cluster, then to index the files on it."""
     watch = Stopwatch()
@@ -103,11 +123,23 @@ def main() -> None:
     parser.add_argument("videos", nargs="?", default="bench/data/sceneseek-bench/videos")
     parser.add_argument("--db", default="bench/out/speed-lib")
     parser.add_argument("--ray-workers", type=int, help="also index on a local Ray cluster")
+    parser.add_argument(
+        "--speech", action="append", help="time only speech, with each encoder named (repeat)"
+    )
     args = parser.parse_args()
     config = Config()
-    encoders = Encoders(config)
     files = expand_paths([args.videos])
     duration = sum(probe(f).duration for f in files)
+    if args.speech:
+        speech = speech_seconds(files, config, args.speech)
+        first = args.speech[0]
+        print(f"{len(files)} videos, {duration:.0f} s of video, {config.threads} threads")
+        print(f"| speech encoder | seconds | × realtime | time vs {first} |\n|---|---|---|---|")
+        for name, took in speech.items():
+            ratio = took / speech[first]
+            print(f"| {name} | {took:.1f} | {duration / took:.0f}× | {ratio:.2f}× |")
+        return
+    encoders = Encoders(config)
     stage_seconds(files[:1], config, encoders)  # warm-up: load every model off the clock
     seconds = stage_seconds(files, config, encoders)
     shutil.rmtree(args.db, ignore_errors=True)

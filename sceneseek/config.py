@@ -46,6 +46,11 @@ class EncoderConfig(BaseModel):
         description="whisper-base: multilingual, language per speech island;"
         " whisper-tiny.en: English-only libraries (less memory, no language detection)",
     )
+    speech_languages: list[str] = Field(
+        default_factory=list,
+        description="ISO 639-1 codes the footage speaks, e.g. ['en', 'es']: whisper-base"
+        " guesses each speech island's language among these only (empty: any language)",
+    )
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
     people: str = "people-hog"

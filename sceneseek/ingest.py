@@ -73,6 +73,7 @@ class Encoders:
             self.config.encoders.speech,
             threads=self.config.threads,
             cache_dir=self.config.cache_dir,
+            languages=self.config.encoders.speech_languages,
         )
 
     @cached_property

@@ -84,10 +84,11 @@ def test_spanish_speech_alone(tmp_path: Path) -> None:
     response = library.search("el paquete va a llegar con retraso")
     _, start, end = top_hit(response)
     assert abs(start - said.start) <= 1.0 and abs(end - said.end) <= 1.5
-    assert "mujer dice" in response.results[0].evidence["speech"]["text"].lower()
+    speech = response.results[0].evidence["speech"]
+    assert "mujer dice" in speech["text"].lower() and speech["languages"] == ["es"]
     info = subprocess.run(
         [sys.executable, "-m", "sceneseek.cli", "info", "--db", str(tmp_path / "lib")],
         capture_output=True,
         text=True,
     )
-    assert "whisper-base" in info.stdout
+    assert "whisper-base" in info.stdout and "utterances by language: es 1" in info.stdout

@@ -139,6 +139,24 @@ def test_an_unsure_island_alone_keeps_its_best_guess() -> None:
     assert island_languages([]) == []
 
 
+def test_whisper_base_guesses_among_the_librarys_languages_only(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """espeak-ng's Spanish is heard as Italian (0.52) by the unrestricted guess; told that
+    the library speaks English and Spanish, the island is Spanish and so are its words.
+    The restriction changes transcripts, so it is part of the encoder's version."""
+    encoder = speech_encoders.create(
+        "whisper-base", threads=2, cache_dir=cache_dir, languages=["es", "en"]
+    )
+    assert encoder.info.version.endswith("+languages-en-es")
+    audio = _spoken("la mujer dice que el envío llega tarde", "es", tmp_path)
+
+    transcript = encoder.transcribe(audio)
+
+    assert [u.language for u in transcript.utterances] == ["es"], transcript
+    assert {"mujer", "dice"} <= set(_words(transcript.utterances[0].text)), transcript
+
+
 def test_whisper_base_says_nothing_for_silence(cache_dir: Path) -> None:
     encoder: SpeechEncoder = speech_encoders.create("whisper-base", threads=2, cache_dir=cache_dir)
     transcript = encoder.transcribe(np.zeros(3 * RATE, np.float32))

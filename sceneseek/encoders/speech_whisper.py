@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from base64 import urlsafe_b64encode
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import distribution, version
@@ -97,18 +98,22 @@ class FasterWhisper:
                 condition_on_previous_text=False,
                 max_new_tokens=min(MAX_TOKENS_PER_SECOND * len(clip) // SAMPLE_RATE + 16, 400),
             )
-            offset = start / SAMPLE_RATE
-            utterances += [
-                Observation(
-                    offset + float(words[0].start),
-                    offset + float(words[-1].end),
-                    text,
-                    round(probability, 3),
-                    language,
-                )
-                for segment in segments
-                if (words := segment.words) and (text := segment.text.strip())
-            ]
+            offset, said = start / SAMPLE_RATE, ""
+            for segment in segments:
+                text = segment.text.strip()
+                # Whisper sometimes says an island's sentence again, squeezed into its
+                # last instant: a loop, not speech.
+                if segment.words and text and text != said:
+                    words, said = segment.words, text
+                    utterances.append(
+                        Observation(
+                            offset + float(words[0].start),
+                            offset + float(words[-1].end),
+                            text,
+                            round(probability, 3),
+                            language,
+                        )
+                    )
         spoken = [(u.language or UNDETERMINED, u.end - u.start) for u in utterances]
         return Transcript(language=_longest(spoken), utterances=utterances)
 
@@ -121,8 +126,12 @@ class FasterWhisper:
         guesses = []
         for clip in clips:
             _, _, ranked = self._model.detect_language(clip)
-            guesses.append(LanguageGuess(len(clip) / SAMPLE_RATE, dict(ranked)))
+            guesses.append(LanguageGuess(len(clip) / SAMPLE_RATE, self._allowed(dict(ranked))))
         return island_languages(guesses)
+
+    def _allowed(self, probabilities: dict[str, float]) -> dict[str, float]:
+        """Probabilities among the allowed languages only, rescaled to sum to one."""
+        return probabilities
 
 
 @dataclass(frozen=True)
@@ -183,16 +192,30 @@ class WhisperTinyEn(FasterWhisper):
 
 
 class WhisperBase(FasterWhisper):
-    """Multilingual: detects the spoken language (``Transcript.language``) and transcribes in
-    it; about half the speed of tiny.en on CPU (~8x real time on two cores)."""
+    """Multilingual: detects the language of each speech island and transcribes it in that
+    language. ``languages`` (ISO 639-1 codes) limits the guesses to the languages a library
+    is known to speak: short islands are where Whisper's guess wanders (a 2 s English
+    prompt heard as Maori, a Spanish one as Portuguese)."""
 
-    def __init__(self, cache_dir: Path, threads: int | None = None) -> None:
+    def __init__(
+        self, cache_dir: Path, threads: int | None = None, languages: Sequence[str] = ()
+    ) -> None:
         parts = "+".join(version(dist) for dist in BASE_PARTS)
+        only = f"+languages-{'-'.join(sorted(languages))}" if languages else ""
         info = EncoderInfo(
-            "whisper-base", f"{PIPELINE}+faster-whisper-{version('faster-whisper')}+model-{parts}"
+            "whisper-base",
+            f"{PIPELINE}+faster-whisper-{version('faster-whisper')}+model-{parts}{only}",
         )
         super().__init__(info, threads)
         self._dir = Path(cache_dir) / "models" / f"whisper-base-{parts}"
+        self._only = frozenset(languages)
+
+    def _allowed(self, probabilities: dict[str, float]) -> dict[str, float]:
+        if not self._only:
+            return probabilities
+        kept = {k: p for k, p in probabilities.items() if k in self._only}
+        total = sum(kept.values()) or 1.0
+        return {k: p / total for k, p in kept.items()}
 
     def model_dir(self) -> Path:
         if not (self._dir / "model.bin").is_file():
@@ -250,5 +273,10 @@ def _tiny_en(threads: int | None = None, **_: object) -> WhisperTinyEn:
 
 
 @speech_encoders.register("whisper-base")
-def _base(cache_dir: Path, threads: int | None = None, **_: object) -> WhisperBase:
-    return WhisperBase(cache_dir, threads)
+def _base(
+    cache_dir: Path,
+    threads: int | None = None,
+    languages: Sequence[str] = (),
+    **_: object,
+) -> WhisperBase:
+    return WhisperBase(cache_dir, threads, languages)
