@@ -188,7 +188,10 @@ def test_videos_and_segments(api: Api, samples: SampleSet) -> None:
     hit = api.ok("/api/search", params={"q": "the shipment is late", "top_k": 1})["results"][0]
     segment = api.ok(f"/api/segments/{hit['segment_id']}")
     assert segment["video_id"] == hit["video_id"] and segment["start"] < segment["end"]
-    assert any("shipment" in o["text"] for o in segment["observations"]["speech"])
+    assert any(
+        "shipment" in o["text"] and o["language"] == "en"
+        for o in segment["observations"]["speech"]
+    )
     assert_error(api.get("/api/segments/999999"), 404, "no segment")
 
     thumb = api.get(f"/api/segments/{hit['segment_id']}/thumbnail.jpg")

@@ -406,8 +406,8 @@ def test_library_indexes_and_searches_through_milvus(tmp_path: Path, samples: Sa
     assert best.video == report.indexed[0] and "visual" in best.evidence
     assert library.stats()["vectors.visual"] == library.stats()["segments"]
     library.close()
-    other = Config(encoders={"speech": "whisper-tiny.en"})
-    with pytest.raises(EncoderMismatchError, match="whisper-tiny.en"):
+    other = Config(encoders={"speech": "whisper-base"})
+    with pytest.raises(EncoderMismatchError, match="whisper-base"):
         Library(tmp_path / "db", other).search("a cat")
 
 

@@ -31,15 +31,15 @@ SCENESEEK = [sys.executable, "-m", "sceneseek.cli"]
 
 
 def test_mismatched_encoder_is_refused_naming_reindex(indexed_copy: Path) -> None:
-    other = Library(indexed_copy, Config(encoders={"speech": "whisper-tiny.en"}))  # type: ignore[arg-type]
-    with pytest.raises(EncoderMismatchError, match=r"speech: index has whisper-base") as refused:
+    other = Library(indexed_copy, Config(encoders={"speech": "whisper-base"}))  # type: ignore[arg-type]
+    with pytest.raises(EncoderMismatchError, match=r"speech: index has whisper-tiny") as refused:
         other.search("a cat")
     assert f"sceneseek reindex --db {indexed_copy}" in str(refused.value)
     with pytest.raises(EncoderMismatchError, match="reindex"):
         other.index([indexed_copy / "nothing.mp4"])
     models = other.models()
     speech = next(r for r in models.roles if r.role == "speech")
-    assert not speech.matches and speech.configured and "whisper-tiny.en" in speech.configured
+    assert not speech.matches and speech.configured and "whisper-base" in speech.configured
     assert models.fusion.startswith("config-") and models.index_format == 7
     assert models.backend == "embedded" and models.reindex is None
 
