@@ -47,9 +47,9 @@ class EncoderConfig(BaseModel):
         " whisper-tiny.en: English-only libraries (less memory, no language detection)",
     )
     speech_languages: list[str] = Field(
-        default_factory=list,
-        description="ISO 639-1 codes the footage speaks, e.g. ['en', 'es']: whisper-base"
-        " guesses each speech island's language among these only (empty: any language)",
+        default_factory=lambda: ["en", "es"],
+        description="ISO 639-1 codes the footage speaks: whisper-base guesses each speech"
+        " island's language among these only (an empty list: any of Whisper's 99)",
     )
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
