@@ -15,8 +15,9 @@ SAMPLE_RATE = 16_000
 # fixtures). 30 s caps an island at one Whisper window, so each gets one language guess.
 ISLAND_VAD = VadOptions(min_silence_duration_ms=700, speech_pad_ms=200, max_speech_duration_s=30)
 # Mel frames (10 ms each) of the padding kept after an island's last frame: Whisper puts
-# its end-of-text timestamp there.
-CONTEXT_MARGIN_FRAMES = 100
+# its end-of-text timestamp there. With 1 s a 2.6 s prompt ("No directory entries match
+# your search") looped as "No No No ..."; 3 s decoded it as the full 30 s window does.
+CONTEXT_MARGIN_FRAMES = 300
 
 
 def speech_islands(audio: np.ndarray) -> list[tuple[int, int]]:
