@@ -49,6 +49,15 @@ class EncoderConfig(BaseModel):
         None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"
     )
     visual_top_labels: int = Field(5, ge=1, le=50, description="class names kept per segment")
+    visual_class_texts: Literal["names", "hierarchy", "prompts"] = Field(
+        "prompts",
+        description="what a class means in text space (effnet-*-conse): its bare name, one"
+        " passage with WordNet synonyms and broader/narrower terms, or that averaged with"
+        " photo prompts and the gloss",
+    )
+    visual_broader_terms: int = Field(
+        4, ge=0, le=20, description="WordNet broader terms in each class's text (nearest first)"
+    )
 
 
 class CameraConfig(BaseModel):

@@ -63,6 +63,8 @@ class Encoders:
             text=self.text,
             cache_dir=self.config.cache_dir,
             top_labels=enc.visual_top_labels,
+            class_texts=enc.visual_class_texts,
+            broader_terms=enc.visual_broader_terms,
             clip_model=enc.clip_model,
             threads=self.config.threads,
         )

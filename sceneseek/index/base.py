@@ -10,6 +10,7 @@ import numpy as np
 
 from sceneseek.config import CameraConfig
 from sceneseek.encoders.base import Observation
+from sceneseek.encoders.vocabulary import label_keywords
 from sceneseek.registry import Registry
 
 
@@ -36,6 +37,12 @@ def observation_text(observations: list[Observation]) -> str:
     """What gets embedded and keyword-indexed for one modality of one segment: each
     distinct text once, in time order (a caption seen in ten frames counts once)."""
     return " ".join(dict.fromkeys(o.text for o in observations))
+
+
+def label_text(labels: list[tuple[str, float]]) -> str:
+    """What gets keyword-indexed for a segment's visual class labels: the names and the
+    words around them (synonyms, broader and narrower terms; see ``vocabulary``)."""
+    return label_keywords(name for name, _ in labels)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from sceneseek.index.base import (
     StoredVideo,
     VideoRecord,
     backends,
+    label_text,
     observation_text,
 )
 from sceneseek.index.vectors import IndexPolicy, VectorStore
@@ -148,7 +149,7 @@ def text_row(
     """A segment's keyword-search row, in ``TEXT_FIELDS`` order (``check`` rebuilds
     missing rows with it)."""
     texts = (observation_text(observations.get(m, [])) for m in TEXT_MODALITIES)
-    return (*texts, ", ".join(name for name, _ in labels))
+    return (*texts, label_text(labels))
 
 
 class EmbeddedIndex:

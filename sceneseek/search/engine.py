@@ -19,6 +19,7 @@ from sceneseek.index.base import (
     Index,
     SegmentFilter,
     StoredSegment,
+    label_text,
     observation_text,
 )
 from sceneseek.ingest import Encoders
@@ -274,7 +275,7 @@ def _matched_words(query: str, segment: StoredSegment) -> list[str]:
     haystack = _fold(
         " ".join(
             [*(o.text for items in segment.observations.values() for o in items)]
-            + [name for name, _ in segment.labels]
+            + [label_text(segment.labels)]
         )
     )
     present = set(re.findall(r"\w+", haystack))
