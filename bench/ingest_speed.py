@@ -73,10 +73,12 @@ def stage_seconds(files: list[Path], config: Config, encoders: Encoders) -> dict
     seg = config.segment
     for path in files:
         info = probe(path)
-        frames = sample_frames(info, seg.sample_fps, 256, seg.detail_fps, seg.detail_short_side)
+        side = encoders.visual.frame_short_side
+        frames = sample_frames(info, seg.sample_fps, side, seg.detail_fps, seg.detail_short_side)
         batches: list[FrameBatch] = watch.run("decode frames (analysis + detail)", list, frames)
         for batch in batches:
-            watch.run("visual (EfficientNet-Lite0 + histograms)", look, encoders.visual, batch)
+            visual = encoders.visual
+            watch.run(f"visual ({visual.info.name} + histograms)", look, visual, batch)
         for modality, reader in encoders.frame_readers.items():
             watch.run(f"{modality} ({reader.info.name})", feed_all, reader.session(), batches)
         audio = watch.run("decode audio", decode_audio, info)

@@ -27,9 +27,7 @@ from sceneseek.media.decode import probe, sample_frames
 
 def frames_of(files: list[Path], fps: float, short_side: int) -> list[np.ndarray]:
     return [
-        batch.rgb
-        for path in files
-        for batch in sample_frames(probe(path), fps, short_side, 0.0, 0)
+        batch.rgb for path in files for batch in sample_frames(probe(path), fps, short_side, 0.0, 0)
     ]
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from sceneseek import Config
 from sceneseek.encoders import visual_encoders
 from sceneseek.encoders.vocabulary import (
+    ImageNetClass,
     class_texts,
     label_keywords,
     load_class_names,
@@ -23,7 +24,7 @@ from sceneseek.index.embedded import EmbeddedIndex
 from sceneseek.ingest import Encoders
 
 
-def by_name(name: str):  # noqa: ANN201 - the dataclass, found by its plain name
+def by_name(name: str) -> ImageNetClass:
     return next(c for c in load_classes() if c.name == name)
 
 
