@@ -43,6 +43,7 @@ from sceneseek.api.metrics import ApiMetrics, MeasuredRequests
 from sceneseek.errors import MediaError, QueryError, SceneseekError
 from sceneseek.index.keys import KeyStore
 from sceneseek.library import Library
+from sceneseek.paths import is_within, shown, user_path
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,9 @@ class ApiSettings:
 
     max_upload_bytes: int = 10 * 1024 * 1024
     max_clip_seconds: float = 120.0
-    # When set, ingest only accepts paths inside these folders; None means any local path
-    # (the same trust as the CLI, for a server bound to localhost).
+    # When set, ingest only reads files whose real path lies inside these folders (links
+    # out of them are refused per file); None means any local path, the CLI's trust.
+    # `serve` never passes None: without --ingest-root it confines ingest to its cwd.
     ingest_roots: tuple[Path, ...] | None = None
     static_dir: Path | None = STATIC_DIR
     ffmpeg: str = "ffmpeg"
@@ -151,7 +153,7 @@ class IngestError(BaseModel):
 
 class JobOut(Open):
     id: int
-    status: str = Field(description="queued | running | done | failed")
+    status: str = Field(description="queued | running | done | failed | cancelled")
     paths: list[str]
     total: int
     done: int
@@ -373,7 +375,7 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     """An API over ``library``. The caller owns the library; the app stops its ingest
     worker on shutdown but does not close the library."""
     settings = settings or ApiSettings()
-    jobs = IngestJobs(library)
+    jobs = IngestJobs(library, settings.ingest_roots)
     # Reads serialise on one lock: the index shares one SQLite connection and the encoders
     # between threads, and on a few cores parallel queries would only contend. Ingest does
     # not take it (a job takes minutes); the index guards its own writes.
@@ -610,13 +612,11 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
         return info, indexed_file(info.path)
 
     def indexed_file(stored: str) -> Path:
-        """The file at an indexed path, if it is still a regular file reached without
-        symbolic links: paths are stored resolved, so a link found now was put there
-        after indexing and may point anywhere (another user's files, /etc)."""
-        path = Path(stored)
-        if os.path.realpath(path) != str(path) or not path.is_file():
-            raise HTTPException(404, f"the indexed file is gone or was replaced: {path}")
-        return path
+        """The file at an indexed path, if it is still the file that was indexed."""
+        try:
+            return locked(library.media_file, stored)
+        except MediaError as exc:
+            raise HTTPException(404, f"the indexed file is gone or was replaced: {exc}") from None
 
     @app.get(
         "/api/videos/{video_id}/media",
@@ -689,23 +689,18 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     )
     def ingest(body: IngestIn) -> dict[str, Any]:
         """Queue files or folders on this machine for indexing; poll the job for progress."""
-        if any(not p.strip() for p in body.paths):  # "" would mean the server's own folder
-            raise HTTPException(400, "a path is empty")
-        missing = [p for p in body.paths if not Path(p).expanduser().exists()]
+        given = [user_path(p) for p in body.paths]  # PathError (400) for an unusable one
+        missing = [shown(p) for p in given if not os.path.exists(p)]
         if missing:
             raise HTTPException(400, f"no such file or folder: {', '.join(missing)}")
-        if settings.ingest_roots is not None:
-            roots = [root.resolve() for root in settings.ingest_roots]
-            outside = [
-                p
-                for p in body.paths
-                if not any(Path(p).expanduser().resolve().is_relative_to(r) for r in roots)
-            ]
+        roots = settings.ingest_roots
+        if roots is not None:
+            outside = [shown(p) for p in given if not is_within(p, roots)]
             if outside:
                 raise HTTPException(
                     400,
                     f"outside the folders this server ingests from "
-                    f"({', '.join(map(str, roots))}): {', '.join(outside)}",
+                    f"({', '.join(map(shown, roots))}): {', '.join(outside)}",
                 )
         job = jobs.submit(body.paths, body.camera, body.zone, body.start)
         return {**job, "job_id": job["id"]}  # job_id: what a client reads first
@@ -719,6 +714,17 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     def ingest_job(job_id: int) -> dict[str, Any]:
         try:
             return jobs.get(job_id)
+        except KeyError:
+            raise _not_found("ingest job", job_id) from None
+
+    @app.post(
+        "/api/ingest/{job_id}/cancel", response_model=JobOut, responses=NOT_FOUND, tags=["ingest"]
+    )
+    def ingest_cancel(job_id: int) -> dict[str, Any]:
+        """Stop a job: a queued one never starts; a running one stops after the file it
+        is analysing (files already stored stay indexed). A finished job is unchanged."""
+        try:
+            return jobs.cancel(job_id)
         except KeyError:
             raise _not_found("ingest job", job_id) from None
 
