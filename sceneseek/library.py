@@ -412,7 +412,7 @@ class Library:
         threshold is on the moment score that search shows. Returns the alert id."""
         query = plain_text(query)
         camera, zone = (plain_text(t) if t else None for t in (camera, zone))
-        validate_alert(query, threshold, time_of_day, webhook)
+        validate_alert(query, threshold, time_of_day, webhook, self.config.alerts.webhook_hosts)
         store = alert_store(self)
         return store.add_alert(
             " ".join(query.split()), threshold, camera, zone, time_of_day, webhook
