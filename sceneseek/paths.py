@@ -37,9 +37,12 @@ SHOWN_CHARS = 300  # of a path quoted in a message
 
 
 def printable(text: str | Path) -> str:
-    """Text any JSON encoder or terminal can carry: a lone surrogate (a file name that
-    is not UTF-8, or one sent as "\\udcff") written as \\udcff."""
-    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    """Text any JSON encoder or terminal can carry: the bytes of a file name that are
+    not UTF-8 as \\xNN (as the index records them), any other lone surrogate as \\udNNN."""
+    try:
+        return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def shown(path: str | Path) -> str:
@@ -59,9 +62,9 @@ def user_path(raw: str | Path) -> Path:
     if "\x00" in text:
         raise PathError(shown(text), "a path cannot contain a NUL character")
     try:
-        size = len(text.encode("utf-8"))
+        size = len(os.fsencode(text))  # a non-UTF-8 file name's bytes come as \\udcNN
     except UnicodeEncodeError:
-        raise PathError(shown(text), "the path is not valid UTF-8 text") from None
+        raise PathError(shown(text), "the path holds a lone surrogate, not text") from None
     if size > PATH_MAX:
         raise PathError(shown(text), f"the path is longer than {PATH_MAX} bytes")
     try:
