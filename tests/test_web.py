@@ -395,6 +395,10 @@ def test_a_server_with_keys_asks_for_one_and_media_loads_with_it(
             thumb = first_result(browser).find_element(By.CSS_SELECTOR, "img.thumb")
             loaded = "return arguments[0].complete && arguments[0].naturalWidth > 0"
             wait_for(browser, lambda d: d.execute_script(loaded, thumb))
+            # The server set that cookie HttpOnly: no script on the page can read the key.
+            assert key not in browser.execute_script("return document.cookie")
+            cookie = next(c for c in browser.get_cookies() if c["name"] == "sceneseek_key")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     finally:
         browser.delete_all_cookies()
         keys.close()

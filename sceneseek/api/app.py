@@ -37,7 +37,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import sceneseek
-from sceneseek.api.access import ApiKeyAuth
+from sceneseek.api.access import (
+    COOKIE,
+    ApiKeyAuth,
+    FailureLimiter,
+    SecurityHeaders,
+    presented_key,
+)
 from sceneseek.api.jobs import IngestJobs
 from sceneseek.api.metrics import ApiMetrics, MeasuredRequests
 from sceneseek.errors import MediaError, QueryError, SceneseekError
@@ -70,6 +76,11 @@ class ApiSettings:
     # with require_keys (serve sets it when bound beyond loopback).
     keys: KeyStore | None = None
     require_keys: bool = False
+    # Failed key attempts allowed per client address and per key id in a burst, and the
+    # window over which that many are allowed again (beyond: 429 with Retry-After).
+    key_failures: int = 10
+    key_failure_window_s: float = 60.0
+    login_days: int = 30  # how long the web UI's HttpOnly key cookie lasts
     cors_origins: tuple[str, ...] = ()  # none: browsers refuse cross-origin calls
 
 
@@ -402,7 +413,10 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     app.state.settings = settings
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
     if settings.keys is not None:
-        app.add_middleware(ApiKeyAuth, keys=settings.keys, always=settings.require_keys)
+        limiter = FailureLimiter(settings.key_failures, settings.key_failure_window_s)
+        app.add_middleware(
+            ApiKeyAuth, keys=settings.keys, always=settings.require_keys, limiter=limiter
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -410,6 +424,7 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)
     metrics = ApiMetrics(library.path, library.config.monitor)
     app.add_middleware(MeasuredRequests, metrics=metrics)  # outermost: sees 401s and 413s
     app.state.metrics = metrics
@@ -452,6 +467,26 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
             "fusion": fusion,
             "ingest_busy": jobs.busy(),
         }
+
+    @app.post("/api/login", status_code=204, responses={400: {"model": Message}}, tags=["status"])
+    def login(request: Request) -> Response:
+        """Keep the key this request presents (Authorization or X-API-Key, checked like
+        any other) in an HttpOnly, SameSite=Strict cookie, for the web UI: its <img> and
+        <video> cannot send headers, and no script of the page can read the key."""
+        key = presented_key(request.scope)
+        if not key:
+            raise HTTPException(400, "present the key as Authorization: Bearer KEY")
+        response = Response(status_code=204)
+        response.set_cookie(
+            COOKIE,
+            key,
+            max_age=settings.login_days * 86400,
+            path="/",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+        return response
 
     @app.get("/metrics", response_class=Response, tags=["status"])
     def prometheus() -> Response:
