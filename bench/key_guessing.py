@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from http_latency import free_port, percentile  # noqa: E402
+from http_latency import free_port, percentile, summary  # noqa: E402
 
 from sceneseek import Config, Library  # noqa: E402
 from sceneseek.eval.samples import build_sample_media  # noqa: E402
@@ -97,14 +96,6 @@ def guess(url: str, key_id: str, stop: threading.Event, answers: Counter[int]) -
             answers[status] += 1
 
 
-def stats(values: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(values, 0.5), 1),
-        "p95_ms": round(percentile(values, 0.95), 1),
-        "mean_ms": round(statistics.fmean(values), 1),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--searches", type=int, default=40, help="timed searches per phase")
@@ -149,8 +140,8 @@ def main() -> None:
         "sceneseek": os.environ.get("PYTHONPATH", "(installed)"),
         "searches": args.searches,
         "guessers": args.guessers,
-        "alone": stats(alone),
-        "flooded": stats(flooded),
+        "alone": summary(alone),
+        "flooded": summary(flooded),
         "p50_ratio": round(percentile(flooded, 0.5) / percentile(alone, 0.5), 2),
         "guesses": dict(sorted(answers.items())),
         "guesses_per_s": round(sum(answers.values()) / seconds, 1),
