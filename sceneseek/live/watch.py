@@ -335,10 +335,10 @@ def watch_stream(
         try:
             while not stop_event.is_set():
                 state.step(report)
+                # All of them, even once asked to stop: a chunk taken here and skipped
+                # would be lost (the loop after `finish` sees only later ones).
                 for chunk in state.take_closed():
                     _index_chunk(library, chunk, camera, zone, report, on_chunk)
-                    if stop_event.is_set():
-                        break
                 if retention_hours and time.monotonic() - last_sweep > 60:
                     last_sweep = time.monotonic()
                     sweep(library, directory, retention_hours * 3600, state.current_list())
