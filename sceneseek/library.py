@@ -298,7 +298,7 @@ class Library:
         another file is refused). MediaError saying which, otherwise."""
         path = Path(stored)
         if os.path.realpath(path) != stored:
-            raise MediaError(path, "the indexed file was replaced by a symbolic link")
+            raise MediaError(path, "the file or a folder above it became a symbolic link")
         status = regular_file(path)
         # ctime too: every write or re-link changes it, and no system call can set it back
         seen = (

@@ -93,7 +93,7 @@ def client_name(scope: Scope) -> str:
     except ValueError:
         return f"client:{host}"
     if address.version == 6:
-        return f"client:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+        return f"client:{ipaddress.IPv6Network((int(address) >> 64 << 64, 64))}"
     return f"client:{address}"
 
 
