@@ -161,6 +161,19 @@ class IndexConfig(BaseModel):
     )
 
 
+class AlertsConfig(BaseModel):
+    """Where alert webhooks may post. Nothing leaves this machine unless listed here: by
+    default a webhook may only reach loopback (127.0.0.0/8, ::1). Checked when an alert
+    is saved and again on every post, against the addresses the host resolves to then."""
+
+    webhook_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names, IP addresses or networks (CIDR) beyond loopback that"
+        " webhooks may reach, e.g. ['hooks.lan', '10.0.5.0/24']; a name allows whatever it"
+        " resolves to, an address or network only itself",
+    )
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SCENESEEK_", env_nested_delimiter="__", extra="forbid"
@@ -176,6 +189,7 @@ class Config(BaseSettings):
     search: SearchConfig = SearchConfig()
     index: IndexConfig = IndexConfig()
     monitor: MonitorConfig = MonitorConfig()
+    alerts: AlertsConfig = AlertsConfig()
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sceneseek"

@@ -346,6 +346,24 @@ def test_library_lists_videos_and_runs_an_ingest_job(page: WebDriver, samples: S
     assert "1 / 1 files" in done[0] and "1 unchanged" in done[0]
 
 
+def test_a_running_job_can_be_cancelled_from_the_library(
+    page: WebDriver, samples: SampleSet, tmp_path: Path
+) -> None:
+    for n in range(3):
+        shutil.copy(samples.silent, tmp_path / f"copy{n}.mp4")
+    page.find_element(By.ID, "tab-library").click()
+    page.find_element(By.ID, "ingest-paths").send_keys(str(tmp_path))
+    page.find_element(By.ID, "ingest").click()
+    cancel = "#jobs .job.status-running .job-cancel, #jobs .job.status-queued .job-cancel"
+    wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, cancel), timeout=60)
+    page.execute_script("document.querySelector(arguments[0]).click()", cancel)
+    # The list re-renders as it polls: read it in one script, not through stale elements.
+    stopped = "const j = document.querySelector('#jobs .job.status-cancelled');"
+    stopped += " return j ? j.textContent + (j.querySelector('.job-cancel') ? '+button' : '') : ''"
+    shown = wait_for(page, lambda d: d.execute_script(stopped), timeout=120)
+    assert "cancelled" in shown and "+button" not in shown
+
+
 def test_an_empty_index_says_how_to_fill_it(browser: WebDriver, tmp_path: Path) -> None:
     with serve(tmp_path / "empty-lib") as url:
         browser.get(f"{url}/")
@@ -395,6 +413,10 @@ def test_a_server_with_keys_asks_for_one_and_media_loads_with_it(
             thumb = first_result(browser).find_element(By.CSS_SELECTOR, "img.thumb")
             loaded = "return arguments[0].complete && arguments[0].naturalWidth > 0"
             wait_for(browser, lambda d: d.execute_script(loaded, thumb))
+            # The server set that cookie HttpOnly: no script on the page can read the key.
+            assert key not in browser.execute_script("return document.cookie")
+            cookie = next(c for c in browser.get_cookies() if c["name"] == "sceneseek_key")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     finally:
         browser.delete_all_cookies()
         keys.close()

@@ -12,6 +12,8 @@ const state = {
   emptyIndex: false,
   marks: { more: [], not: [] }, // segment ids marked on the current text query (refinement)
   updates: 0, // results or messages shown so far (tests wait on body[data-updates])
+  logins: 0, // keys handed to the server so far; a request refused before one retries
+  login: null, // the key prompt in progress, shared by requests refused meanwhile
 };
 
 // ---------- small helpers ----------
@@ -91,18 +93,32 @@ class ApiError extends Error {
   }
 }
 
-// API keys: when the server wants one (401), ask once and keep it in a SameSite=Strict
-// cookie, which fetch, <img> and <video> all send (the last two cannot send headers).
-function askForKey(reason) {
+// API keys: when the server wants one (401), ask once and hand it to /api/login, which
+// keeps it in an HttpOnly, SameSite=Strict cookie that fetch, <img> and <video> all send
+// (the last two cannot send headers) and that no script, this one included, can read.
+async function askForKey(reason) {
   const key = window.prompt(`${reason}\nEnter a sceneseek API key (sceneseek key add):`);
   if (!key || !key.trim()) return false;
-  document.cookie =
-    `sceneseek_key=${encodeURIComponent(key.trim())}; path=/; max-age=31536000; SameSite=Strict`;
+  const response = await fetch("/api/login", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key.trim()}` },
+  }).catch(() => null);
+  if (!response) throw new ApiError("Cannot reach the sceneseek server. Is it still running?", 0);
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    throw new ApiError(errorText(response.status, body), response.status);
+  }
+  state.logins += 1;
   return true;
 }
 
+function loginOnce(reason) {
+  if (!state.login) state.login = askForKey(reason).finally(() => { state.login = null; });
+  return state.login;
+}
+
 async function api(path, options = {}, askKey = true) {
-  const cookieBefore = document.cookie;
+  const loginsBefore = state.logins;
   let response;
   try {
     response = await fetch(path, options);
@@ -111,9 +127,9 @@ async function api(path, options = {}, askKey = true) {
   }
   if (response.status === 401 && askKey) {
     const body = await response.json().catch(() => null);
-    // A parallel request may have asked meanwhile: then just retry with that key.
-    if (document.cookie !== cookieBefore) return api(path, options, false);
-    if (askForKey((body && body.detail) || "This server needs an API key.")) {
+    // A parallel request may have logged in meanwhile: then just retry with that key.
+    if (state.logins !== loginsBefore) return api(path, options, false);
+    if (await loginOnce((body && body.detail) || "This server needs an API key.")) {
       return api(path, options, false);
     }
   }
@@ -736,7 +752,7 @@ function announceFinished(jobs) {
 }
 
 function isFinished(job) {
-  return ["done", "finished", "failed", "error", "completed"].includes(job.status);
+  return ["done", "finished", "failed", "error", "completed", "cancelled"].includes(job.status);
 }
 
 function renderJobs(jobs) {
@@ -758,7 +774,13 @@ function jobItem(job) {
     el("div", { class: "job-head" },
       el("strong", {}, `Job ${job.id}`),
       el("span", { class: "job-status" }, job.status),
-      el("span", { class: "job-count" }, total ? `${done} / ${total} files` : "")),
+      el("span", { class: "job-count" }, total ? `${done} / ${total} files` : ""),
+      isFinished(job) ? null : el("button", {
+        type: "button",
+        class: "job-cancel",
+        title: "Stop this job after the file it is analysing",
+        onclick: () => cancelJob(job.id),
+      }, "Cancel")),
     progress,
     job.current && !isFinished(job) ? el("div", { class: "job-current" }, job.current) : null,
     jobOutcome(job),
@@ -766,6 +788,15 @@ function jobItem(job) {
     errors.length
       ? el("ul", { class: "job-errors" }, errors.map((e) => el("li", {}, errorLine(e))))
       : null);
+}
+
+async function cancelJob(jobId) {
+  try {
+    await api(`/api/ingest/${jobId}/cancel`, { method: "POST" });
+  } catch (error) {
+    showMessage(`Could not cancel job ${jobId}: ${error.message}`, "error");
+  }
+  await pollJobs();
 }
 
 function jobOutcome(job) {
