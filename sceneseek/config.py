@@ -45,6 +45,7 @@ class EncoderConfig(BaseModel):
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
     people: str = "people-hog"
+    attributes: str = "attributes-pixels"
     clip_model: str | None = Field(
         None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"
     )
@@ -69,9 +70,9 @@ class MetadataConfig(BaseModel):
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
 
 
-Modality = Literal["visual", "speech", "ocr", "sound", "people"]
-ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people")
-TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people")
+Modality = Literal["visual", "speech", "ocr", "sound", "people", "attributes"]
+ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people", "attributes")
+TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people", "attributes")
 
 
 class SearchConfig(BaseModel):
@@ -85,6 +86,7 @@ class SearchConfig(BaseModel):
             "ocr": 0.5,
             "sound": 0.5,
             "people": 0.5,
+            "attributes": 0.5,  # colours, brightness, camera motion (encoders/attributes.py)
             "keyword": 0.5,
             "image": 1.0,  # image↔image similarity, used by example-image and similar searches
             "fused": 1.0,  # the whole-segment vector; weight chosen on the benchmark

@@ -42,7 +42,7 @@ from sceneseek.media.decode import MediaInfo, decode_audio, sample_frames
 from sceneseek.media.metadata import VideoMetadata
 from sceneseek.media.segment import ShotSegmenter, Span, colour_histogram
 
-FRAME_MODALITIES = ("ocr", "people")
+FRAME_MODALITIES = ("ocr", "people", "attributes")
 
 
 class Encoders:
@@ -81,9 +81,9 @@ class Encoders:
 
     @cached_property
     def frame_readers(self) -> dict[str, FrameReader]:
-        """Enabled frame-reading modalities (OCR, people) by modality name."""
+        """Enabled frame-reading modalities (OCR, people, attributes) by modality name."""
         enc = self.config.encoders
-        names = {"ocr": enc.ocr, "people": enc.people}
+        names = {"ocr": enc.ocr, "people": enc.people, "attributes": enc.attributes}
         return {
             m: frame_readers.create(names[m], threads=self.config.threads)
             for m in FRAME_MODALITIES

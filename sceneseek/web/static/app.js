@@ -432,7 +432,7 @@ function cardActions(result, card, search) {
 
 // ---------- evidence ----------
 
-const MODALITY_ORDER = ["speech", "visual", "ocr", "sound", "people", "keyword"];
+const MODALITY_ORDER = ["speech", "visual", "ocr", "sound", "people", "attributes", "keyword"];
 const MAX_EVIDENCE = 4; // the strongest few; the rest rarely explain anything
 
 function evidenceList(evidence) {
