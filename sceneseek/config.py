@@ -97,6 +97,13 @@ class SearchConfig(BaseModel):
         description="rank with the weights `sceneseek learn` adopted in the index, if any"
         " (false pins the weights above)",
     )
+    cutoff: float | None = Field(
+        1.0,
+        ge=0,
+        description="moment score below which a text search's result is marked a weaker"
+        " match (below_cutoff), so 'no good match' is an answer; chosen on the benchmark's"
+        " tune half by bench/cutoff.py; none: no cut-off",
+    )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")
     max_moment_seconds: float = Field(30.0, gt=0)

@@ -41,6 +41,7 @@ class SearchResponse:
     filters: SegmentFilter = field(default_factory=SegmentFilter)
     chips: list[Chip] = field(default_factory=list)  # filters read from the query's words
     searched: str | None = None  # the text searched by meaning, once those words are out
+    cutoff: float | None = None  # the score under which results are marked below_cutoff
 
     def to_dict(self) -> dict[str, Any]:
         where = self.filters
@@ -48,6 +49,7 @@ class SearchResponse:
         return {
             "query": self.query,
             "took_ms": round(self.took_ms, 2),
+            "cutoff": self.cutoff,
             "results": [m.to_dict() for m in self.results],
             "filters": {
                 "camera": where.camera,
@@ -150,10 +152,13 @@ class Searcher:
             gap=self.config.merge_gap_seconds,
             max_seconds=self.config.max_moment_seconds,
         )[offset:wanted]
+        # The cut-off was chosen on text queries; searches by example score on other scales.
+        cutoff = self.config.cutoff if text is not None else None
         for moment in moments:
             _explain(moment, ranked, text or "")
+            moment.below_cutoff = cutoff is not None and moment.score < cutoff
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query=label, took_ms=took, results=moments)
+        return SearchResponse(query=label, took_ms=took, results=moments, cutoff=cutoff)
 
     def _keyword_fields(self) -> tuple[str, ...]:
         """BM25 columns: the enabled text modalities, and visual class names."""

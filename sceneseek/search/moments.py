@@ -17,6 +17,7 @@ class Moment:
     segments: list[StoredSegment] = field(default_factory=list)
     contributions: dict[str, float] = field(default_factory=dict)  # of the best segment
     evidence: dict[str, Any] = field(default_factory=dict)
+    below_cutoff: bool = False  # a weak match: its score is under the search's cut-off
 
     @property
     def shown(self) -> StoredSegment:
@@ -35,6 +36,7 @@ class Moment:
             "start": round(self.start, 2),
             "end": round(self.end, 2),
             "score": round(self.score, 4),
+            "below_cutoff": self.below_cutoff,
             "evidence": self.evidence,
             "keyframe": round(self.shown.keyframe, 2),
             "thumbnail_segment_id": self.shown.id,
