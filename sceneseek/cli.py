@@ -217,9 +217,8 @@ def print_results(response: dict[str, object]) -> None:
     assert isinstance(results, list)
     chips = [c["label"] for c in response["filters"]["from_query"]]  # type: ignore[index]
     stated = f" [filters from your words: {', '.join(chips)}]" if chips else ""
-    cutoff = response.get("cutoff")
     strong = sum(not r.get("below_cutoff") for r in results)
-    above = f" ({strong} above the cut-off {cutoff:g})" if isinstance(cutoff, float) else ""
+    above = f" ({strong} above the relevance cut-off)" if response.get("cutoff") else ""
     table = Table(
         title=f"{response['query']!r} — {len(results)} moments{above}"
         f" in {response['took_ms']:.0f} ms{stated}",

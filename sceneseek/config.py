@@ -98,11 +98,19 @@ class SearchConfig(BaseModel):
         " (false pins the weights above)",
     )
     cutoff: float | None = Field(
-        1.0,
+        1.26,
         ge=0,
-        description="moment score below which a text search's result is marked a weaker"
-        " match (below_cutoff), so 'no good match' is an answer; chosen on the benchmark's"
-        " tune half by bench/cutoff.py; none: no cut-off",
+        description="relevance cut-off of text searches, so 'no good match' is an answer:"
+        " when the top moment's score stands out from the next nine's mean by less than"
+        " this, every result is marked below_cutoff (a weaker match); none: no cut-off."
+        " Chosen on the benchmark's tune half by bench/cutoff.py",
+    )
+    cutoff_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="under the cut-off too: results scoring less than this fraction of the"
+        " top one (chosen with `cutoff`)",
     )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")

@@ -265,14 +265,15 @@ def test_weaker_matches_are_collapsed_behind_a_toggle(
     library = Library(db)
     scores = [m.score for m in library.search("a cat", top_k=10).results]
     library.close()
-    cutoff = (scores[0] + scores[-1]) / 2  # keeps the cat, drops the last
-    with serve(db, config=Config(search={"cutoff": cutoff})) as url:  # type: ignore[arg-type]
+    fraction = (1 + scores[-1] / scores[0]) / 2  # of the top score: keeps the cat, drops the last
+    cutoff = Config(search={"cutoff": 0.0, "cutoff_fraction": fraction})  # type: ignore[arg-type]
+    with serve(db, config=cutoff) as url:
         browser.get(f"{url}/")
         wait_for(browser, lambda d: "segments" in d.find_element(By.ID, "health").text)
         search(browser, "a cat")
         strong = browser.find_elements(By.CSS_SELECTOR, "#results .result")
         weak = browser.find_elements(By.CSS_SELECTOR, "#weak-results .result")
-        assert len(strong) == sum(s >= cutoff for s in scores) and len(weak) >= 1
+        assert len(strong) == sum(s >= fraction * scores[0] for s in scores) and len(weak) >= 1
         assert_is_cat_moment(strong[0], samples)
         assert not any(card.is_displayed() for card in weak)
         toggle = browser.find_element(By.ID, "show-weaker")

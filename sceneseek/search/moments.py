@@ -46,6 +46,31 @@ class Moment:
         }
 
 
+RUNNERS_UP = 9  # moments after the top whose mean score it must stand out from
+
+
+def standout(moments: list[Moment]) -> float:
+    """How far the top moment's score rises above the mean of the next ``RUNNERS_UP``:
+    comparable across queries where the score itself is not. Each modality's evidence is
+    standardised per query, but a query that nothing answers still finds its least-bad
+    segments several deviations up; what it lacks is one moment clearly above the rest.
+    ``moments`` is the whole ranked list, best first."""
+    if not moments:
+        return 0.0
+    runners = [m.score for m in moments[1 : RUNNERS_UP + 1]]
+    return moments[0].score - (sum(runners) / len(runners) if runners else 0.0)
+
+
+def mark_below_cutoff(moments: list[Moment], min_standout: float, min_fraction: float) -> float:
+    """Mark weaker matches: all of them when the top does not stand out by
+    ``min_standout`` (no good match), else those under ``min_fraction`` of the top
+    score. Returns the list's standout."""
+    rise = standout(moments)
+    for moment in moments:
+        moment.below_cutoff = rise < min_standout or moment.score < min_fraction * moments[0].score
+    return rise
+
+
 def merge(
     scored: list[tuple[StoredSegment, float, dict[str, float]]],
     gap: float,
