@@ -86,7 +86,7 @@ class SearchConfig(BaseModel):
             "ocr": 0.5,
             "sound": 0.5,
             "people": 0.5,
-            "attributes": 0.5,  # colours, brightness, camera motion (encoders/attributes.py)
+            "attributes": 1.0,  # colours, brightness, camera motion (encoders/attributes.py)
             "keyword": 0.5,
             "image": 1.0,  # image↔image similarity, used by example-image and similar searches
             "fused": 1.0,  # the whole-segment vector; weight chosen on the benchmark
