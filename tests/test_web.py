@@ -287,6 +287,15 @@ def test_weaker_matches_are_collapsed_behind_a_toggle(
         assert toggle.get_attribute("aria-expanded") == "true" and toggle.text.startswith("Hide")
         toggle.click()
         assert not any(card.is_displayed() for card in weak)
+    # A top that does not stand out from the rest by the cut-off: no good match at all.
+    with serve(db, config=Config(search={"cutoff": 1e6})) as url:  # type: ignore[arg-type]
+        browser.get(f"{url}/")
+        wait_for(browser, lambda d: "segments" in d.find_element(By.ID, "health").text)
+        search(browser, "a cat")
+        assert not browser.find_elements(By.CSS_SELECTOR, "#results .result")
+        assert browser.find_elements(By.CSS_SELECTOR, "#weak-results .result")
+        assert browser.find_element(By.ID, "summary").text.startswith("No good match")
+        assert browser.find_element(By.ID, "show-weaker").is_displayed()
 
 
 def test_image_upload_finds_the_cat(page: WebDriver, samples: SampleSet) -> None:
