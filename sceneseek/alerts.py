@@ -184,7 +184,9 @@ def _matches(library: Library, alert: Alert, video: str) -> list[AlertEvent]:
     now = datetime.now().astimezone()
     events = []
     for moment in response.results:
-        if moment.video != video or moment.score < alert.threshold:
+        # A weak match (under the search's cut-off, which here weighs the video's moments
+        # against each other) is not an event, whatever the alert's threshold.
+        if moment.video != video or moment.below_cutoff or moment.score < alert.threshold:
             continue
         wall = moment.segments[0].wall_start
         events.append(

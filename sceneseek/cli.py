@@ -220,14 +220,20 @@ def print_results(response: dict[str, object]) -> None:
     assert isinstance(results, list)
     chips = [c["label"] for c in response["filters"]["from_query"]]  # type: ignore[index]
     stated = f" [filters from your words: {', '.join(chips)}]" if chips else ""
+    strong = sum(not r.get("below_cutoff") for r in results)
+    above = f" ({strong} above the relevance cut-off)" if response.get("cutoff") else ""
     table = Table(
-        title=f"{response['query']!r} — {len(results)} moments in {response['took_ms']:.0f} ms"
-        + stated,
+        title=f"{response['query']!r} — {len(results)} moments{above}"
+        f" in {response['took_ms']:.0f} ms{stated}",
         title_justify="left",
     )
     for column in ("#", "video", "start–end", "score", "why"):
         table.add_column(column, overflow="fold")
+    separated = False
     for rank, result in enumerate(results, 1):
+        if result.get("below_cutoff") and not separated:
+            table.add_row("", "— weaker matches below the cut-off —", "", "", "", style="dim")
+            separated = True
         table.add_row(
             str(rank),
             Path(result["video"]).name,

@@ -45,6 +45,7 @@ class EncoderConfig(BaseModel):
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
     people: str = "people-hog"
+    attributes: str = "attributes-pixels"
     clip_model: str | None = Field(
         None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"
     )
@@ -69,9 +70,9 @@ class MetadataConfig(BaseModel):
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
 
 
-Modality = Literal["visual", "speech", "ocr", "sound", "people"]
-ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people")
-TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people")
+Modality = Literal["visual", "speech", "ocr", "sound", "people", "attributes"]
+ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people", "attributes")
+TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people", "attributes")
 
 
 class SearchConfig(BaseModel):
@@ -85,6 +86,7 @@ class SearchConfig(BaseModel):
             "ocr": 0.5,
             "sound": 0.5,
             "people": 0.5,
+            "attributes": 1.0,  # colours, brightness, camera motion (encoders/attributes.py)
             "keyword": 0.5,
             "image": 1.0,  # image↔image similarity, used by example-image and similar searches
             "fused": 1.0,  # the whole-segment vector; weight chosen on the benchmark
@@ -94,6 +96,21 @@ class SearchConfig(BaseModel):
         True,
         description="rank with the weights `sceneseek learn` adopted in the index, if any"
         " (false pins the weights above)",
+    )
+    cutoff: float | None = Field(
+        1.26,
+        ge=0,
+        description="relevance cut-off of text searches, so 'no good match' is an answer:"
+        " when the top moment's score stands out from the next nine's mean by less than"
+        " this, every result is marked below_cutoff (a weaker match); none: no cut-off."
+        " Chosen on the benchmark's tune half by bench/cutoff.py",
+    )
+    cutoff_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="under the cut-off too: results scoring less than this fraction of the"
+        " top one (chosen with `cutoff`)",
     )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")

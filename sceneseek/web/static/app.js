@@ -6,6 +6,7 @@ const $ = (selector) => document.querySelector(selector);
 const state = {
   lastSearch: null, // {label, phrase, run(offset), serverQuery}
   shown: 0,
+  weak: 0, // of the shown results, those below the relevance cut-off (collapsed)
   pageSize: 24,
   jobsTimer: null,
   runningJobs: new Set(),
@@ -334,6 +335,7 @@ function setBusy(busy) {
 
 function clearResults() {
   $("#results").replaceChildren();
+  clearWeaker();
   $("#chips").hidden = true;
   $("#summary").hidden = true;
   $("#load-more").hidden = true;
@@ -342,10 +344,20 @@ function clearResults() {
 function showResults(search, answer, append) {
   const results = answer.results || [];
   const grid = $("#results");
-  if (!append) grid.replaceChildren();
-  grid.append(...results.map((result, i) => resultCard(result, state.shown + i, search)));
+  if (!append) {
+    grid.replaceChildren();
+    clearWeaker();
+  }
+  // Matches below the relevance cut-off go behind "show weaker matches", so that a query
+  // with no good answer says so instead of listing unrelated moments.
+  const cards = results.map((result, i) => [result, resultCard(result, state.shown + i, search)]);
+  grid.append(...cards.filter(([result]) => !result.below_cutoff).map(([, card]) => card));
+  const weak = cards.filter(([result]) => result.below_cutoff).map(([, card]) => card);
+  $("#weak-results").append(...weak);
+  state.weak += weak.length;
   state.shown += results.length;
   $("#load-more").hidden = results.length < state.pageSize;
+  showWeakerToggle();
   markUpdated();
   if (state.shown === 0) {
     $("#summary").hidden = true;
@@ -353,9 +365,30 @@ function showResults(search, answer, append) {
     return;
   }
   const took = answer.took_ms !== undefined ? ` in ${Math.round(answer.took_ms)} ms` : "";
-  $("#summary").textContent =
-    `${state.shown} moment${state.shown === 1 ? "" : "s"} ${search.phrase}${took}`;
+  const strong = state.shown - state.weak;
+  $("#summary").textContent = strong === 0
+    ? `No good match ${search.phrase}${took}: only weaker matches, below the relevance cut-off`
+    : `${strong} moment${strong === 1 ? "" : "s"} ${search.phrase}${took}` +
+      (state.weak ? ` (${state.weak} weaker below the cut-off)` : "");
   $("#summary").hidden = false;
+}
+
+function clearWeaker() {
+  state.weak = 0;
+  $("#weak-results").replaceChildren();
+  $("#weak-results").hidden = true;
+  $("#show-weaker").setAttribute("aria-expanded", "false");
+  $("#show-weaker").hidden = true;
+}
+
+function showWeakerToggle() {
+  const open = !$("#weak-results").hidden;
+  const toggle = $("#show-weaker");
+  toggle.hidden = state.weak === 0;
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.textContent = open
+    ? "Hide weaker matches"
+    : `Show ${state.weak} weaker match${state.weak === 1 ? "" : "es"}`;
 }
 
 function noResultsText(search) {
@@ -448,7 +481,7 @@ function cardActions(result, card, search) {
 
 // ---------- evidence ----------
 
-const MODALITY_ORDER = ["speech", "visual", "ocr", "sound", "people", "keyword"];
+const MODALITY_ORDER = ["speech", "visual", "ocr", "sound", "people", "attributes", "keyword"];
 const MAX_EVIDENCE = 4; // the strongest few; the rest rarely explain anything
 
 function evidenceList(evidence) {
@@ -862,6 +895,10 @@ function init() {
   $("#search-form").addEventListener("submit", onSearchSubmit);
   $("#clear-filters").addEventListener("click", clearFilters);
   $("#load-more").addEventListener("click", () => runSearch(state.lastSearch, { append: true }));
+  $("#show-weaker").addEventListener("click", () => {
+    $("#weak-results").hidden = !$("#weak-results").hidden;
+    showWeakerToggle();
+  });
   $("#image-input").addEventListener("change", (event) => {
     searchByImage(event.target.files[0]);
     event.target.value = ""; // choosing the same file again searches again
