@@ -107,9 +107,7 @@ def choose(tune: HalfScores, max_lost: float) -> Cutoff:
     found = [h for h in tune.first_hits if h is not None]
     fraction = next(f for f in FRACTIONS if all(h[1] >= f for h in found))
     hit_values = np.array([h[0] for h in found]).reshape(-1, len(FEATURES))
-    absent_values = np.array([a for a in tune.absent if a is not None]).reshape(
-        -1, len(FEATURES)
-    )
+    absent_values = np.array([a for a in tune.absent if a is not None]).reshape(-1, len(FEATURES))
     allowed = math.floor(max_lost * len(tune.first_hits))
     options = [np.append(np.unique(hit_values[:, i]), math.inf) for i in range(len(FEATURES))]
     best: tuple[int, int, tuple[float, ...]] = (-1, 0, (math.inf,) * len(FEATURES))
@@ -134,7 +132,7 @@ def _halfway_down(threshold: float, values: np.ndarray) -> float:
         return threshold
     under = values[values < threshold]
     lower = float(under.max()) if under.size else threshold
-    return math.floor((threshold + lower) / 2 * 1000) / 1000
+    return math.floor((threshold + lower) / 2 * 1000 + 1e-9) / 1000
 
 
 def report(name: str, scores: HalfScores, cutoff: Cutoff) -> None:

@@ -98,8 +98,7 @@ def mark_below_cutoff(moments: list[Moment], cutoff: Cutoff) -> float:
     rise = standout(moments)
     for moment in moments:
         moment.below_cutoff = (
-            not cutoff.passes(moment, rise)
-            or moment.score < cutoff.min_fraction * moments[0].score
+            not cutoff.passes(moment, rise) or moment.score < cutoff.min_fraction * moments[0].score
         )
     return rise
 
