@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from sceneseek import Config, Library
-from sceneseek.cli import app
+from sceneseek.cli import app, print_results
 from sceneseek.config import TEXT_MODALITIES
 from sceneseek.eval.assets import AssetCache
 from sceneseek.eval.samples import SampleSet
@@ -157,3 +158,36 @@ def test_choice_keeps_first_hits_and_rejects_absent_tops() -> None:
     assert looser == Cutoff(4.0, 0.875, -0.03, 0.3)
     assert tune.lost(looser) == 1 / 5 and tune.absent_below(looser) == 1.0
     assert tune.absent_below(Cutoff(inf, inf, inf, 0.0)) == 1.0
+
+
+def test_cli_lists_good_matches_before_weaker_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    """A moment passes on its own evidence, so a good match can rank under a weak one; the
+    CLI shows it above the separator, with its rank."""
+
+    def result(video: str, weak: bool) -> dict[str, object]:
+        return {
+            "video": video,
+            "start": 0,
+            "end": 5,
+            "score": 2.0,
+            "below_cutoff": weak,
+            "evidence": {},
+        }
+
+    response = {
+        "query": "a cat",
+        "took_ms": 1.0,
+        "cutoff": {"min_standout": 1.0},
+        "results": [result("street.mp4", True), result("cat.mp4", False)],
+        "filters": {"from_query": []},
+    }
+    print_results(response)
+    lines = capsys.readouterr().out.splitlines()
+    order = [
+        i
+        for word in ("cat.mp4", "weaker matches", "street.mp4")
+        for i, line in enumerate(lines)
+        if word in line
+    ]
+    assert order == sorted(order) and len(order) == 3
+    assert any("2" in line.split("│")[1] for line in lines if "cat.mp4" in line)
