@@ -230,7 +230,10 @@ def print_results(response: dict[str, object]) -> None:
     for column in ("#", "video", "start–end", "score", "why"):
         table.add_column(column, overflow="fold")
     separated = False
-    for rank, result in enumerate(results, 1):
+    # A moment passes the cut-off on its own evidence, so a good match may rank under a
+    # weak one: the good ones come first, each with its rank.
+    ranked = sorted(enumerate(results, 1), key=lambda item: bool(item[1].get("below_cutoff")))
+    for rank, result in ranked:
         if result.get("below_cutoff") and not separated:
             table.add_row("", "— weaker matches below the cut-off —", "", "", "", style="dim")
             separated = True

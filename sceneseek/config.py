@@ -107,12 +107,24 @@ class SearchConfig(BaseModel):
         " (false pins the weights above)",
     )
     cutoff: float | None = Field(
-        1.26,
+        2.457,
         ge=0,
         description="relevance cut-off of text searches, so 'no good match' is an answer:"
-        " when the top moment's score stands out from the next nine's mean by less than"
-        " this, every result is marked below_cutoff (a weaker match); none: no cut-off."
-        " Chosen on the benchmark's tune half by bench/cutoff.py",
+        " a moment is a good match when the top moment's score stands out from the next"
+        " nine's mean by at least this, or its own texts or frames pass"
+        " cutoff_text_similarity / cutoff_visual_margin; every other result is marked"
+        " below_cutoff (a weaker match); none: no cut-off. Chosen on the benchmark's tune"
+        " half by bench/cutoff.py, with the two below",
+    )
+    cutoff_text_similarity: float = Field(
+        0.818,
+        description="a moment whose speech, on-screen text, sound tags, people or attributes"
+        " reach this raw cosine to the query (e5) is a good match",
+    )
+    cutoff_visual_margin: float = Field(
+        -0.024,
+        description="a moment whose visual similarity comes within this of the mean of the"
+        " query's 5 nearest class names is a good match",
     )
     cutoff_fraction: float = Field(
         0.25,

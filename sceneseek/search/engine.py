@@ -24,11 +24,12 @@ from sceneseek.index.base import (
 )
 from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
-from sceneseek.search.moments import RUNNERS_UP, Moment, mark_below_cutoff, merge
+from sceneseek.search.moments import RUNNERS_UP, Cutoff, Moment, mark_below_cutoff, merge
 from sceneseek.search.query_parser import Chip
 
 MAX_QUERY_CHARS = 1000
 MIN_REFERENCE = 500
+NEAREST_CLASSES = 5  # the query's nearest class names a visual match is measured against
 # Observations of these modalities have tight times (word timestamps, caption frames,
 # sound-event frames); people/motion descriptions span whole tracks, so they do not.
 TIGHT_MODALITIES = ("speech", "ocr", "sound")
@@ -157,20 +158,52 @@ class Searcher:
         )
         cutoff = None
         # Chosen on text queries; searches by example score on other scales.
-        if self.config.cutoff is not None and text is not None:
-            rise = mark_below_cutoff(
-                ranked_moments, self.config.cutoff, self.config.cutoff_fraction
-            )
-            cutoff = {
-                "min_standout": self.config.cutoff,
-                "min_fraction": self.config.cutoff_fraction,
-                "standout": round(rise, 4),
-            }
+        if text is not None:
+            self._relevance_evidence(ranked_moments, ranked, query_vectors)
+            if self.config.cutoff is not None:
+                rule = Cutoff(
+                    self.config.cutoff,
+                    self.config.cutoff_text_similarity,
+                    self.config.cutoff_visual_margin,
+                    self.config.cutoff_fraction,
+                )
+                rise = mark_below_cutoff(ranked_moments, rule)
+                cutoff = {
+                    "min_standout": rule.min_standout,
+                    "min_text_similarity": rule.min_text_similarity,
+                    "min_visual_margin": rule.min_visual_margin,
+                    "min_fraction": rule.min_fraction,
+                    "standout": round(rise, 4),
+                }
         moments = ranked_moments[offset:wanted]
         for moment in moments:
             _explain(moment, ranked, text or "")
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=label, took_ms=took, results=moments, cutoff=cutoff)
+
+    def _relevance_evidence(
+        self,
+        moments: list[Moment],
+        ranked: dict[str, list[tuple[int, float]]],
+        query_vectors: dict[str, np.ndarray],
+    ) -> None:
+        """Give each moment the evidence the cut-off reads besides the score, from the
+        similarities already ranked: its best text cosine, and its visual similarity less
+        the mean of the query's ``NEAREST_CLASSES`` class-name similarities (the background
+        vocabulary is the class names a ConSE visual vector is a mixture of; a visual
+        encoder in another space gets no margin)."""
+        raw = {m: dict(scores) for m, scores in ranked.items()}
+        texts = [raw[m] for m in raw if m in TEXT_MODALITIES]
+        nearest = None
+        visual = query_vectors.get("visual")
+        classes = self.encoders.background
+        if visual is not None and classes.shape[1] == visual.shape[0]:
+            nearest = float(np.sort(classes @ visual)[-NEAREST_CLASSES:].mean())
+        for moment in moments:
+            best = moment.segments[0].id
+            moment.text_similarity = max((s[best] for s in texts if best in s), default=None)
+            if nearest is not None and best in raw.get("visual", {}):
+                moment.visual_margin = raw["visual"][best] - nearest
 
     def _keyword_fields(self) -> tuple[str, ...]:
         """BM25 columns: the enabled text modalities, and visual class names."""
