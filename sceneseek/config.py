@@ -161,6 +161,48 @@ class IndexConfig(BaseModel):
     )
 
 
+class LanguageConfig(BaseModel):
+    """Search across languages (``sceneseek.language``): non-English queries are also
+    searched in English translation, and non-English speech and on-screen text get an
+    English translation as extra keyword text. Translation is Apertium's (offline; the
+    pairs come from scripts/install-system-deps.sh)."""
+
+    translate_queries: bool = Field(
+        True, description="search a non-English query in its English translation too"
+    )
+    translate_index: bool = Field(
+        True,
+        description="index English translations of non-English speech and on-screen text"
+        " for keyword search (applies to videos indexed afterwards)",
+    )
+    pairs: dict[str, str] = Field(
+        default_factory=lambda: {
+            "es": "spa-eng",
+            "ca": "cat-eng",
+            "gl": "gl-en",
+            "eu": "eu-en",
+            "eo": "eo-en",
+            "is": "isl-eng",
+            "mk": "mkd-eng",
+            "hr": "hbs-eng",
+            "sr": "hbs-eng",
+            "bs": "hbs-eng",
+        },
+        description="ISO 639-1 code → Apertium mode translating it into English",
+    )
+    english_mode: str = Field(
+        "eng-spa", description="an Apertium mode reading English (detection counts its words)"
+    )
+    detect: list[str] = Field(
+        default_factory=lambda: ["fr", "de", "it", "pt"],
+        description="languages recognised beyond those of `pairs` (searched as typed)",
+    )
+    preferred: list[str] = Field(
+        default_factory=lambda: ["es"],
+        description="after English, the languages detection favours on a tie",
+    )
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SCENESEEK_", env_nested_delimiter="__", extra="forbid"
@@ -176,6 +218,7 @@ class Config(BaseSettings):
     search: SearchConfig = SearchConfig()
     index: IndexConfig = IndexConfig()
     monitor: MonitorConfig = MonitorConfig()
+    language: LanguageConfig = LanguageConfig()
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sceneseek"

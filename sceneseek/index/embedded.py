@@ -36,7 +36,7 @@ from sceneseek.index.base import (
     StoredVideo,
     VideoRecord,
     backends,
-    observation_text,
+    keyword_text,
 )
 from sceneseek.index.vectors import IndexPolicy, VectorStore
 
@@ -147,7 +147,7 @@ def text_row(
 ) -> tuple[str, ...]:
     """A segment's keyword-search row, in ``TEXT_FIELDS`` order (``check`` rebuilds
     missing rows with it)."""
-    texts = (observation_text(observations.get(m, [])) for m in TEXT_MODALITIES)
+    texts = (keyword_text(observations.get(m, [])) for m in TEXT_MODALITIES)
     return (*texts, ", ".join(name for name, _ in labels))
 
 
@@ -277,7 +277,7 @@ class EmbeddedIndex:
                 segment.keyframe,
                 json.dumps(
                     {
-                        m: [[o.start, o.end, o.text, o.score, o.language] for o in items]
+                        m: [[o.start, o.end, o.text, o.score, o.language, o.english] for o in items]
                         for m, items in segment.observations.items()
                     }
                 ),

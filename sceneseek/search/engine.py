@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sceneseek.config import TEXT_MODALITIES, SearchConfig
+from sceneseek.encoders.base import unit
 from sceneseek.errors import QueryError
 from sceneseek.index.base import (
     STOPWORDS,
@@ -33,6 +34,19 @@ MIN_REFERENCE = 500
 TIGHT_MODALITIES = ("speech", "ocr", "sound")
 
 
+@dataclass(frozen=True)
+class QueryTranslation:
+    """The query's language, and the English it was also searched as (None when there
+    is no offline translation for that language; ``note`` says why)."""
+
+    language: str
+    text: str | None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"from": self.language, "text": self.text, "note": self.note}
+
+
 @dataclass
 class SearchResponse:
     query: str
@@ -41,6 +55,7 @@ class SearchResponse:
     filters: SegmentFilter = field(default_factory=SegmentFilter)
     chips: list[Chip] = field(default_factory=list)  # filters read from the query's words
     searched: str | None = None  # the text searched by meaning, once those words are out
+    translation: QueryTranslation | None = None  # None: English, or not translated
 
     def to_dict(self) -> dict[str, Any]:
         where = self.filters
@@ -49,6 +64,7 @@ class SearchResponse:
             "query": self.query,
             "took_ms": round(self.took_ms, 2),
             "results": [m.to_dict() for m in self.results],
+            "translation": self.translation.to_dict() if self.translation else None,
             "filters": {
                 "camera": where.camera,
                 "zone": where.zone,
@@ -84,15 +100,20 @@ class Searcher:
         offset: int = 0,
         more_like: Sequence[int] = (),
         not_like: Sequence[int] = (),
+        english: str | None = None,
     ) -> SearchResponse:
         """Natural-language search: every enabled modality plus BM25, refined by the
-        segments the user marked relevant (``more_like``) or not (``not_like``)."""
+        segments the user marked relevant (``more_like``) or not (``not_like``). A
+        non-English query's ``english`` translation is searched together with it: each
+        query vector is the mean of the two phrasings' (so a modality scores the mean of
+        their similarities) and BM25 matches the words of both."""
         started = time.perf_counter()
         text = _validate(query)
-        vectors = self._embed(text)
+        vectors = self._embed(text, english)
         if more_like or not_like:
             vectors = rocchio(vectors, self._vectors_of(more_like), self._vectors_of(not_like))
-        response = self._rank(query, vectors, text, top_k + len(not_like), where, offset, started)
+        words = f"{text} {english}" if english else text
+        response = self._rank(query, vectors, words, top_k + len(not_like), where, offset, started)
         rejected = set(not_like)
         response.results = [
             m for m in response.results if not rejected & {s.id for s in m.segments}
@@ -160,14 +181,16 @@ class Searcher:
         fields: tuple[str, ...] = tuple(m for m in self.modalities if m in TEXT_MODALITIES)
         return (*fields, "labels") if "visual" in self.modalities else fields
 
-    def _embed(self, text: str) -> dict[str, np.ndarray]:
-        """One query vector per enabled modality; all text modalities share e5's."""
-        text_vector = self.encoders.text.embed_queries([text])[0]
+    def _embed(self, text: str, english: str | None = None) -> dict[str, np.ndarray]:
+        """One query vector per enabled modality; all text modalities share e5's. With an
+        English translation, the mean of both phrasings' unit vectors."""
+        texts = [text, english] if english else [text]
+        text_vector = _mean(self.encoders.text.embed_queries(texts))
         vectors: dict[str, np.ndarray] = {
             m: text_vector for m in self.modalities if m in TEXT_MODALITIES
         }
         if "visual" in self.modalities:
-            vectors["visual"] = self.encoders.visual.embed_queries([text])[0]
+            vectors["visual"] = _mean(self.encoders.visual.embed_queries(texts))
         vectors["fused"] = text_vector
         return vectors
 
@@ -256,6 +279,11 @@ def rocchio(
             vector = vector - ROCCHIO_GAMMA * np.mean(neg, axis=0)
         refined[modality] = np.asarray(vector, np.float32)
     return refined
+
+
+def _mean(vectors: np.ndarray) -> np.ndarray:
+    """One query vector from the rows of ``vectors`` (one row: itself, untouched)."""
+    return vectors[0] if len(vectors) == 1 else unit(unit(vectors).mean(axis=0))
 
 
 def _validate(query: str) -> str:
