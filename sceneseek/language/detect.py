@@ -10,9 +10,9 @@ jirafa" looks Icelandic, but only Spanish knows both words. A language without a
 installed pair wins unless a readable language knows most of the words.
 
 langid's English was right on every labelled query, so English queries start no
-Apertium process; the others start a few in parallel (about 0.2 s on an idle machine,
-once: readings are cached). Apertium's English analyser (``english_mode``) must be
-installed."""
+Apertium process; the others start a few analysers (one light process each) and one
+translation, in parallel; answers are cached. Apertium's English analyser
+(``english_mode``) must be installed."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from functools import lru_cache
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from sceneseek.config import LanguageConfig
-from sceneseek.language.translate import ENGLISH, Rendering, Translator
+from sceneseek.language.translate import ENGLISH, Translator
 
 CANDIDATES = 3  # langid's best languages that Apertium then judges
 FOREIGN = 0.5  # a text with more than this share of unknown words is not in that language
@@ -54,45 +54,48 @@ class LanguageDetector:
         self.translator = translator
 
     def read(self, texts: list[str]) -> list[Reading]:
-        """Language and English translation of each text (one Apertium process per
-        language in play, for all texts at once)."""
-        if not texts:
-            return []
+        """Language and English translation of each text: one analyser process per
+        language in play and one translation process per language found, for all the
+        texts at once."""
+        texts = [" ".join(t.split()) for t in texts]
         identifier = ngram_identifier(self.languages)
         ranked = [[lang for lang, _ in identifier.rank(t)][:CANDIDATES] for t in texts]
         jobs: dict[str, list[str]] = {}
         for text, candidates in zip(texts, ranked, strict=True):
             if candidates[0] == ENGLISH:
-                continue  # langid's English is not wrong on the labelled queries: no judge
+                continue  # langid's English was right on every labelled query: no judge
             for language in {*self.preferred, *candidates}:
                 jobs.setdefault(language, []).append(text)
-        rendered = self.translator.render(jobs)
-        readings = []
+        unknown = self.translator.unknown(jobs)
+        languages = []
         for text, candidates in zip(texts, ranked, strict=True):
             if candidates[0] == ENGLISH:
-                readings.append(Reading(ENGLISH))
+                languages.append(ENGLISH)
                 continue
             order = list(dict.fromkeys([*self.preferred, *candidates]))
-            judged = [c for c in order if (c, text) in rendered]
+            judged = [c for c in order if (c, text) in unknown]
             best = min(
-                judged,
-                key=lambda c: (rendered[(c, text)].unknown, order.index(c)),
-                default=candidates[0],
+                judged, key=lambda c: (unknown[(c, text)], order.index(c)), default=candidates[0]
             )
-            rendering = rendered.get((best, text))
-            if candidates[0] not in judged and not _knows_most(best, rendering):
-                best, rendering = candidates[0], None  # the n-grams' choice: not readable
-            english = rendering.text if rendering and best != ENGLISH else None
-            readings.append(Reading(best, english))
-        return readings
+            if candidates[0] not in judged and not _knows_most(best, unknown.get((best, text))):
+                best = candidates[0]  # the n-grams' choice, which no dictionary reads
+            languages.append(best)
+        english: dict[tuple[str, str], str | None] = {}
+        for language in set(languages) - {ENGLISH}:
+            mine = [t for t, lang in zip(texts, languages, strict=True) if lang == language]
+            translated = self.translator.to_english(mine, language)
+            english.update(zip([(language, t) for t in mine], translated, strict=True))
+        return [
+            Reading(lang, english.get((lang, t))) for t, lang in zip(texts, languages, strict=True)
+        ]
 
 
-def _knows_most(language: str, rendering: Rendering | None) -> bool:
+def _knows_most(language: str, unknown: float | None) -> bool:
     """Whether ``language``'s analyser knew most of the words (English, the language
     of the labels and the default, also keeps an even split)."""
-    if rendering is None:
+    if unknown is None:
         return False
-    return rendering.unknown < FOREIGN or (language == ENGLISH and rendering.unknown == FOREIGN)
+    return unknown < FOREIGN or (language == ENGLISH and unknown == FOREIGN)
 
 
 def configured(config: LanguageConfig) -> LanguageDetector:
