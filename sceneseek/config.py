@@ -171,9 +171,10 @@ class LanguageConfig(BaseModel):
         True, description="search a non-English query in its English translation too"
     )
     translate_index: bool = Field(
-        True,
+        False,
         description="index English translations of non-English speech and on-screen text"
-        " for keyword search (applies to videos indexed afterwards)",
+        " for keyword search (applies to videos indexed afterwards; off: no gain on the"
+        " benchmark's tune half, docs/BENCHMARKS.md)",
     )
     pairs: dict[str, str] = Field(
         default_factory=lambda: {
