@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from sceneseek import Library
+from sceneseek.api import create_app
 from sceneseek.config import Config, LanguageConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.eval.compose import Caption, Card, VideoSpec, compose_cached
@@ -91,14 +93,36 @@ def test_a_language_without_a_pair_is_searched_as_typed(
     }
 
 
-def test_english_keywords_find_spanish_on_screen_text(tmp_path: Path) -> None:
-    video = tmp_path / "media" / "sign.mp4"
+def spanish_sign(directory: Path) -> Path:
+    """A silent video of a Spanish caption: on-screen text is the fastest modality."""
+    video = directory / "media" / "sign.mp4"
     compose_cached(
         video,
         [Card(4.0, "black card")],
         captions=[Caption("PUERTA CERRADA", 0.5, 3.5)],
         spec=VideoSpec(audio=False),
     )
+    return video
+
+
+def test_the_api_reports_the_translation_and_searches_as_typed_on_request(
+    tmp_path: Path,
+) -> None:
+    library = Library(tmp_path / "db", Config(modalities=["ocr"]))
+    assert not library.index([spanish_sign(tmp_path)]).failed
+    with TestClient(create_app(library)) as client:
+        translated = client.get("/api/search", params={"q": "una puerta cerrada"})
+        as_typed = client.get(
+            "/api/search", params={"q": "una puerta cerrada", "translate": "false"}
+        )
+    assert translated.status_code == 200, translated.text
+    assert translated.json()["translation"]["from"] == "es"
+    assert "door" in translated.json()["translation"]["text"].lower()
+    assert as_typed.status_code == 200 and as_typed.json()["translation"] is None
+
+
+def test_english_keywords_find_spanish_on_screen_text(tmp_path: Path) -> None:
+    video = spanish_sign(tmp_path)
     found = {}
     for translate in (True, False):
         config = Config(modalities=["ocr"], language=LanguageConfig(translate_index=translate))
