@@ -239,8 +239,8 @@ class Library:
             after, before = after or stated.after, before or stated.before
         where = make_filter(camera, zone, time_of_day, after, before, weekdays, video)
         translation = None
-        if query is not None and translate and self.config.language.translate_queries:
-            translation = self._translation(query)
+        if query is not None and translate:
+            translation = self.query_translation(query)
         if query is not None:
             for segment_id in [*more_like, *not_like]:
                 self.segment(segment_id)  # KeyError for an unknown id
@@ -264,9 +264,12 @@ class Library:
             response.query = asked  # as typed; the chips say which words became filters
         return response
 
-    def _translation(self, query: str) -> QueryTranslation | None:
-        """The query's language and English translation; None for English, and for a
-        translation that changes nothing (a name, a word both languages share)."""
+    def query_translation(self, query: str) -> QueryTranslation | None:
+        """The query's language and English translation; None for English, for a
+        translation that changes nothing (a name, a word both languages share), and when
+        ``language.translate_queries`` is off."""
+        if not self.config.language.translate_queries:
+            return None
         try:
             reading = self.encoders.language.read([" ".join(query.split())])[0]
         except TranslationError as exc:  # search as typed rather than fail

@@ -215,13 +215,14 @@ class Searcher:
         return evidence
 
     def modality_scores(
-        self, query: str, segment_ids: Sequence[int]
+        self, query: str, segment_ids: Sequence[int], english: str | None = None
     ) -> dict[int, dict[str, float]]:
         """The per-modality evidence a text search finds for given segments, independent of
         the weights: what a mark records, and what a learned fusion is fitted on. Exact
-        similarities, so a segment outside a modality's candidate list still gets its score."""
+        similarities, so a segment outside a modality's candidate list still gets its score.
+        ``english``: the query's translation, searched with it as in ``search``."""
         text = _validate(query)
-        vectors = self._embed(text)
+        vectors = self._embed(text, english)
         wanted = set(segment_ids)
         stored = {i: self.index.segment_vectors(i) for i in wanted}
         ranked = {
@@ -229,7 +230,8 @@ class Searcher:
             for m, v in vectors.items()
         }
         fields = self._keyword_fields()
-        keyword = self.index.keyword(text, self.config.candidates, SegmentFilter(), fields)
+        words = f"{text} {english}" if english else text
+        keyword = self.index.keyword(words, self.config.candidates, SegmentFilter(), fields)
         ranked["keyword"] = [(i, s) for i, s in keyword if i in wanted]
         evidence = self._evidence(ranked, vectors)
         return {
