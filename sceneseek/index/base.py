@@ -10,6 +10,7 @@ import numpy as np
 
 from sceneseek.config import CameraConfig
 from sceneseek.encoders.base import Observation
+from sceneseek.encoders.vocabulary import label_keywords
 from sceneseek.registry import Registry
 
 
@@ -44,6 +45,12 @@ def keyword_text(observations: list[Observation]) -> str:
     (the embedding, multilingual already, gets the texts alone)."""
     english = dict.fromkeys(o.english for o in observations if o.english)
     return " ".join([observation_text(observations), *english])
+
+
+def label_text(labels: list[tuple[str, float]]) -> str:
+    """What gets keyword-indexed for a segment's visual class labels: the names and the
+    words around them (synonyms, broader and narrower terms; see ``vocabulary``)."""
+    return label_keywords(name for name, _ in labels)
 
 
 @dataclass
