@@ -185,6 +185,9 @@ def search(
     not_like: Annotated[
         list[int] | None, typer.Option("--not", help="segment id marked not relevant")
     ] = None,
+    translate: Annotated[
+        bool, typer.Option(help="also search a non-English query in English translation")
+    ] = True,
 ) -> None:
     """Find moments by meaning across what was seen, said, read and heard."""
     with opened(db, _config(modalities)) as library:
@@ -204,6 +207,7 @@ def search(
                 parse=parse,
                 more_like=more_like or (),
                 not_like=not_like or (),
+                translate=translate,
             )
         except OSError as exc:
             raise _fail(f"{image}: {exc.strerror or exc}") from None
@@ -220,6 +224,10 @@ def print_results(response: dict[str, object]) -> None:
     assert isinstance(results, list)
     chips = [c["label"] for c in response["filters"]["from_query"]]  # type: ignore[index]
     stated = f" [filters from your words: {', '.join(chips)}]" if chips else ""
+    translation = cast(dict[str, str | None] | None, response.get("translation"))
+    if translation:
+        said = translation["text"] or translation["note"]
+        stated += f" [{translation['from']}: {said}]"
     strong = sum(not r.get("below_cutoff") for r in results)
     above = f" ({strong} above the relevance cut-off)" if response.get("cutoff") else ""
     table = Table(

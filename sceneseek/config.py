@@ -199,6 +199,49 @@ class IndexConfig(BaseModel):
     )
 
 
+class LanguageConfig(BaseModel):
+    """Search across languages (``sceneseek.language``): non-English queries are also
+    searched in English translation, and non-English speech and on-screen text get an
+    English translation as extra keyword text. Translation is Apertium's (offline; the
+    pairs come from scripts/install-system-deps.sh)."""
+
+    translate_queries: bool = Field(
+        True, description="search a non-English query in its English translation too"
+    )
+    translate_index: bool = Field(
+        False,
+        description="index English translations of non-English speech and on-screen text"
+        " for keyword search (applies to videos indexed afterwards; off: no gain on the"
+        " benchmark's tune half, docs/BENCHMARKS.md)",
+    )
+    pairs: dict[str, str] = Field(
+        default_factory=lambda: {
+            "es": "spa-eng",
+            "ca": "cat-eng",
+            "gl": "gl-en",
+            "eu": "eu-en",
+            "eo": "eo-en",
+            "is": "isl-eng",
+            "mk": "mkd-eng",
+            "hr": "hbs-eng",
+            "sr": "hbs-eng",
+            "bs": "hbs-eng",
+        },
+        description="ISO 639-1 code → Apertium mode translating it into English",
+    )
+    english_mode: str = Field(
+        "eng-spa", description="an Apertium mode reading English (detection counts its words)"
+    )
+    detect: list[str] = Field(
+        default_factory=lambda: ["fr", "de", "it", "pt"],
+        description="languages recognised beyond those of `pairs` (searched as typed)",
+    )
+    preferred: list[str] = Field(
+        default_factory=lambda: ["es"],
+        description="after English, the languages detection favours on a tie",
+    )
+
+
 class AlertsConfig(BaseModel):
     """Where alert webhooks may post. Nothing leaves this machine unless listed here: by
     default a webhook may only reach loopback (127.0.0.0/8, ::1). Checked when an alert
@@ -227,6 +270,7 @@ class Config(BaseSettings):
     search: SearchConfig = SearchConfig()
     index: IndexConfig = IndexConfig()
     monitor: MonitorConfig = MonitorConfig()
+    language: LanguageConfig = LanguageConfig()
     alerts: AlertsConfig = AlertsConfig()
     cache_dir: Path = Field(
         default_factory=lambda: (

@@ -38,12 +38,13 @@ from sceneseek.index.milvus import MilvusIndex, recorded_backend, refuse_other_b
 from sceneseek.index.snapshot import Snapshot, export_snapshot
 from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail, display_path
 from sceneseek.ingest_ray import RayCluster, analyse_on_ray
+from sceneseek.language.translate import ENGLISH, TranslationError
 from sceneseek.learning import Uncertain
 from sceneseek.media.decode import content_hash, probe, regular_file
 from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
 from sceneseek.media.thumbnail import frame_jpeg
 from sceneseek.paths import expand_paths
-from sceneseek.search.engine import Searcher, SearchResponse
+from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
@@ -200,12 +201,15 @@ class Library:
         parse: bool = True,
         more_like: Sequence[int] = (),
         not_like: Sequence[int] = (),
+        translate: bool = True,
     ) -> SearchResponse:
         """Moments matching a text query, an example image, or an indexed segment
         (exactly one of ``query``, ``image``, ``similar_to``). With ``parse``, filters
         the query states in words ("at night", "on camera 2") are applied too; explicit
         arguments win over them. ``more_like``/``not_like`` are segment ids the user
-        marked relevant / not relevant in an earlier round (successive search)."""
+        marked relevant / not relevant in an earlier round (successive search). With
+        ``translate`` (and ``language.translate_queries``), a query that is not English is
+        searched together with its English translation (``response.translation``)."""
         given = [x is not None for x in (query, image, similar_to)]
         if sum(given) != 1:
             raise QueryError("give exactly one of a text query, an image, or a segment id")
@@ -228,10 +232,14 @@ class Library:
             time_of_day = time_of_day or stated.time_of_day
             after, before = after or stated.after, before or stated.before
         where = make_filter(camera, zone, time_of_day, after, before, weekdays, video)
+        translation = None
+        if query is not None and translate:
+            translation = self.query_translation(query)
         if query is not None:
             for segment_id in [*more_like, *not_like]:
                 self.segment(segment_id)  # KeyError for an unknown id
-            response = searcher.search(query, top_k, where, offset, more_like, not_like)
+            english = translation.text if translation else None
+            response = searcher.search(query, top_k, where, offset, more_like, not_like, english)
         elif image is not None:
             vectors = image_vectors(image, self.encoders.visual)
             response = searcher.search_vectors("(image)", vectors, top_k, where, offset)
@@ -244,10 +252,30 @@ class Library:
             )
         response.filters = where
         response.chips = chips
+        response.translation = translation
         if asked is not None:
             response.searched = response.query
             response.query = asked  # as typed; the chips say which words became filters
         return response
+
+    def query_translation(self, query: str) -> QueryTranslation | None:
+        """The query's language and English translation; None for English, for a
+        translation that changes nothing (a name, a word both languages share), and when
+        ``language.translate_queries`` is off."""
+        if not self.config.language.translate_queries:
+            return None
+        try:
+            reading = self.encoders.language.read([" ".join(query.split())])[0]
+        except TranslationError as exc:  # search as typed rather than fail
+            return QueryTranslation("und", None, f"no translation: {exc}")
+        if reading.language == ENGLISH:
+            return None
+        if reading.english is None:
+            note = f"no offline translation for {reading.language}; searched as typed"
+            return QueryTranslation(reading.language, None, note)
+        if reading.english.casefold() == query.casefold():
+            return None
+        return QueryTranslation(reading.language, reading.english)
 
     def add_camera(
         self,

@@ -251,6 +251,20 @@ def test_filters_read_from_the_words_are_chips_the_user_can_remove(page: WebDriv
     assert not page.find_elements(By.CSS_SELECTOR, "#chips .chip")
 
 
+def test_a_translated_query_shows_its_translation_as_a_chip_the_user_can_remove(
+    page: WebDriver,
+) -> None:
+    search(page, "el envío llegará tarde el viernes")
+    (chip,) = page.find_elements(By.CSS_SELECTOR, "#chips .chip.translation")
+    assert chip.text.startswith("es → en:") and "Friday" in chip.text
+    assert first_result(page).get_attribute("data-video") == "speech.mp4"
+    submit_and_wait(page, chip.click)
+    assert not page.find_elements(By.CSS_SELECTOR, "#chips .chip")
+    assert page.find_element(By.ID, "query").get_attribute("value") == (
+        "el envío llegará tarde el viernes"
+    )
+
+
 def test_a_bad_time_of_day_is_explained(page: WebDriver) -> None:
     page.find_element(By.ID, "time-of-day").send_keys("late evening")
     search(page, "a cat")

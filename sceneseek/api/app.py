@@ -107,10 +107,19 @@ class Result(Open):
     media_url: str = Field(description="the video, seeking to the moment (#t=start,end)")
 
 
+class TranslationOut(BaseModel):
+    """A non-English query's language and the English it was also searched as."""
+
+    from_: str = Field(alias="from")
+    text: str | None
+    note: str | None
+
+
 class SearchOut(Open):
     query: str
     took_ms: float
     results: list[Result]
+    translation: TranslationOut | None = None
 
 
 class VideoOut(Open):
@@ -540,11 +549,21 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
             list[int],
             Query(max_length=200, description="segment ids marked not relevant: drop, move away"),
         ] = [],  # noqa: B006
+        translate: Annotated[
+            bool, Query(description="also search a non-English query in English translation")
+        ] = True,
     ) -> dict[str, Any]:
         """Find moments by meaning across what was seen, said, read and heard; with
         ``more_like``/``not_like``, the same query refined by the user's marks."""
         try:
-            return run_search(params, query=q, parse=parse, more_like=more_like, not_like=not_like)
+            return run_search(
+                params,
+                query=q,
+                parse=parse,
+                more_like=more_like,
+                not_like=not_like,
+                translate=translate,
+            )
         except KeyError as exc:  # a marked segment id that is not in the index
             raise HTTPException(404, str(exc.args[0])) from None
 

@@ -39,6 +39,14 @@ def observation_text(observations: list[Observation]) -> str:
     return " ".join(dict.fromkeys(o.text for o in observations))
 
 
+def keyword_text(observations: list[Observation]) -> str:
+    """What BM25 matches for one modality of one segment: the texts, then the English
+    translations of those that are not English, so English words find Spanish speech
+    (the embedding, multilingual already, gets the texts alone)."""
+    english = dict.fromkeys(o.english for o in observations if o.english)
+    return " ".join([observation_text(observations), *english])
+
+
 def label_text(labels: list[tuple[str, float]]) -> str:
     """What gets keyword-indexed for a segment's visual class labels: the names and the
     words around them (synonyms, broader and narrower terms; see ``vocabulary``)."""

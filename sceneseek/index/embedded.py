@@ -36,8 +36,8 @@ from sceneseek.index.base import (
     StoredVideo,
     VideoRecord,
     backends,
+    keyword_text,
     label_text,
-    observation_text,
 )
 from sceneseek.index.vectors import IndexPolicy, VectorStore
 
@@ -148,7 +148,7 @@ def text_row(
 ) -> tuple[str, ...]:
     """A segment's keyword-search row, in ``TEXT_FIELDS`` order (``check`` rebuilds
     missing rows with it)."""
-    texts = (observation_text(observations.get(m, [])) for m in TEXT_MODALITIES)
+    texts = (keyword_text(observations.get(m, [])) for m in TEXT_MODALITIES)
     return (*texts, label_text(labels))
 
 
@@ -278,7 +278,7 @@ class EmbeddedIndex:
                 segment.keyframe,
                 json.dumps(
                     {
-                        m: [[o.start, o.end, o.text, o.score, o.language] for o in items]
+                        m: [[o.start, o.end, o.text, o.score, o.language, o.english] for o in items]
                         for m, items in segment.observations.items()
                     }
                 ),

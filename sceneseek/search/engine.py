@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sceneseek.config import TEXT_MODALITIES, SearchConfig
+from sceneseek.encoders.base import unit
 from sceneseek.errors import QueryError
 from sceneseek.index.base import (
     STOPWORDS,
@@ -35,6 +36,19 @@ NEAREST_CLASSES = 5  # the query's nearest class names a visual match is measure
 TIGHT_MODALITIES = ("speech", "ocr", "sound")
 
 
+@dataclass(frozen=True)
+class QueryTranslation:
+    """The query's language, and the English it was also searched as (None when there
+    is no offline translation for that language; ``note`` says why)."""
+
+    language: str
+    text: str | None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"from": self.language, "text": self.text, "note": self.note}
+
+
 @dataclass
 class SearchResponse:
     query: str
@@ -43,6 +57,7 @@ class SearchResponse:
     filters: SegmentFilter = field(default_factory=SegmentFilter)
     chips: list[Chip] = field(default_factory=list)  # filters read from the query's words
     searched: str | None = None  # the text searched by meaning, once those words are out
+    translation: QueryTranslation | None = None  # None: English, or not translated
     cutoff: dict[str, float] | None = None  # the relevance cut-off applied (None: none)
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,6 +68,7 @@ class SearchResponse:
             "took_ms": round(self.took_ms, 2),
             "cutoff": self.cutoff,
             "results": [m.to_dict() for m in self.results],
+            "translation": self.translation.to_dict() if self.translation else None,
             "filters": {
                 "camera": where.camera,
                 "zone": where.zone,
@@ -88,15 +104,20 @@ class Searcher:
         offset: int = 0,
         more_like: Sequence[int] = (),
         not_like: Sequence[int] = (),
+        english: str | None = None,
     ) -> SearchResponse:
         """Natural-language search: every enabled modality plus BM25, refined by the
-        segments the user marked relevant (``more_like``) or not (``not_like``)."""
+        segments the user marked relevant (``more_like``) or not (``not_like``). A
+        non-English query's ``english`` translation is searched together with it: each
+        query vector is the mean of the two phrasings' (so a modality scores the mean of
+        their similarities) and BM25 matches the words of both."""
         started = time.perf_counter()
         text = _validate(query)
-        vectors = self._embed(text)
+        vectors = self._embed(text, english)
         if more_like or not_like:
             vectors = rocchio(vectors, self._vectors_of(more_like), self._vectors_of(not_like))
-        response = self._rank(query, vectors, text, top_k + len(not_like), where, offset, started)
+        words = f"{text} {english}" if english else text
+        response = self._rank(query, vectors, words, top_k + len(not_like), where, offset, started)
         rejected = set(not_like)
         response.results = [
             m for m in response.results if not rejected & {s.id for s in m.segments}
@@ -210,14 +231,16 @@ class Searcher:
         fields: tuple[str, ...] = tuple(m for m in self.modalities if m in TEXT_MODALITIES)
         return (*fields, "labels") if "visual" in self.modalities else fields
 
-    def _embed(self, text: str) -> dict[str, np.ndarray]:
-        """One query vector per enabled modality; all text modalities share e5's."""
-        text_vector = self.encoders.text.embed_queries([text])[0]
+    def _embed(self, text: str, english: str | None = None) -> dict[str, np.ndarray]:
+        """One query vector per enabled modality; all text modalities share e5's. With an
+        English translation, the mean of both phrasings' unit vectors."""
+        texts = [text, english] if english else [text]
+        text_vector = _mean(self.encoders.text.embed_queries(texts))
         vectors: dict[str, np.ndarray] = {
             m: text_vector for m in self.modalities if m in TEXT_MODALITIES
         }
         if "visual" in self.modalities:
-            vectors["visual"] = self.encoders.visual.embed_queries([text])[0]
+            vectors["visual"] = _mean(self.encoders.visual.embed_queries(texts))
         vectors["fused"] = text_vector
         return vectors
 
@@ -242,13 +265,14 @@ class Searcher:
         return evidence
 
     def modality_scores(
-        self, query: str, segment_ids: Sequence[int]
+        self, query: str, segment_ids: Sequence[int], english: str | None = None
     ) -> dict[int, dict[str, float]]:
         """The per-modality evidence a text search finds for given segments, independent of
         the weights: what a mark records, and what a learned fusion is fitted on. Exact
-        similarities, so a segment outside a modality's candidate list still gets its score."""
+        similarities, so a segment outside a modality's candidate list still gets its score.
+        ``english``: the query's translation, searched with it as in ``search``."""
         text = _validate(query)
-        vectors = self._embed(text)
+        vectors = self._embed(text, english)
         wanted = set(segment_ids)
         stored = {i: self.index.segment_vectors(i) for i in wanted}
         ranked = {
@@ -256,7 +280,8 @@ class Searcher:
             for m, v in vectors.items()
         }
         fields = self._keyword_fields()
-        keyword = self.index.keyword(text, self.config.candidates, SegmentFilter(), fields)
+        words = f"{text} {english}" if english else text
+        keyword = self.index.keyword(words, self.config.candidates, SegmentFilter(), fields)
         ranked["keyword"] = [(i, s) for i, s in keyword if i in wanted]
         evidence = self._evidence(ranked, vectors)
         return {
@@ -306,6 +331,11 @@ def rocchio(
             vector = vector - ROCCHIO_GAMMA * np.mean(neg, axis=0)
         refined[modality] = np.asarray(vector, np.float32)
     return refined
+
+
+def _mean(vectors: np.ndarray) -> np.ndarray:
+    """One query vector from the rows of ``vectors`` (one row: itself, untouched)."""
+    return vectors[0] if len(vectors) == 1 else unit(unit(vectors).mean(axis=0))
 
 
 def _validate(query: str) -> str:

@@ -210,13 +210,15 @@ async function loadHealth() {
 
 // ---------- searching ----------
 
-function textSearch(query, { parse = true, more = [], not = [] } = {}) {
+function textSearch(query, { parse = true, translate = true, more = [], not = [] } = {}) {
   // more/not: the marks so far, sent with the query so the server refines it (Rocchio).
+  // translate: also search a non-English query in its English translation.
   const marks = more.length + not.length;
   return {
     kind: "text",
     query,
     parse,
+    translate,
     refines: marks > 0,
     label: `“${query}”`,
     phrase: marks
@@ -226,6 +228,7 @@ function textSearch(query, { parse = true, more = [], not = [] } = {}) {
       const params = pageParams(offset);
       params.set("q", query);
       params.set("parse", parse ? "true" : "false");
+      if (!translate) params.set("translate", "false");
       for (const id of more) params.append("more_like", id);
       for (const id of not) params.append("not_like", id);
       return api(`/api/search?${params}`);
@@ -256,14 +259,34 @@ function renderChips(search, answer) {
     ...chips.map((chip) => {
       const button = el("button", { type: "button", class: "chip", title: "Remove this filter" },
         `${chip.label} ×`);
-      button.addEventListener("click", () => removeChip(answer, chip));
+      button.addEventListener("click", () => removeChip(search, answer, chip));
       return button;
     }),
+    ...translationChip(search, answer),
   );
-  box.hidden = chips.length === 0;
+  box.hidden = box.children.length === 0;
 }
 
-function removeChip(answer, removed) {
+function translationChip(search, answer) {
+  // A non-English query was also searched in English: show the translation, removable;
+  // a language without an offline translation is only noted.
+  const translation = search.kind === "text" ? answer.translation : null;
+  if (!translation) return [];
+  if (!translation.text) {
+    return [el("span", { class: "chip note", title: "Searched as typed" }, translation.note)];
+  }
+  const button = el("button", {
+    type: "button",
+    class: "chip translation",
+    title: "Remove the translation: search only the words as typed",
+  }, `${translation.from} → en: ${translation.text} ×`);
+  button.addEventListener("click", () => {
+    runSearch(textSearch(search.query, { parse: search.parse, translate: false }));
+  });
+  return [button];
+}
+
+function removeChip(search, answer, removed) {
   // Keep the other stated filters as explicit ones, drop this one, and search the rest
   // of the words without reading filters from them again.
   const dropped = new Set(CHIP_FIELDS[removed.filter] || []);
@@ -276,7 +299,7 @@ function removeChip(answer, removed) {
     }
   }
   $("#query").value = answer.filters.searched;
-  runSearch(textSearch(answer.filters.searched, { parse: false }));
+  runSearch(textSearch(answer.filters.searched, { parse: false, translate: search.translate }));
 }
 
 function imageSearch(file) {
@@ -550,7 +573,10 @@ function moreLikeThis(result, search) {
   state.marks.not = state.marks.not.filter((x) => x !== id);
   if (!state.marks.more.includes(id)) state.marks.more.push(id);
   runSearch(textSearch(search.query, {
-    parse: search.parse, more: [...state.marks.more], not: [...state.marks.not],
+    parse: search.parse,
+    translate: search.translate,
+    more: [...state.marks.more],
+    not: [...state.marks.not],
   }));
   window.scrollTo({ top: 0, behavior: "smooth" });
 }
