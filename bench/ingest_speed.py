@@ -28,9 +28,9 @@ from sceneseek.encoders import speech_encoders
 from sceneseek.encoders.base import FrameSession, Observation, VisualEncoder
 from sceneseek.ingest import Encoders
 from sceneseek.ingest_ray import RayCluster, connect
-from sceneseek.library import expand_paths
 from sceneseek.media.decode import FrameBatch, decode_audio, probe, sample_frames
 from sceneseek.media.segment import colour_histogram
+from sceneseek.paths import expand_paths
 
 QUERIES = [
     "a cat",
@@ -77,10 +77,12 @@ def stage_seconds(files: list[Path], config: Config, encoders: Encoders) -> dict
     seg = config.segment
     for path in files:
         info = probe(path)
-        frames = sample_frames(info, seg.sample_fps, 256, seg.detail_fps, seg.detail_short_side)
+        side = encoders.visual.frame_short_side
+        frames = sample_frames(info, seg.sample_fps, side, seg.detail_fps, seg.detail_short_side)
         batches: list[FrameBatch] = watch.run("decode frames (analysis + detail)", list, frames)
         for batch in batches:
-            watch.run("visual (EfficientNet-Lite0 + histograms)", look, encoders.visual, batch)
+            visual = encoders.visual
+            watch.run(f"visual ({visual.info.name} + histograms)", look, visual, batch)
         for modality, reader in encoders.frame_readers.items():
             watch.run(f"{modality} ({reader.info.name})", feed_all, reader.session(), batches)
         audio = watch.run("decode audio", decode_audio, info)
@@ -128,7 +130,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     config = Config()
-    files = expand_paths([args.videos])
+    files = expand_paths([args.videos]).files
     duration = sum(probe(f).duration for f in files)
     if args.speech:
         speech = speech_seconds(files, config, args.speech)

@@ -54,10 +54,20 @@ class EncoderConfig(BaseModel):
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
     people: str = "people-hog"
+    attributes: str = "attributes-pixels"
     clip_model: str | None = Field(
         None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"
     )
     visual_top_labels: int = Field(5, ge=1, le=50, description="class names kept per segment")
+    visual_class_texts: Literal["names", "hierarchy", "prompts"] = Field(
+        "prompts",
+        description="what a class means in text space (effnet-*-conse): its bare name, one"
+        " passage with WordNet synonyms and broader/narrower terms, or that averaged with"
+        " photo prompts and the gloss",
+    )
+    visual_broader_terms: int = Field(
+        4, ge=0, le=20, description="WordNet broader terms in each class's text (nearest first)"
+    )
 
 
 class CameraConfig(BaseModel):
@@ -78,9 +88,9 @@ class MetadataConfig(BaseModel):
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
 
 
-Modality = Literal["visual", "speech", "ocr", "sound", "people"]
-ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people")
-TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people")
+Modality = Literal["visual", "speech", "ocr", "sound", "people", "attributes"]
+ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people", "attributes")
+TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people", "attributes")
 
 
 class SearchConfig(BaseModel):
@@ -89,11 +99,12 @@ class SearchConfig(BaseModel):
     fusion: Literal["weighted", "rrf"] = "weighted"
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            "visual": 1.0,
+            "visual": 0.75,  # chosen on the tune half with prompt-ensemble class texts
             "speech": 0.5,
             "ocr": 0.5,
             "sound": 0.5,
             "people": 0.5,
+            "attributes": 1.0,  # colours, brightness, camera motion (encoders/attributes.py)
             "keyword": 0.5,
             "image": 1.0,  # image↔image similarity, used by example-image and similar searches
             "fused": 1.0,  # the whole-segment vector; weight chosen on the benchmark
@@ -103,6 +114,33 @@ class SearchConfig(BaseModel):
         True,
         description="rank with the weights `sceneseek learn` adopted in the index, if any"
         " (false pins the weights above)",
+    )
+    cutoff: float | None = Field(
+        2.457,
+        ge=0,
+        description="relevance cut-off of text searches, so 'no good match' is an answer:"
+        " a moment is a good match when the top moment's score stands out from the next"
+        " nine's mean by at least this, or its own texts or frames pass"
+        " cutoff_text_similarity / cutoff_visual_margin; every other result is marked"
+        " below_cutoff (a weaker match); none: no cut-off. Chosen on the benchmark's tune"
+        " half by bench/cutoff.py, with the two below",
+    )
+    cutoff_text_similarity: float = Field(
+        0.818,
+        description="a moment whose speech, on-screen text, sound tags, people or attributes"
+        " reach this raw cosine to the query (e5) is a good match",
+    )
+    cutoff_visual_margin: float = Field(
+        -0.024,
+        description="a moment whose visual similarity comes within this of the mean of the"
+        " query's 5 nearest class names is a good match",
+    )
+    cutoff_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="under the cut-off too: results scoring less than this fraction of the"
+        " top one (chosen with `cutoff`)",
     )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")
@@ -170,6 +208,62 @@ class IndexConfig(BaseModel):
     )
 
 
+class LanguageConfig(BaseModel):
+    """Search across languages (``sceneseek.language``): non-English queries are also
+    searched in English translation, and non-English speech and on-screen text get an
+    English translation as extra keyword text. Translation is Apertium's (offline; the
+    pairs come from scripts/install-system-deps.sh)."""
+
+    translate_queries: bool = Field(
+        True, description="search a non-English query in its English translation too"
+    )
+    translate_index: bool = Field(
+        False,
+        description="index English translations of non-English speech and on-screen text"
+        " for keyword search (applies to videos indexed afterwards; off: no gain on the"
+        " benchmark's tune half, docs/BENCHMARKS.md)",
+    )
+    pairs: dict[str, str] = Field(
+        default_factory=lambda: {
+            "es": "spa-eng",
+            "ca": "cat-eng",
+            "gl": "gl-en",
+            "eu": "eu-en",
+            "eo": "eo-en",
+            "is": "isl-eng",
+            "mk": "mkd-eng",
+            "hr": "hbs-eng",
+            "sr": "hbs-eng",
+            "bs": "hbs-eng",
+        },
+        description="ISO 639-1 code → Apertium mode translating it into English",
+    )
+    english_mode: str = Field(
+        "eng-spa", description="an Apertium mode reading English (detection counts its words)"
+    )
+    detect: list[str] = Field(
+        default_factory=lambda: ["fr", "de", "it", "pt"],
+        description="languages recognised beyond those of `pairs` (searched as typed)",
+    )
+    preferred: list[str] = Field(
+        default_factory=lambda: ["es"],
+        description="after English, the languages detection favours on a tie",
+    )
+
+
+class AlertsConfig(BaseModel):
+    """Where alert webhooks may post. Nothing leaves this machine unless listed here: by
+    default a webhook may only reach loopback (127.0.0.0/8, ::1). Checked when an alert
+    is saved and again on every post, against the addresses the host resolves to then."""
+
+    webhook_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names, IP addresses or networks (CIDR) beyond loopback that"
+        " webhooks may reach, e.g. ['hooks.lan', '10.0.5.0/24']; a name allows whatever it"
+        " resolves to, an address or network only itself",
+    )
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SCENESEEK_", env_nested_delimiter="__", extra="forbid"
@@ -185,6 +279,8 @@ class Config(BaseSettings):
     search: SearchConfig = SearchConfig()
     index: IndexConfig = IndexConfig()
     monitor: MonitorConfig = MonitorConfig()
+    language: LanguageConfig = LanguageConfig()
+    alerts: AlertsConfig = AlertsConfig()
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sceneseek"

@@ -30,3 +30,12 @@ class EncoderMismatchError(SceneseekError):
 
 class QueryError(SceneseekError):
     """A malformed query or filter."""
+
+
+class PathError(QueryError):
+    """A path a user gave cannot name a file here (too long, not UTF-8, unknown ~user)."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{path}: {cause}")

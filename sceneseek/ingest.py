@@ -9,7 +9,7 @@ overlap it, embedded per modality and indexed for BM25.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -38,11 +38,13 @@ from sceneseek.encoders.vocabulary import load_class_names
 from sceneseek.errors import failure_cause
 from sceneseek.faults import crash_point
 from sceneseek.index.base import SegmentRecord, observation_text
+from sceneseek.language.detect import LanguageDetector, configured
+from sceneseek.language.translate import ENGLISH
 from sceneseek.media.decode import MediaInfo, decode_audio, sample_frames
 from sceneseek.media.metadata import VideoMetadata
 from sceneseek.media.segment import ShotSegmenter, Span, colour_histogram
 
-FRAME_MODALITIES = ("ocr", "people")
+FRAME_MODALITIES = ("ocr", "people", "attributes")
 
 
 class Encoders:
@@ -63,6 +65,8 @@ class Encoders:
             text=self.text,
             cache_dir=self.config.cache_dir,
             top_labels=enc.visual_top_labels,
+            class_texts=enc.visual_class_texts,
+            broader_terms=enc.visual_broader_terms,
             clip_model=enc.clip_model,
             threads=self.config.threads,
         )
@@ -82,14 +86,19 @@ class Encoders:
 
     @cached_property
     def frame_readers(self) -> dict[str, FrameReader]:
-        """Enabled frame-reading modalities (OCR, people) by modality name."""
+        """Enabled frame-reading modalities (OCR, people, attributes) by modality name."""
         enc = self.config.encoders
-        names = {"ocr": enc.ocr, "people": enc.people}
+        names = {"ocr": enc.ocr, "people": enc.people, "attributes": enc.attributes}
         return {
             m: frame_readers.create(names[m], threads=self.config.threads)
             for m in FRAME_MODALITIES
             if m in self.config.modalities
         }
+
+    @cached_property
+    def language(self) -> LanguageDetector:
+        """Language detection, and Apertium translation into English."""
+        return configured(self.config.language)
 
     @cached_property
     def background(self) -> np.ndarray:
@@ -171,6 +180,37 @@ def listen(
     return observations, language
 
 
+def with_english(
+    observations: dict[str, list[Observation]], spoken: str | None, reader: LanguageDetector
+) -> dict[str, list[Observation]]:
+    """Speech and on-screen text with the English translation of what is not English
+    beside it, so English keywords find it (ImageNet, AudioSet and most transcripts are
+    English). Speech is in its utterance's language, else the file's; the language of
+    each on-screen text is detected (and kept). One Apertium process per language."""
+    out = dict(observations)
+    speech = observations.get("speech", [])
+    by_language: dict[str, list[str]] = {}
+    for o in speech:
+        by_language.setdefault(o.language or spoken or ENGLISH, []).append(o.text)
+    english = {
+        (language, text): translated
+        for language, texts in by_language.items()
+        for text, translated in zip(
+            texts, reader.translator.to_english(texts, language), strict=True
+        )
+    }
+    out["speech"] = [
+        replace(o, english=english[(o.language or spoken or ENGLISH, o.text)]) for o in speech
+    ]
+    shown = list(dict.fromkeys(o.text for o in observations.get("ocr", [])))
+    readings = dict(zip(shown, reader.read(shown), strict=True))
+    out["ocr"] = [
+        replace(o, language=readings[o.text].language, english=readings[o.text].english)
+        for o in observations.get("ocr", [])
+    ]
+    return {m: items for m, items in out.items() if items}
+
+
 def build_segments(
     spans: list[Span],
     sampled: SampledVideo,
@@ -212,9 +252,15 @@ def build_segments(
 
 def fuse_vectors(vectors: dict[str, np.ndarray], dim: int) -> np.ndarray:
     """One vector for the whole segment: the mean of its text-space vectors (visual when
-    it lives in the text space, and every text modality), unit length. It answers "find
-    segments like this one" and is one more ranked list for queries."""
-    parts = [unit(v) for m, v in vectors.items() if m != "image" and v.shape == (dim,)]
+    it lives in the text space, and every text modality but attributes), unit length. It
+    answers "find segments like this one" and is one more ranked list for queries.
+    Attributes stay out: every segment has a sentence of them, much alike ("mostly grey
+    colours, static camera"), which would pull every mean the same way."""
+    parts = [
+        unit(v)
+        for m, v in vectors.items()
+        if m not in ("image", "attributes") and v.shape == (dim,)
+    ]
     return unit(np.mean(parts, axis=0)) if parts else np.zeros(dim, np.float32)
 
 
@@ -235,6 +281,8 @@ def analyse(
     heard, language = listen(info, config, encoders)
     crash_point("decoded")
     observations = {**sampled.observations, **heard}
+    if config.language.translate_index:
+        observations = with_english(observations, language, encoders.language)
     return build_segments(spans, sampled, observations, encoders), language
 
 

@@ -68,7 +68,9 @@ def modality_scores(
         library.config.search,
         list(library.config.modalities),
     )
-    return searcher.modality_scores(searched_text(library, query), segment_ids)
+    text = searched_text(library, query)
+    translation = library.query_translation(text)
+    return searcher.modality_scores(text, segment_ids, translation.text if translation else None)
 
 
 def training_labels(library: Library) -> list[fit.Labelled]:

@@ -22,7 +22,13 @@ from sceneseek import learning, versions
 from sceneseek.alerts import alert_store, evaluate_alerts, validate_alert
 from sceneseek.config import CameraConfig, Config, MetadataConfig
 from sceneseek.encoders.base import VisualEncoder
-from sceneseek.errors import EncoderMismatchError, QueryError, SceneseekError, failure_cause
+from sceneseek.errors import (
+    EncoderMismatchError,
+    MediaError,
+    QueryError,
+    SceneseekError,
+    failure_cause,
+)
 from sceneseek.faults import crash_point
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
@@ -32,32 +38,16 @@ from sceneseek.index.milvus import MilvusIndex, recorded_backend, refuse_other_b
 from sceneseek.index.snapshot import Snapshot, export_snapshot
 from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail, display_path
 from sceneseek.ingest_ray import RayCluster, analyse_on_ray
+from sceneseek.language.translate import ENGLISH, TranslationError
 from sceneseek.learning import Uncertain
-from sceneseek.media.decode import content_hash, probe
+from sceneseek.media.decode import content_hash, probe, regular_file
 from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
 from sceneseek.media.thumbnail import frame_jpeg
-from sceneseek.search.engine import Searcher, SearchResponse
+from sceneseek.paths import expand_paths
+from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
-
-VIDEO_EXTENSIONS = {
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".avi",
-    ".mpg",
-    ".mpeg",
-    ".ts",
-    ".mts",
-    ".m2ts",
-    ".flv",
-    ".wmv",
-    ".3gp",
-    ".ogv",
-}
 
 
 @dataclass
@@ -79,6 +69,9 @@ class Library:
         self.encoders = Encoders(self.config)
         self._backend = backend or recorded_backend(self.path) or self.config.index.backend
         self._opened: int | None = None  # inode of the index directory when opened
+        # Files whose content was checked against the index, by path: the status they had
+        # then (device, inode, size, mtime, ctime), so that serving them again costs a stat.
+        self._verified_media: dict[str, tuple[int, ...]] = {}
 
     @cached_property
     def index_store(self) -> Index:
@@ -129,7 +122,9 @@ class Library:
                 progress(str(path), status)
 
         given = VideoMetadata(camera, zone, start)
-        pending = self._pending(expand_paths(paths), given, report, done)
+        expansion = expand_paths(paths)
+        report.failed.extend(expansion.problems)
+        pending = self._pending(expansion.files, given, report, done)
         if ray is None:
             analysed: Iterator[tuple[PendingVideo, Analysed]] = (
                 (job, analyse_or_fail(job.info, self.config, self.encoders)) for job in pending
@@ -206,12 +201,15 @@ class Library:
         parse: bool = True,
         more_like: Sequence[int] = (),
         not_like: Sequence[int] = (),
+        translate: bool = True,
     ) -> SearchResponse:
         """Moments matching a text query, an example image, or an indexed segment
         (exactly one of ``query``, ``image``, ``similar_to``). With ``parse``, filters
         the query states in words ("at night", "on camera 2") are applied too; explicit
         arguments win over them. ``more_like``/``not_like`` are segment ids the user
-        marked relevant / not relevant in an earlier round (successive search)."""
+        marked relevant / not relevant in an earlier round (successive search). With
+        ``translate`` (and ``language.translate_queries``), a query that is not English is
+        searched together with its English translation (``response.translation``)."""
         given = [x is not None for x in (query, image, similar_to)]
         if sum(given) != 1:
             raise QueryError("give exactly one of a text query, an image, or a segment id")
@@ -234,10 +232,14 @@ class Library:
             time_of_day = time_of_day or stated.time_of_day
             after, before = after or stated.after, before or stated.before
         where = make_filter(camera, zone, time_of_day, after, before, weekdays, video)
+        translation = None
+        if query is not None and translate:
+            translation = self.query_translation(query)
         if query is not None:
             for segment_id in [*more_like, *not_like]:
                 self.segment(segment_id)  # KeyError for an unknown id
-            response = searcher.search(query, top_k, where, offset, more_like, not_like)
+            english = translation.text if translation else None
+            response = searcher.search(query, top_k, where, offset, more_like, not_like, english)
         elif image is not None:
             vectors = image_vectors(image, self.encoders.visual)
             response = searcher.search_vectors("(image)", vectors, top_k, where, offset)
@@ -250,10 +252,30 @@ class Library:
             )
         response.filters = where
         response.chips = chips
+        response.translation = translation
         if asked is not None:
             response.searched = response.query
             response.query = asked  # as typed; the chips say which words became filters
         return response
+
+    def query_translation(self, query: str) -> QueryTranslation | None:
+        """The query's language and English translation; None for English, for a
+        translation that changes nothing (a name, a word both languages share), and when
+        ``language.translate_queries`` is off."""
+        if not self.config.language.translate_queries:
+            return None
+        try:
+            reading = self.encoders.language.read([" ".join(query.split())])[0]
+        except TranslationError as exc:  # search as typed rather than fail
+            return QueryTranslation("und", None, f"no translation: {exc}")
+        if reading.language == ENGLISH:
+            return None
+        if reading.english is None:
+            note = f"no offline translation for {reading.language}; searched as typed"
+            return QueryTranslation(reading.language, None, note)
+        if reading.english.casefold() == query.casefold():
+            return None
+        return QueryTranslation(reading.language, reading.english)
 
     def add_camera(
         self,
@@ -295,6 +317,35 @@ class Library:
         if segment_id not in found:
             raise KeyError(f"no segment with id {segment_id}")
         return found[segment_id]
+
+    def media_file(self, stored: str) -> Path:
+        """The file of an indexed video, safe to serve: a regular file still reached at
+        the recorded path without symbolic links (paths are stored resolved, so a link
+        found there now was planted after indexing and may point anywhere), with the
+        content the index recorded (a file replaced by a hard link to, or a copy of,
+        another file is refused). MediaError saying which, otherwise."""
+        path = Path(stored)
+        if os.path.realpath(path) != stored:
+            raise MediaError(path, "the file or a folder above it became a symbolic link")
+        status = regular_file(path)
+        # ctime too: every write or re-link changes it, and no system call can set it back
+        seen = (
+            status.st_dev,
+            status.st_ino,
+            status.st_size,
+            status.st_mtime_ns,
+            status.st_ctime_ns,
+        )
+        if self._verified_media.get(stored) == seen:
+            return path
+        if content_hash(path) != self.index_store.video_hash(stored):
+            raise MediaError(
+                path,
+                "the file is not the one that was indexed (replaced or changed since); "
+                "index it again to serve it",
+            )
+        self._verified_media[stored] = seen
+        return path
 
     def thumbnail(self, segment_id: int) -> bytes:
         """JPEG of a segment's keyframe, cached in the index directory."""
@@ -389,7 +440,7 @@ class Library:
         threshold is on the moment score that search shows. Returns the alert id."""
         query = plain_text(query)
         camera, zone = (plain_text(t) if t else None for t in (camera, zone))
-        validate_alert(query, threshold, time_of_day, webhook)
+        validate_alert(query, threshold, time_of_day, webhook, self.config.alerts.webhook_hosts)
         store = alert_store(self)
         return store.add_alert(
             " ".join(query.split()), threshold, camera, zone, time_of_day, webhook
@@ -448,22 +499,3 @@ def is_row_id(value: int) -> bool:
     """Whether ``value`` fits SQLite's 64-bit integers (larger ids cannot exist, and
     binding them raises OverflowError)."""
     return -(2**63) <= value < 2**63
-
-
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders walked recursively for video files, in sorted order (a
-    folder named like a video is walked, not reported as a bad file)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix.lower() in VIDEO_EXTENSIONS and not p.is_dir()
-                )
-            )
-        else:
-            found.append(path)
-    return list(dict.fromkeys(found))

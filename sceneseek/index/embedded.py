@@ -36,7 +36,8 @@ from sceneseek.index.base import (
     StoredVideo,
     VideoRecord,
     backends,
-    observation_text,
+    keyword_text,
+    label_text,
 )
 from sceneseek.index.vectors import IndexPolicy, VectorStore
 
@@ -80,7 +81,7 @@ CREATE TABLE vectors (
 CREATE TABLE vector_log (generation INTEGER NOT NULL, segment_id INTEGER NOT NULL);
 CREATE INDEX vector_log_generation ON vector_log(generation);
 CREATE VIRTUAL TABLE segment_text USING fts5(
-    speech, ocr, sound, people, labels, tokenize = 'unicode61 remove_diacritics 2'
+    speech, ocr, sound, people, attributes, labels, tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TABLE marks (
     id INTEGER PRIMARY KEY,
@@ -135,7 +136,7 @@ CREATE TABLE api_keys (
 );
 """
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 REFERENCE_SAMPLE = 2048
 ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see _allowed_ids)
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
@@ -147,8 +148,8 @@ def text_row(
 ) -> tuple[str, ...]:
     """A segment's keyword-search row, in ``TEXT_FIELDS`` order (``check`` rebuilds
     missing rows with it)."""
-    texts = (observation_text(observations.get(m, [])) for m in TEXT_MODALITIES)
-    return (*texts, ", ".join(name for name, _ in labels))
+    texts = (keyword_text(observations.get(m, [])) for m in TEXT_MODALITIES)
+    return (*texts, label_text(labels))
 
 
 class EmbeddedIndex:
@@ -277,7 +278,7 @@ class EmbeddedIndex:
                 segment.keyframe,
                 json.dumps(
                     {
-                        m: [[o.start, o.end, o.text, o.score, o.language] for o in items]
+                        m: [[o.start, o.end, o.text, o.score, o.language, o.english] for o in items]
                         for m, items in segment.observations.items()
                     }
                 ),
@@ -289,7 +290,8 @@ class EmbeddedIndex:
         )
         segment_id = int(cursor.lastrowid or 0)
         self._db.execute(
-            f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)})"
+            f" VALUES (?{', ?' * len(TEXT_FIELDS)})",
             (segment_id, *text_row(segment.observations, segment.labels)),
         )
         self._db.executemany(

@@ -13,25 +13,41 @@ from typing import Any
 import numpy as np
 
 from sceneseek.config import TEXT_MODALITIES, SearchConfig
+from sceneseek.encoders.base import unit
 from sceneseek.errors import QueryError
 from sceneseek.index.base import (
     STOPWORDS,
     Index,
     SegmentFilter,
     StoredSegment,
+    label_text,
     observation_languages,
     observation_text,
 )
 from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
-from sceneseek.search.moments import Moment, merge
+from sceneseek.search.moments import RUNNERS_UP, Cutoff, Moment, mark_below_cutoff, merge
 from sceneseek.search.query_parser import Chip
 
 MAX_QUERY_CHARS = 1000
 MIN_REFERENCE = 500
+NEAREST_CLASSES = 5  # the query's nearest class names a visual match is measured against
 # Observations of these modalities have tight times (word timestamps, caption frames,
 # sound-event frames); people/motion descriptions span whole tracks, so they do not.
 TIGHT_MODALITIES = ("speech", "ocr", "sound")
+
+
+@dataclass(frozen=True)
+class QueryTranslation:
+    """The query's language, and the English it was also searched as (None when there
+    is no offline translation for that language; ``note`` says why)."""
+
+    language: str
+    text: str | None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"from": self.language, "text": self.text, "note": self.note}
 
 
 @dataclass
@@ -42,6 +58,8 @@ class SearchResponse:
     filters: SegmentFilter = field(default_factory=SegmentFilter)
     chips: list[Chip] = field(default_factory=list)  # filters read from the query's words
     searched: str | None = None  # the text searched by meaning, once those words are out
+    translation: QueryTranslation | None = None  # None: English, or not translated
+    cutoff: dict[str, float] | None = None  # the relevance cut-off applied (None: none)
 
     def to_dict(self) -> dict[str, Any]:
         where = self.filters
@@ -49,7 +67,9 @@ class SearchResponse:
         return {
             "query": self.query,
             "took_ms": round(self.took_ms, 2),
+            "cutoff": self.cutoff,
             "results": [m.to_dict() for m in self.results],
+            "translation": self.translation.to_dict() if self.translation else None,
             "filters": {
                 "camera": where.camera,
                 "zone": where.zone,
@@ -85,15 +105,20 @@ class Searcher:
         offset: int = 0,
         more_like: Sequence[int] = (),
         not_like: Sequence[int] = (),
+        english: str | None = None,
     ) -> SearchResponse:
         """Natural-language search: every enabled modality plus BM25, refined by the
-        segments the user marked relevant (``more_like``) or not (``not_like``)."""
+        segments the user marked relevant (``more_like``) or not (``not_like``). A
+        non-English query's ``english`` translation is searched together with it: each
+        query vector is the mean of the two phrasings' (so a modality scores the mean of
+        their similarities) and BM25 matches the words of both."""
         started = time.perf_counter()
         text = _validate(query)
-        vectors = self._embed(text)
+        vectors = self._embed(text, english)
         if more_like or not_like:
             vectors = rocchio(vectors, self._vectors_of(more_like), self._vectors_of(not_like))
-        response = self._rank(query, vectors, text, top_k + len(not_like), where, offset, started)
+        words = f"{text} {english}" if english else text
+        response = self._rank(query, vectors, words, top_k + len(not_like), where, offset, started)
         rejected = set(not_like)
         response.results = [
             m for m in response.results if not rejected & {s.id for s in m.segments}
@@ -140,35 +165,83 @@ class Searcher:
         if exclude is not None:
             contributions.pop(exclude, None)
         wanted = offset + top_k
+        # The cut-off compares the top with its runners-up, so they are ranked whatever
+        # the page asked for.
         scored = sorted(
             ((i, sum(c.values()), c) for i, c in contributions.items()),
             key=lambda item: item[1],
             reverse=True,
-        )[: wanted * 8]
+        )[: max(wanted, RUNNERS_UP + 1) * 8]
         stored = self.index.segments([i for i, _, _ in scored])
-        moments = merge(
+        ranked_moments = merge(
             [(stored[i], score, c) for i, score, c in scored if i in stored],
             gap=self.config.merge_gap_seconds,
             max_seconds=self.config.max_moment_seconds,
-        )[offset:wanted]
+        )
+        cutoff = None
+        # Chosen on text queries; searches by example score on other scales.
+        if text is not None:
+            self._relevance_evidence(ranked_moments, ranked, query_vectors)
+            if self.config.cutoff is not None:
+                rule = Cutoff(
+                    self.config.cutoff,
+                    self.config.cutoff_text_similarity,
+                    self.config.cutoff_visual_margin,
+                    self.config.cutoff_fraction,
+                )
+                rise = mark_below_cutoff(ranked_moments, rule)
+                cutoff = {
+                    "min_standout": rule.min_standout,
+                    "min_text_similarity": rule.min_text_similarity,
+                    "min_visual_margin": rule.min_visual_margin,
+                    "min_fraction": rule.min_fraction,
+                    "standout": round(rise, 4),
+                }
+        moments = ranked_moments[offset:wanted]
         for moment in moments:
             _explain(moment, ranked, text or "")
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query=label, took_ms=took, results=moments)
+        return SearchResponse(query=label, took_ms=took, results=moments, cutoff=cutoff)
+
+    def _relevance_evidence(
+        self,
+        moments: list[Moment],
+        ranked: dict[str, list[tuple[int, float]]],
+        query_vectors: dict[str, np.ndarray],
+    ) -> None:
+        """Give each moment the evidence the cut-off reads besides the score, from the
+        similarities already ranked: its best text cosine, and its visual similarity less
+        the mean of the query's ``NEAREST_CLASSES`` class-name similarities (the background
+        vocabulary is the class names a ConSE visual vector is a mixture of; a visual
+        encoder in another space gets no margin)."""
+        raw = {m: dict(scores) for m, scores in ranked.items()}
+        texts = [raw[m] for m in raw if m in TEXT_MODALITIES]
+        nearest = None
+        visual = query_vectors.get("visual")
+        classes = self.encoders.background
+        if visual is not None and classes.shape[1] == visual.shape[0]:
+            nearest = float(np.sort(classes @ visual)[-NEAREST_CLASSES:].mean())
+        for moment in moments:
+            best = moment.segments[0].id
+            moment.text_similarity = max((s[best] for s in texts if best in s), default=None)
+            if nearest is not None and best in raw.get("visual", {}):
+                moment.visual_margin = raw["visual"][best] - nearest
 
     def _keyword_fields(self) -> tuple[str, ...]:
         """BM25 columns: the enabled text modalities, and visual class names."""
         fields: tuple[str, ...] = tuple(m for m in self.modalities if m in TEXT_MODALITIES)
         return (*fields, "labels") if "visual" in self.modalities else fields
 
-    def _embed(self, text: str) -> dict[str, np.ndarray]:
-        """One query vector per enabled modality; all text modalities share e5's."""
-        text_vector = self.encoders.text.embed_queries([text])[0]
+    def _embed(self, text: str, english: str | None = None) -> dict[str, np.ndarray]:
+        """One query vector per enabled modality; all text modalities share e5's. With an
+        English translation, the mean of both phrasings' unit vectors."""
+        texts = [text, english] if english else [text]
+        text_vector = _mean(self.encoders.text.embed_queries(texts))
         vectors: dict[str, np.ndarray] = {
             m: text_vector for m in self.modalities if m in TEXT_MODALITIES
         }
         if "visual" in self.modalities:
-            vectors["visual"] = self.encoders.visual.embed_queries([text])[0]
+            vectors["visual"] = _mean(self.encoders.visual.embed_queries(texts))
         vectors["fused"] = text_vector
         return vectors
 
@@ -193,13 +266,14 @@ class Searcher:
         return evidence
 
     def modality_scores(
-        self, query: str, segment_ids: Sequence[int]
+        self, query: str, segment_ids: Sequence[int], english: str | None = None
     ) -> dict[int, dict[str, float]]:
         """The per-modality evidence a text search finds for given segments, independent of
         the weights: what a mark records, and what a learned fusion is fitted on. Exact
-        similarities, so a segment outside a modality's candidate list still gets its score."""
+        similarities, so a segment outside a modality's candidate list still gets its score.
+        ``english``: the query's translation, searched with it as in ``search``."""
         text = _validate(query)
-        vectors = self._embed(text)
+        vectors = self._embed(text, english)
         wanted = set(segment_ids)
         stored = {i: self.index.segment_vectors(i) for i in wanted}
         ranked = {
@@ -207,7 +281,8 @@ class Searcher:
             for m, v in vectors.items()
         }
         fields = self._keyword_fields()
-        keyword = self.index.keyword(text, self.config.candidates, SegmentFilter(), fields)
+        words = f"{text} {english}" if english else text
+        keyword = self.index.keyword(words, self.config.candidates, SegmentFilter(), fields)
         ranked["keyword"] = [(i, s) for i, s in keyword if i in wanted]
         evidence = self._evidence(ranked, vectors)
         return {
@@ -259,6 +334,11 @@ def rocchio(
     return refined
 
 
+def _mean(vectors: np.ndarray) -> np.ndarray:
+    """One query vector from the rows of ``vectors`` (one row: itself, untouched)."""
+    return vectors[0] if len(vectors) == 1 else unit(unit(vectors).mean(axis=0))
+
+
 def _validate(query: str) -> str:
     text = " ".join(query.split())
     if not text:
@@ -275,7 +355,7 @@ def _matched_words(query: str, segment: StoredSegment) -> list[str]:
     haystack = _fold(
         " ".join(
             [*(o.text for items in segment.observations.values() for o in items)]
-            + [name for name, _ in segment.labels]
+            + [label_text(segment.labels)]
         )
     )
     present = set(re.findall(r"\w+", haystack))
