@@ -752,7 +752,7 @@ def learn(
                 f"{fold['candidate_ap']:.3f}",
             )
         out.print(table)
-        weights = ", ".join(f"{m} {w:g}" for m, w in report.candidate.items())
+        weights = ", ".join(f"{m} {w:.4g}" for m, w in report.candidate.items())
         out.print(f"candidate weights: {weights}", highlight=False)
     out.print(report.reason, highlight=False)
     if report.version:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
@@ -16,7 +17,8 @@ from sceneseek import Config, Library
 from sceneseek.api import create_app
 from sceneseek.cli import app
 from sceneseek.eval.samples import SampleSet
-from sceneseek.search.learn import FEATURES
+from sceneseek.config import SearchConfig
+from sceneseek.search.learn import FEATURES, Labelled, learn
 
 # What each query is about in the sample media: (video, item label).
 TRUTH = {
@@ -86,6 +88,22 @@ def test_learn_adopts_weights_that_rank_held_out_marks_better(
     # ... unless the config pins its own weights.
     pinned = Config(search={"weights": bad, "use_learned": False})  # type: ignore[arg-type]
     assert Library(indexed_copy, pinned).fusion_version().startswith("config-")
+
+
+def test_learned_weights_keep_the_total_of_the_weights_they_replace() -> None:
+    # Synthetic marks (no models): six queries, each with relevant and irrelevant
+    # segments of random evidence. Weights rounded one by one summed to 4.5001, not 4.5.
+    rng = np.random.default_rng(0)
+    labels = [
+        Labelled(f"query {q}", bool(r), {m: float(rng.uniform(0, 3)) for m in FEATURES})
+        for q in range(6)
+        for r in (0, 1, 0, 1)
+    ]
+    current = SearchConfig().weights
+    report = learn(labels, current, "config-test")
+    assert report.candidate != current
+    total = sum(report.candidate[m] for m in FEATURES)
+    assert total == pytest.approx(sum(current[m] for m in FEATURES), rel=1e-9)
 
 
 def test_uncertain_lists_unmarked_results_near_the_boundary(indexed_copy: Path) -> None:
