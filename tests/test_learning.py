@@ -16,8 +16,8 @@ from typer.testing import CliRunner, Result
 from sceneseek import Config, Library
 from sceneseek.api import create_app
 from sceneseek.cli import app
-from sceneseek.eval.samples import SampleSet
 from sceneseek.config import SearchConfig
+from sceneseek.eval.samples import SampleSet
 from sceneseek.search.learn import FEATURES, Labelled, learn
 
 # What each query is about in the sample media: (video, item label).
