@@ -321,6 +321,7 @@ class EmbeddedIndex:
     def knn(
         self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
     ) -> list[tuple[int, float]]:
+        self.vector_store.follow()  # first: another process's segments change the allowed ids
         allowed = None if where.is_empty else self._allowed_ids(where)
         if allowed is not None and not len(allowed):
             return []
