@@ -361,15 +361,20 @@ def evaluate(
     videos: Annotated[
         int | None, typer.Option(help="only the first N videos and their queries")
     ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(help="tune | test: only that half's videos (use one --db per half)"),
+    ] = None,
     modalities: ModalitiesOption = None,
 ) -> None:
-    """Score search on a benchmark: mAP@10, R@1/5/10, MRR, latency, vs a keyword baseline."""
+    """Score search on a benchmark: mAP@10, R@1/5/10, MRR, latency, vs a keyword baseline,
+    and how often the relevance cut-off rejects absent-answer queries."""
     from sceneseek.eval.benchmark import evaluate as run_benchmark
     from sceneseek.eval.runner import render_table
 
     try:
         reports = run_benchmark(
-            dataset, db or dataset / "index", _config(modalities), baseline, videos
+            dataset, db or dataset / "index", _config(modalities), baseline, videos, split
         )
     except (SceneseekError, ValueError, RuntimeError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None

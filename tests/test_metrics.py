@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from sceneseek.eval.benchmark import split_half
 from sceneseek.eval.keyword import KeywordBaseline, SegmentMeta, tokenize
 from sceneseek.eval.metrics import (
     Interval,
@@ -284,4 +285,103 @@ def test_load_dataset_resolves_paths_and_validates(tmp_path: Path) -> None:
     raw["queries"][0]["relevant"][0]["file"] = "videos/missing.mp4"
     (tmp_path / "dataset.json").write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(ValueError, match="not listed"):
+        load_dataset(tmp_path)
+
+
+def test_cutoff_report_counts_rejected_absent_queries_and_lost_first_hits(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    video = str(root / "a.mp4")
+    absent = (
+        Query("n1", "a snake", "en", "visual", QueryFilters(), (), absent=True),
+        Query("n2", "un tren", "es", "sound", QueryFilters(), (), absent=True),
+        Query("n3", "a violin", "en", "sound", QueryFilters(), (), absent=True),
+    )
+    queries = (
+        _query("q1", "visual", "en", iv(video, 0, 10)),
+        _query("q2", "speech", "en", iv(video, 20, 30)),
+        *absent,
+    )
+    weak = Interval(video, 50, 60, below_cutoff=True)
+    answers = {
+        "q1": [Interval(video, 0, 10, below_cutoff=True)],  # right, but put below the cut-off
+        "q2": [Interval(video, 20, 30), weak],
+        "n1": [weak],  # rejected: its top result is below the cut-off
+        "n2": [],  # rejected: nothing at all
+        "n3": [Interval(video, 50, 60)],  # a confident wrong answer
+    }
+    report = run_eval(Dataset("tiny", 2, root, (), queries), lambda q: answers[q.id], "fake")
+
+    # absent-answer queries are not averaged into mAP, only into the cut-off figures
+    assert report.overall.count == 2
+    assert report.overall.map == 1.0
+    assert report.cutoff.absent == 3
+    assert report.cutoff.absent_rejected == pytest.approx(2 / 3)
+    assert report.cutoff.answerable == 2
+    assert report.cutoff.first_hit_lost == 0.5
+    as_json = report.to_dict()
+    assert as_json["cutoff"]["absent_rejected"] == pytest.approx(2 / 3)
+    assert {q["id"]: q.get("absent", False) for q in as_json["queries"]}["n2"] is True
+
+
+def _two_video_dataset(root: Path) -> dict[str, Any]:
+    video = {"camera": None, "zone": None, "start": "2026-11-28T22:10:00+00:00", "duration": 60}
+    return {
+        "name": "bench",
+        "version": 2,
+        "videos": [
+            {**video, "file": "tune.mp4", "split": "tune"},
+            {**video, "file": "test.mp4", "split": "test"},
+        ],
+        "queries": [
+            {
+                "id": "both",
+                "text": "a cat",
+                "lang": "en",
+                "modality": "visual",
+                "relevant": [
+                    {"file": "tune.mp4", "start": 0, "end": 5},
+                    {"file": "test.mp4", "start": 10, "end": 15},
+                ],
+            },
+            {
+                "id": "tune-only",
+                "text": "a dog",
+                "lang": "en",
+                "modality": "visual",
+                "relevant": [{"file": "tune.mp4", "start": 20, "end": 25}],
+            },
+            {
+                "id": "nowhere",
+                "text": "a snake",
+                "lang": "en",
+                "modality": "visual",
+                "relevant": [],
+                "absent": True,
+            },
+        ],
+    }
+
+
+def test_split_half_keeps_its_videos_their_intervals_and_absent_queries(tmp_path: Path) -> None:
+    (tmp_path / "dataset.json").write_text(json.dumps(_two_video_dataset(tmp_path)))
+    dataset = load_dataset(tmp_path)
+    test = split_half(dataset, "test")
+    assert [Path(v.file).name for v in test.videos] == ["test.mp4"]
+    assert {q.id: len(q.relevant) for q in test.queries} == {"both": 1, "nowhere": 0}
+    assert Path(test.queries[0].relevant[0].video).name == "test.mp4"
+    tune = split_half(dataset, "tune")
+    assert {q.id: len(q.relevant) for q in tune.queries} == {
+        "both": 1,
+        "tune-only": 1,
+        "nowhere": 0,
+    }
+    with pytest.raises(ValueError, match="unknown split"):
+        split_half(dataset, "train")
+
+
+def test_absent_query_with_relevant_intervals_is_rejected(tmp_path: Path) -> None:
+    raw = _two_video_dataset(tmp_path)
+    raw["queries"][2]["relevant"] = [{"file": "test.mp4", "start": 1, "end": 2}]
+    (tmp_path / "dataset.json").write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="absent-answer"):
         load_dataset(tmp_path)

@@ -62,8 +62,9 @@ SKIMAGE_IMAGES: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-ASTERISK_DIR = "usr/share/asterisk/sounds/en_US_f_Allison"
-ASTERISK_TRANSCRIPTS = "usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
+# The same speaker recorded the prompts in US English and Mexican Spanish: per language, the
+# voice folder inside the -wav package and the transcripts inside the base package.
+ASTERISK_VOICES = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison"}
 SONIC_PI_DIR = "usr/share/sonic-pi/samples"
 GCOMPRIS_RCC_DIR = "usr/share/gcompris-qt/rcc"
 
@@ -248,11 +249,14 @@ class AssetCache:
             )
         return assets
 
-    def asterisk_prompts(self, names: Iterable[str]) -> dict[str, Asset]:
+    def asterisk_prompts(self, names: Iterable[str], language: str = "en") -> dict[str, Asset]:
         """Asterisk voice prompts (WAV, one speaker) with their exact published transcripts."""
-        wav_package = "asterisk-core-sounds-en-wav"
+        if language not in ASTERISK_VOICES:
+            raise AssetError(f"no Asterisk prompts in {language!r}; have {sorted(ASTERISK_VOICES)}")
+        base_package = f"asterisk-core-sounds-{language}"
+        wav_package = f"{base_package}-wav"
         text_path, text_version = self._package_file(
-            "asterisk-core-sounds-en", ASTERISK_TRANSCRIPTS
+            base_package, f"usr/share/doc/{base_package}/core-sounds-{language}.txt.gz"
         )
         with gzip.open(text_path, "rt", encoding="utf-8") as fh:
             transcripts = dict(
@@ -260,12 +264,10 @@ class AssetCache:
             )
         assets = {}
         for name in names:
-            member = f"{ASTERISK_DIR}/{name}.wav"
+            member = f"usr/share/asterisk/sounds/{ASTERISK_VOICES[language]}/{name}.wav"
             path, version = self._package_file(wav_package, member)
             if name not in transcripts:
-                raise AssetError(
-                    f"asterisk-core-sounds-en={text_version}: no transcript for {name!r}"
-                )
+                raise AssetError(f"{base_package}={text_version}: no transcript for {name!r}")
             assets[name] = Asset(
                 path=path,
                 kind="audio",

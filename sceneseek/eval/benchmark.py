@@ -14,6 +14,7 @@ from sceneseek.eval.runner import Dataset, EvalReport, Query, load_dataset, run_
 from sceneseek.library import Library, ProgressFn
 
 BASELINES = ("keyword", "none")
+SPLITS = ("tune", "test")
 SearchFn = Callable[[Query], list[Interval]]
 
 
@@ -24,6 +25,24 @@ def slice_videos(dataset: Dataset, count: int) -> Dataset:
     kept = {v.file for v in videos}
     queries = tuple(q for q in dataset.queries if all(r.video in kept for r in q.relevant))
     return replace(dataset, videos=videos, queries=queries)
+
+
+def split_half(dataset: Dataset, split: str) -> Dataset:
+    """One half of the benchmark, split by video: its videos, each answerable query with the
+    relevant intervals that lie in them (queries with none there are left out), and every
+    absent-answer query. Weights and thresholds are chosen on "tune"; "test" is only reported."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    videos = tuple(v for v in dataset.videos if v.split == split)
+    if not videos:
+        raise ValueError(f"dataset {dataset.name} has no videos in the {split!r} half")
+    kept = {v.file for v in videos}
+    queries = []
+    for query in dataset.queries:
+        relevant = tuple(r for r in query.relevant if r.video in kept)
+        if relevant or query.absent:
+            queries.append(replace(query, relevant=relevant))
+    return replace(dataset, name=f"{dataset.name} ({split})", videos=videos, queries=tuple(queries))
 
 
 def index_dataset(library: Library, dataset: Dataset, progress: ProgressFn | None = None) -> None:
@@ -38,7 +57,10 @@ def engine_search(library: Library, k: int) -> SearchFn:
     def search(query: Query) -> list[Interval]:
         f = query.filters
         response = library.search(query.text, k, f.camera, f.zone, f.time_of_day)
-        return [Interval(m.video, m.start, m.end) for m in response.results]
+        return [
+            Interval(m.video, m.start, m.end, getattr(m, "below_cutoff", False))
+            for m in response.results
+        ]
 
     return search
 
@@ -61,6 +83,7 @@ def evaluate(
     config: Config,
     baseline: str = "keyword",
     videos: int | None = None,
+    split: str | None = None,
     k: int = 10,
     progress: ProgressFn | None = None,
 ) -> list[EvalReport]:
@@ -68,6 +91,8 @@ def evaluate(
     if baseline not in BASELINES:
         raise ValueError(f"unknown baseline {baseline!r}; choose from {', '.join(BASELINES)}")
     dataset = load_dataset(dataset_dir)
+    if split is not None:
+        dataset = split_half(dataset, split)
     if videos is not None:
         dataset = slice_videos(dataset, videos)
     library = Library(db, config)

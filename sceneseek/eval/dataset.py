@@ -2,9 +2,16 @@
 
 Seven surveillance-style videos (camera, zone, wall-clock start, some at night) mix real clips,
 photos, sounds, recorded prompts with exact transcripts, espeak-ng narration of each photo's own
-label and burned-in captions of real titles. Every placed item carries concept tags; a query is
-relevant wherever *all* its concepts overlap in a video that passes its filters, so a query such
-as "a pet cat" lists every interval where a cat is visible, not just the one it was written for.
+label and burned-in captions of real titles; four more mix real English and Spanish recordings
+of the same speaker (a Spanish sentence inside English-dominant audio and the reverse). Every
+placed item carries concept tags; a query is relevant wherever *all* its concepts overlap in a
+video that passes its filters, so a query such as "a pet cat" lists every interval where a cat is
+visible, not just the one it was written for. Absent-answer queries ask for what no video holds,
+to measure the relevance cut-off.
+
+The videos are split by video into a **tune** half and a **test** half (``VideoPlan.split``),
+fixed before any tuning: in order of wall-clock start they alternate tune, test, tune, ... .
+Every weight and threshold is chosen on the tune half; the test half is only reported.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from sceneseek.eval.compose import (
 )
 
 NAME = "sceneseek-bench"
-VERSION = 1
+VERSION = 2  # 2: tune/test split, mixed-language videos, absent-answer queries
 MAX_INTERVAL = 30.0
 NIGHT_HOURS = (20, 6)  # a video starting at or after 20:00 or before 06:00 is "night"
 
@@ -59,12 +66,17 @@ VISUAL_TAGS: dict[str, tuple[str, ...]] = {
     "fa:pig": ("pig",),
     "fa:duck": ("duck",),
     "fa:owl": ("owl",),
+    "fa:chicken": ("chicken",),
+    "wa:hedgehog": ("hedgehog",),
+    "wa:narwhal": ("narwhal",),
+    "wa:moose": ("moose",),
     "mo:colosseum": ("colosseum",),
     "mo:eiffelTower": ("eiffel tower",),
     "mo:tajMahal": ("taj mahal",),
     "mo:greatWallofChina": ("great wall",),
     "mo:neuschwansteinCastle": ("castle",),
     "mo:greatPyramidOfGiza": ("pyramid",),
+    "mo:christTheRedeemer": ("christ the redeemer",),
     "clip:bikes": ("street", "bicycle"),
     "clip:carphone_pristine": ("man in car",),
     "clip:bigbuckbunny": ("cartoon rabbit",),
@@ -81,7 +93,29 @@ PROMPTS = [
     "privacy-unident",
     "conf-onlyperson",
     "demo-thanks",
+    "tt-allbusy",
+    "vm-mailboxfull",
+    "demo-nomatch",
+    "queue-youarenext",
+    "vm-sorry",
+    "dir-nomatch",
+    "conf-lockednow",
+    "vm-toforward",
 ]
+# The same speaker's Mexican-Spanish recordings; a Spanish prompt is tagged with the concept of
+# its meaning ("ast:NAME"), so a query about it is relevant whichever language it was said in.
+PROMPTS_ES = [
+    "conf-waitforleader",
+    "conf-kicked",
+    "pbx-parkingfailed",
+    "queue-thankyou",
+    "conf-getpin",
+    "dir-nomatch",
+    "privacy-unident",
+    "tt-somethingwrong",
+    "tt-monkeysintro",
+]
+SPLITS = ("tune", "test")
 
 
 TIME_WINDOWS = {
@@ -112,6 +146,7 @@ class VideoPlan:
     zone: str
     start: str
     segments: tuple[Seg, ...]
+    split: str  # "tune" or "test": see the module docstring
 
     @property
     def time_of_day(self) -> str:
@@ -128,6 +163,7 @@ class QueryPlan:
     modality: str
     concepts: tuple[str, ...]
     filters: dict[str, str] = field(default_factory=dict)
+    absent: bool = False  # nothing in any video answers it (concepts are left empty)
 
 
 def S(ref: str, seconds: float, *audio: tuple[str, float], narrate: bool = False) -> Seg:
@@ -158,6 +194,7 @@ VIDEOS: tuple[VideoPlan, ...] = (
             S("img:rocket", 10, ("sp:drum_roll", 1.5)),
             T("black", 5),
         ),
+        "tune",
     ),
     VideoPlan(
         "cam02_20261129T083000",
@@ -176,6 +213,7 @@ VIDEOS: tuple[VideoPlan, ...] = (
             S("img:astronaut", 9, narrate=True),
             S("clip:bikes", 8, ("sp:perc_bell", 2)),
         ),
+        "test",
     ),
     VideoPlan(
         "cam03_20261129T130500",
@@ -194,6 +232,7 @@ VIDEOS: tuple[VideoPlan, ...] = (
             S("fa:cat", 9, ("fs:cat", 3)),
             S("img:coffee", 8),
         ),
+        "tune",
     ),
     VideoPlan(
         "cam04_20261129T234000",
@@ -212,6 +251,7 @@ VIDEOS: tuple[VideoPlan, ...] = (
             S("wa:scarlet_macaw", 9, narrate=True),
             T("black", 6, "", ("sp:perc_door", 2)),
         ),
+        "test",
     ),
     VideoPlan(
         "cam05_20261130T101500",
@@ -230,6 +270,7 @@ VIDEOS: tuple[VideoPlan, ...] = (
             T("black", 6, "mo:montStMichel", ("sp:perc_till", 2)),
             S("img:motorcycle", 8, ("sp:drum_roll", 1)),
         ),
+        "tune",
     ),
     VideoPlan(
         "cam06_20261130T212000",
@@ -248,6 +289,7 @@ VIDEOS: tuple[VideoPlan, ...] = (
             T("gray", 6, "", ("ast:tt-weasels", 1)),
             S("img:astronaut", 8),
         ),
+        "test",
     ),
     VideoPlan(
         "cam02_20261201T023000",
@@ -266,6 +308,73 @@ VIDEOS: tuple[VideoPlan, ...] = (
             S("clip:carphone_pristine", 8, ("ast:demo-thanks", 1)),
             S("img:coffee", 8, ("sp:perc_till", 1)),
         ),
+        "tune",
+    ),
+    VideoPlan(
+        "cam07_20261201T190500",
+        "cam-07",
+        "lobby",
+        "2026-12-01T19:05:00+00:00",
+        (  # English-dominant speech with one Spanish sentence
+            S("wa:hedgehog", 9, narrate=True),
+            S("clip:bikes", 10, ("ast:tt-allbusy", 0.5)),
+            T("navy", 6, "mo:mountRushmore"),
+            S("fa:chicken", 9, ("fs:chicken", 2)),
+            S("img:coffee", 8, ("ase:conf-waitforleader", 2)),
+            S("wa:moose", 9, ("ast:vm-mailboxfull", 2)),
+            S("fa:dog", 8, ("sp:perc_bell", 2)),
+            S("img:astronaut", 9, ("ast:demo-nomatch", 2)),
+        ),
+        "test",
+    ),
+    VideoPlan(
+        "cam08_20261202T091000",
+        "cam-08",
+        "warehouse",
+        "2026-12-02T09:10:00+00:00",
+        (  # English-dominant speech with one Spanish sentence
+            S("wa:narwhal", 9, narrate=True),
+            S("clip:carphone_pristine", 8, ("ast:queue-youarenext", 1)),
+            T("black", 6, "mo:christTheRedeemer"),
+            S("fa:chicken", 9, ("fs:chicken", 3)),
+            S("img:motorcycle", 8, ("ase:conf-kicked", 1.5)),
+            S("fa:sheep", 9, ("ast:vm-sorry", 2)),
+            S("wa:moose", 9, narrate=True),
+            S("img:rocket", 8, ("ast:dir-nomatch", 2)),
+        ),
+        "tune",
+    ),
+    VideoPlan(
+        "cam09_20261202T154500",
+        "cam-09",
+        "office",
+        "2026-12-02T15:45:00+00:00",
+        (  # Spanish-dominant speech with one English sentence
+            S("clip:bikes", 10, ("ase:pbx-parkingfailed", 2)),
+            S("fa:cat", 9, ("fs:cat", 2)),
+            T("gray", 6, "mo:lincolnMemorial", ("ase:queue-thankyou", 1)),
+            S("wa:narwhal", 9, ("ast:conf-lockednow", 3)),
+            S("img:chelsea", 8, ("ase:conf-getpin", 1.5)),
+            S("fa:horse", 9, ("fs:horse", 2)),
+            S("wa:hedgehog", 9, ("ase:tt-monkeysintro", 2)),
+        ),
+        "test",
+    ),
+    VideoPlan(
+        "cam10_20261202T220000",
+        "cam-10",
+        "gate",
+        "2026-12-02T22:00:00+00:00",
+        (  # Spanish-dominant speech with one English sentence
+            S("fa:duck", 9, ("fs:duck", 2)),
+            S("clip:bikes", 10, ("ase:dir-nomatch", 2)),
+            T("black", 6, "mo:mountRushmore", ("ase:privacy-unident", 0.5)),
+            S("wa:koala", 9, ("ast:vm-toforward", 2)),
+            S("img:coffee", 8, ("ase:tt-somethingwrong", 1.5)),
+            S("fa:pig", 9, ("fs:pig", 2)),
+            S("mo:christTheRedeemer", 9),
+        ),
+        "tune",
     ),
 )
 
@@ -273,6 +382,11 @@ VIDEOS: tuple[VideoPlan, ...] = (
 def Q(text: str, lang: str, modality: str, *concepts: str, **filters: str) -> QueryPlan:
     """Shorthand for a query plan."""
     return QueryPlan(text, lang, modality, concepts, filters)
+
+
+def A(text: str, lang: str, modality: str) -> QueryPlan:
+    """An absent-answer query: asks for what no video shows, says or plays."""
+    return QueryPlan(text, lang, modality, (), absent=True)
 
 
 QUERIES: tuple[QueryPlan, ...] = (
@@ -386,6 +500,97 @@ QUERIES: tuple[QueryPlan, ...] = (
     ),
     Q("a bell ringing in the parking lot", "en", "sound", "sp:perc_bell", zone="parking"),
     Q("un perro ladrando de noche", "es", "sound", "fs:dog", time_of_day="night"),
+    # added with the tune/test split (version 2): new subjects, speech in both languages said by
+    # the same speaker (relevant whichever language it was said in), Spanish for every modality
+    Q("a hedgehog", "en", "visual", "hedgehog"),
+    Q("un erizo", "es", "visual", "hedgehog"),
+    Q("whale with a long tusk", "en", "visual", "narwhal"),
+    Q("un narval en el mar", "es", "visual", "narwhal"),
+    Q("a moose with big antlers", "en", "visual", "moose"),
+    Q("un alce", "es", "visual", "moose"),
+    Q("chickens in a farmyard", "en", "visual", "chicken"),
+    Q("gallinas en la granja", "es", "visual", "chicken"),
+    Q("statue of Christ above Rio", "en", "visual", "christ the redeemer"),
+    Q("una taza de café", "es", "visual", "coffee"),
+    Q("un canguro", "es", "visual", "kangaroo"),
+    Q("un oso polar sobre el hielo", "es", "visual", "polar bear"),
+    Q("un cocodrilo en la orilla", "es", "visual", "crocodile"),
+    Q("una motocicleta", "es", "visual", "motorcycle"),
+    Q("bicicletas en una calle", "es", "visual", "bicycle"),
+    Q("un loro rojo", "es", "visual", "parrot"),
+    Q("un koala en un árbol", "es", "visual", "koala"),
+    Q("la torre Eiffel", "es", "visual", "eiffel tower"),
+    Q("un astronauta", "es", "visual", "astronaut"),
+    Q("the representatives are busy helping telemarketers", "en", "speech", "ast:tt-allbusy"),
+    Q("todos los representantes están ocupados", "es", "speech", "ast:tt-allbusy"),
+    Q("the mailbox cannot accept more messages", "en", "speech", "ast:vm-mailboxfull"),
+    Q("el buzón está lleno", "es", "speech", "ast:vm-mailboxfull"),
+    Q("the meeting starts when the leader arrives", "en", "speech", "ast:conf-waitforleader"),
+    Q("la conferencia empezará cuando llegue el líder", "es", "speech", "ast:conf-waitforleader"),
+    Q("no matches for those keywords", "en", "speech", "ast:demo-nomatch"),
+    Q("your call is first in line", "en", "speech", "ast:queue-youarenext"),
+    Q("su llamada es la siguiente en la fila", "es", "speech", "ast:queue-youarenext"),
+    Q("sorry, I did not understand your response", "en", "speech", "ast:vm-sorry"),
+    Q("someone was kicked out of the conference", "en", "speech", "ast:conf-kicked"),
+    Q("lo expulsaron de la conferencia", "es", "speech", "ast:conf-kicked"),
+    Q("no directory entries match the search", "en", "speech", "ast:dir-nomatch"),
+    Q("nadie en el directorio coincide con la búsqueda", "es", "speech", "ast:dir-nomatch"),
+    Q("the attempt to park the call failed", "en", "speech", "ast:pbx-parkingfailed"),
+    Q("falló el estacionamiento de la llamada", "es", "speech", "ast:pbx-parkingfailed"),
+    Q("thank you for your patience", "en", "speech", "ast:queue-thankyou"),
+    Q("muchas gracias por su paciencia", "es", "speech", "ast:queue-thankyou"),
+    Q("the conference is locked now", "en", "speech", "ast:conf-lockednow"),
+    Q("la conferencia está bloqueada", "es", "speech", "ast:conf-lockednow"),
+    Q("enter the PIN for the conference", "en", "speech", "ast:conf-getpin"),
+    Q("ingrese la clave de la conferencia", "es", "speech", "ast:conf-getpin"),
+    Q("press eight to forward the message", "en", "speech", "ast:vm-toforward"),
+    Q("pulse ocho para reenviar el mensaje", "es", "speech", "ast:vm-toforward"),
+    Q("no acepta llamadas de números desconocidos", "es", "speech", "ast:privacy-unident"),
+    Q("dicen que algo va muy mal", "es", "speech", "ast:tt-somethingwrong"),
+    Q("se los llevaron unos monos", "es", "speech", "ast:tt-monkeysintro"),
+    Q("chickens clucking", "en", "sound", "fs:chicken"),
+    Q("gallinas cacareando", "es", "sound", "fs:chicken"),
+    Q("una campana sonando", "es", "sound", "sp:perc_bell"),
+    Q("un cuervo graznando", "es", "sound", "sp:misc_crow"),
+    Q("una vaca mugiendo", "es", "sound", "fs:cow"),
+    Q("un caballo relinchando", "es", "sound", "fs:horse"),
+    Q("redoble de tambor", "es", "sound", "sp:drum_roll"),
+    Q("una caja registradora", "es", "sound", "sp:perc_till"),
+    Q("un portazo", "es", "sound", "sp:perc_door"),
+    Q("un gato maullando", "es", "sound", "fs:cat"),
+    Q("a cat meowing", "en", "sound", "fs:cat"),
+    Q("caption that says Mount Rushmore", "en", "ocr", "text:mountRushmore"),
+    Q("un letrero que dice Mount Rushmore", "es", "ocr", "text:mountRushmore"),
+    Q("title Christ the Redeemer on screen", "en", "ocr", "text:christTheRedeemer"),
+    Q("texto en pantalla Lincoln Memorial", "es", "ocr", "text:lincolnMemorial"),
+    Q("rótulo de Brandenburg Gate", "es", "ocr", "text:brandenburgGate"),
+    Q("un perro en pantalla mientras ladra un perro", "es", "multi", "dog", "fs:dog"),
+    Q("gallinas a la vista mientras cacarean", "es", "multi", "chicken", "fs:chicken"),
+    Q("a horse on screen while a horse neighs", "en", "multi", "horse", "fs:horse"),
+    Q("un gato en la calle de noche", "es", "visual", "cat", time_of_day="night"),
+    # absent-answer queries: nothing in any video answers them (they measure the cut-off)
+    A("a fire truck with its siren on", "en", "visual"),
+    A("un camión de bomberos con la sirena", "es", "visual"),
+    A("ocean waves crashing on a beach", "en", "visual"),
+    A("olas rompiendo en la playa", "es", "visual"),
+    A("a helicopter landing on a roof", "en", "visual"),
+    A("un helicóptero aterrizando", "es", "visual"),
+    A("fireworks over the city at night", "en", "visual"),
+    A("fuegos artificiales sobre la ciudad", "es", "visual"),
+    A("a snake in the grass", "en", "visual"),
+    A("una serpiente en la hierba", "es", "visual"),
+    A("an elephant walking", "en", "visual"),
+    A("un elefante caminando", "es", "visual"),
+    A("a baby crying", "en", "sound"),
+    A("un bebé llorando", "es", "sound"),
+    A("someone playing the violin", "en", "sound"),
+    A("alguien tocando el violín", "es", "sound"),
+    A("a train arriving at the station", "en", "sound"),
+    A("the speaker talks about the football match", "en", "speech"),
+    A("hablan del partido de fútbol", "es", "speech"),
+    A("a sign that says Hospital", "en", "ocr"),
+    A("un letrero que dice Farmacia", "es", "ocr"),
+    A("a man skiing down a snowy slope", "en", "visual"),
 )
 
 
@@ -415,6 +620,7 @@ class _Resolver:
             "mo": self.cache.gcompris_photos("explore_monuments"),
             "sp": self.cache.sonic_pi_samples(SONIC_PI),
             "ast": self.cache.asterisk_prompts(PROMPTS),
+            "ase": self.cache.asterisk_prompts(PROMPTS_ES, "es"),
         }
         for prefix, group in groups.items():
             self.assets.update({f"{prefix}:{key}": asset for key, asset in group.items()})
@@ -470,10 +676,11 @@ def _timeline(
                 asset = res.narration(ref.removeprefix("say:"))
             else:
                 asset = res.get(ref)
-            kind = "speech" if ref.startswith(("say:", "ast:")) else "sound"
+            kind = "speech" if ref.startswith(("say:", "ast:", "ase:")) else "sound"
             text = asset.description if kind == "speech" else ""
             sounds.append(Audio(asset.path, start + offset, f"{i:02d}:{ref}", kind, text))
-            tags[f"{i:02d}:{ref}"] = (ref,)
+            # a Spanish prompt means what the English one of the same name does
+            tags[f"{i:02d}:{ref}"] = (ref.replace("ase:", "ast:", 1),)
         if seg.caption:
             title = res.get(seg.caption).label
             captions.append(Caption(title, start + 0.5, start + seg.seconds - 0.5))
@@ -504,6 +711,8 @@ def _overlap(
 
 def _relevant(query: QueryPlan, videos: list[_Built]) -> list[dict[str, object]]:
     relevant: list[dict[str, object]] = []
+    if query.absent:
+        return relevant
     for built in videos:
         facts = {
             "camera": built.plan.camera,
@@ -551,6 +760,7 @@ def build_dataset(out_dir: Path | str, cache: AssetCache | None = None) -> dict[
                 "modality": query.modality,
                 "filters": filters,
                 "relevant": _relevant(query, videos),
+                **({"absent": True} if query.absent else {}),
             }
         )
     dataset: dict[str, Any] = {
@@ -563,6 +773,7 @@ def build_dataset(out_dir: Path | str, cache: AssetCache | None = None) -> dict[
                 "zone": b.plan.zone,
                 "start": b.plan.start,
                 "duration": round(b.composition.duration, 3),
+                "split": b.plan.split,
             }
             for b in videos
         ],
@@ -574,14 +785,26 @@ def build_dataset(out_dir: Path | str, cache: AssetCache | None = None) -> dict[
 
 
 def summary(dataset: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Query counts per modality, language and filter use, for the CLI report."""
-    counts: dict[str, dict[str, int]] = {"modality": {}, "lang": {}, "filtered": {}}
+    """Query counts per modality, language, filter use and half, for the CLI report; a query
+    counts in a half when one of its relevant intervals lies in that half's videos."""
+    counts: dict[str, dict[str, int]] = {
+        "modality": {},
+        "lang": {},
+        "filtered": {},
+        "videos per split": {},
+        "answerable per split": {},
+    }
+    split_of = {video["file"]: video["split"] for video in dataset["videos"]}
+    for video in dataset["videos"]:
+        _count(counts["videos per split"], video["split"])
     for query in dataset["queries"]:
-        filtered = str(any(v is not None for v in query["filters"].values()))
-        for key, value in (
-            ("modality", query["modality"]),
-            ("lang", query["lang"]),
-            ("filtered", filtered),
-        ):
-            counts[key][value] = counts[key].get(value, 0) + 1
+        _count(counts["modality"], "absent" if query.get("absent") else query["modality"])
+        _count(counts["lang"], query["lang"])
+        _count(counts["filtered"], str(any(v is not None for v in query["filters"].values())))
+        for split in sorted({split_of[r["file"]] for r in query["relevant"]}):
+            _count(counts["answerable per split"], split)
     return counts
+
+
+def _count(counter: dict[str, int], key: str) -> None:
+    counter[key] = counter.get(key, 0) + 1

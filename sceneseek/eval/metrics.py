@@ -27,6 +27,7 @@ class Interval:
     video: str
     start: float
     end: float
+    below_cutoff: bool = False  # results only: the engine rated it below its relevance cut-off
 
     @property
     def length(self) -> float:
@@ -46,6 +47,7 @@ class QueryScore:
     ap: float
     rr: float
     recall: dict[int, float]
+    first_hit: int | None = None  # rank (1-based) of the first correct result, if any
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def score_query(
         for cut in RECALL_KS
         if cut <= k
     }
-    return QueryScore(ap=ap, rr=rr, recall=recall)
+    return QueryScore(ap=ap, rr=rr, recall=recall, first_hit=hit_ranks[0] if hit_ranks else None)
 
 
 def summarize(groups: Mapping[str, Sequence[QueryScore]]) -> list[SummaryRow]:

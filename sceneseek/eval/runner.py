@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ class Video:
     zone: str | None
     start: datetime
     duration: float
+    split: str | None = None  # "tune" | "test": which half of the benchmark it belongs to
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Query:
     modality: str
     filters: QueryFilters
     relevant: tuple[Interval, ...]
+    absent: bool = False  # nothing answers it: scored only by the relevance cut-off
 
 
 @dataclass(frozen=True)
@@ -84,14 +86,17 @@ def _parse_query(raw: dict[str, Any], root: Path, known_videos: set[str]) -> Que
         Interval(str((root / r["file"]).resolve()), float(r["start"]), float(r["end"]))
         for r in raw["relevant"]
     )
-    if not relevant:
+    absent = bool(raw.get("absent", False))
+    if absent and relevant:
+        raise ValueError(f"query {qid}: an absent-answer query cannot have relevant intervals")
+    if not absent and not relevant:
         raise ValueError(f"query {qid}: no relevant interval")
     for interval in relevant:
         if interval.end <= interval.start:
             raise ValueError(f"query {qid}: empty relevant interval {interval}")
         if interval.video not in known_videos:
             raise ValueError(f"query {qid}: relevant video {interval.video} is not listed")
-    return Query(qid, raw["text"], raw["lang"], modality, filters, relevant)
+    return Query(qid, raw["text"], raw["lang"], modality, filters, relevant, absent)
 
 
 def load_dataset(directory: str | os.PathLike[str]) -> Dataset:
@@ -105,6 +110,7 @@ def load_dataset(directory: str | os.PathLike[str]) -> Dataset:
             zone=v.get("zone"),
             start=datetime.fromisoformat(v["start"]),
             duration=float(v["duration"]),
+            split=v.get("split"),
         )
         for v in raw["videos"]
     )
@@ -119,8 +125,41 @@ def load_dataset(directory: str | os.PathLike[str]) -> Dataset:
 @dataclass(frozen=True)
 class QueryRun:
     query: Query
-    score: QueryScore
+    score: QueryScore | None  # None for an absent-answer query: there is nothing to find
     latency_ms: float
+    results: tuple[Interval, ...]  # the top k, as the system ranked them
+
+
+@dataclass(frozen=True)
+class CutoffReport:
+    """How well the relevance cut-off says "no good match": the share of absent-answer
+    queries whose top result is below it (or that got none), and the share of answerable
+    queries whose first correct result it wrongly put below."""
+
+    absent: int
+    absent_rejected: float | None
+    answerable: int
+    first_hit_lost: float
+
+    @staticmethod
+    def of(runs: Sequence[QueryRun]) -> CutoffReport:
+        absent = [r for r in runs if r.score is None]
+        scored = [(r.score, r.results) for r in runs if r.score is not None]
+        lost = sum(
+            1
+            for score, results in scored
+            if score.first_hit is not None and results[score.first_hit - 1].below_cutoff
+        )
+        return CutoffReport(
+            absent=len(absent),
+            absent_rejected=(
+                sum(1 for r in absent if not r.results or r.results[0].below_cutoff) / len(absent)
+                if absent
+                else None
+            ),
+            answerable=len(scored),
+            first_hit_lost=lost / len(scored) if scored else 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -134,6 +173,7 @@ class EvalReport:
     latency_p50_ms: float
     latency_p95_ms: float
     runs: tuple[QueryRun, ...]
+    cutoff: CutoffReport
 
     @property
     def overall(self) -> SummaryRow:
@@ -146,6 +186,7 @@ class EvalReport:
             "dataset": self.dataset,
             "k": self.k,
             "latency_ms": {"p50": self.latency_p50_ms, "p95": self.latency_p95_ms},
+            "cutoff": asdict(self.cutoff),
             "rows": [
                 {
                     "key": row.key,
@@ -161,9 +202,17 @@ class EvalReport:
                     "id": run.query.id,
                     "modality": run.query.modality,
                     "lang": run.query.lang,
-                    "ap": run.score.ap,
-                    "rr": run.score.rr,
-                    **{f"R@{cut}": value for cut, value in run.score.recall.items()},
+                    **(
+                        {
+                            "ap": run.score.ap,
+                            "rr": run.score.rr,
+                            **{f"R@{cut}": value for cut, value in run.score.recall.items()},
+                            "first_hit": run.score.first_hit,
+                        }
+                        if run.score is not None
+                        else {"absent": True}
+                    ),
+                    "top_below_cutoff": run.results[0].below_cutoff if run.results else None,
                     "latency_ms": run.latency_ms,
                 }
                 for run in self.runs
@@ -185,16 +234,16 @@ def run_eval(
         started = time.perf_counter()
         results = search(query)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        normalized = [
-            Interval(dataset.normalize_video(r.video), r.start, r.end) for r in results[:k]
-        ]
-        runs.append(QueryRun(query, score_query(normalized, query.relevant, k), latency_ms))
+        normalized = tuple(replace(r, video=dataset.normalize_video(r.video)) for r in results[:k])
+        score = None if query.absent else score_query(normalized, query.relevant, k)
+        runs.append(QueryRun(query, score, latency_ms, normalized))
 
-    groups: dict[str, list[QueryScore]] = {"overall": [run.score for run in runs]}
+    scored = [(run.query, run.score) for run in runs if run.score is not None]
+    groups: dict[str, list[QueryScore]] = {"overall": [score for _, score in scored]}
     for modality in MODALITIES:
-        groups[f"modality={modality}"] = [r.score for r in runs if r.query.modality == modality]
-    for lang in sorted({run.query.lang for run in runs}):
-        groups[f"lang={lang}"] = [r.score for r in runs if r.query.lang == lang]
+        groups[f"modality={modality}"] = [s for q, s in scored if q.modality == modality]
+    for lang in sorted({q.lang for q, _ in scored}):
+        groups[f"lang={lang}"] = [s for q, s in scored if q.lang == lang]
     latencies = [run.latency_ms for run in runs]
     return EvalReport(
         system=system_name,
@@ -204,6 +253,7 @@ def run_eval(
         latency_p50_ms=percentile(latencies, 50),
         latency_p95_ms=percentile(latencies, 95),
         runs=tuple(runs),
+        cutoff=CutoffReport.of(runs),
     )
 
 
@@ -246,6 +296,13 @@ def render_table(reports: Sequence[EvalReport]) -> Table:
         f"{rep.system}: latency p50 {rep.latency_p50_ms:.1f} ms, p95 {rep.latency_p95_ms:.1f} ms"
         for rep in reports
     ]
+    cut = reports[0].cutoff
+    if cut.absent_rejected is not None:
+        lines.append(
+            f"{reports[0].system} cut-off: top result below it for {cut.absent_rejected:.0%} of "
+            f"{cut.absent} absent-answer queries; first correct hit below it for "
+            f"{cut.first_hit_lost:.1%} of {cut.answerable} answerable queries"
+        )
     if len(reports) > 1:
         system, baseline = reports[0], reports[-1]
         gain = map_gain(system, baseline)
