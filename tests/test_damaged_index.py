@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,3 +130,19 @@ def test_a_damaged_page_read_after_the_open_is_reported_too(good: Path, tmp_path
     result = CliRunner().invoke(app, ["info", "--db", str(directory)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert_names_the_damage(result.output, directory)
+
+
+def test_processes_creating_one_new_index_at_once_never_see_it_half_made(tmp_path: Path) -> None:
+    # `watch` and `serve` started together on a new --db: before, the slower ones found
+    # some tables and no version ("index format unversioned") or "table meta already exists".
+    code = (
+        "import sys; from pathlib import Path; from sceneseek.index.embedded import EmbeddedIndex;"
+        " EmbeddedIndex(Path(sys.argv[1])).close()"
+    )
+    directory = tmp_path / "new"
+    started = [
+        subprocess.Popen([sys.executable, "-c", code, str(directory)], stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode()[-500:] for p in started]
+    assert [p.returncode for p in started] == [0] * 6, errors

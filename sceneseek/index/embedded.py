@@ -156,12 +156,10 @@ def check_schema(db: sqlite3.Connection, database: Path, create: bool = False) -
     """Create the schema in an empty database when ``create``; refuse one written by
     another layout, or that is no sceneseek index at all (never write into another
     program's database), rather than misreading it."""
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = _tables(db)
     if not tables and create:
-        with db:
-            db.executescript(SCHEMA)
-            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        return
+        _create_schema(db)
+        tables = _tables(db)
     if "meta" not in tables:
         held = f"its tables: {', '.join(sorted(tables)[:5])}" if tables else "it has no tables"
         raise DamagedIndexError(database, f"not a sceneseek index, {held}")
@@ -175,6 +173,32 @@ def check_schema(db: sqlite3.Connection, database: Path, create: bool = False) -
     missing = TABLES - tables
     if missing:
         raise DamagedIndexError(database, f"tables missing: {', '.join(sorted(missing))}")
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    """Every table in one write transaction: another process opening the index meanwhile
+    sees all of them or none (never a half-made, seemingly damaged index), and of two
+    processes creating it at once, the second finds it made."""
+    statements, pending = [], ""
+    for piece in SCHEMA.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not _tables(db):
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 class EmbeddedIndex:
