@@ -24,9 +24,9 @@ from sceneseek import Config, Library
 from sceneseek.encoders.base import FrameSession, Observation, VisualEncoder
 from sceneseek.ingest import Encoders
 from sceneseek.ingest_ray import RayCluster, connect
-from sceneseek.library import expand_paths
 from sceneseek.media.decode import FrameBatch, decode_audio, probe, sample_frames
 from sceneseek.media.segment import colour_histogram
+from sceneseek.paths import expand_paths
 
 QUERIES = [
     "a cat",
@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     config = Config()
     encoders = Encoders(config)
-    files = expand_paths([args.videos])
+    files = expand_paths([args.videos]).files
     duration = sum(probe(f).duration for f in files)
     stage_seconds(files[:1], config, encoders)  # warm-up: load every model off the clock
     seconds = stage_seconds(files, config, encoders)

@@ -2,18 +2,27 @@
 
 An alert is the same search a user would run, restricted to the new video's segments,
 so an event's score is exactly the score that search shows for that moment.
+
+Webhooks reach only loopback and the hosts the config lists (``alerts.webhook_hosts``):
+checked when an alert is saved and again on every post, where the host is resolved
+once, every address it resolves to is checked, and the connection goes to the checked
+address (a name that re-resolves elsewhere in between cannot redirect it). Redirects
+are not followed.
 """
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
 import logging
-import urllib.error
-import urllib.request
+import socket
+import ssl
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from sceneseek.errors import QueryError, SceneseekError
 from sceneseek.index.alerts import Alert, AlertEvent, AlertStore
@@ -36,10 +45,14 @@ def alert_store(library: Library) -> AlertStore:
 
 
 def validate_alert(
-    query: str, threshold: float, time_of_day: str | None, webhook: str | None
+    query: str,
+    threshold: float,
+    time_of_day: str | None,
+    webhook: str | None,
+    webhook_hosts: Sequence[str] = (),
 ) -> None:
-    """Reject an alert that could never be evaluated, when it is saved rather than on
-    every chunk later."""
+    """Reject an alert that could never be evaluated, or whose webhook may not be
+    reached, when it is saved rather than on every chunk later."""
     if not query.strip():
         raise QueryError("the alert query is empty")
     if threshold != threshold or threshold < 0:  # NaN or negative
@@ -47,9 +60,79 @@ def validate_alert(
     if time_of_day:
         parse_time_of_day(time_of_day)
     if webhook:
-        url = urlparse(webhook)
-        if url.scheme not in ("http", "https") or not url.netloc:
-            raise QueryError(f"webhook {webhook!r}: expected an http:// or https:// URL")
+        webhook_address(webhook, webhook_hosts)
+
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(text: str) -> IpAddress:
+    address = ipaddress.ip_address(text.split("%", 1)[0])  # no IPv6 zone
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:a.b.c.d is a.b.c.d
+    return mapped or address
+
+
+def webhook_address(url: str, allowed: Sequence[str]) -> str:
+    """The one address a webhook POST may connect to: the URL's host resolved now, with
+    every address it resolves to on loopback or listed in ``allowed`` (names, addresses,
+    CIDR networks). QueryError saying why not, otherwise."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise QueryError(f"webhook {url!r}: expected an http:// or https:// URL")
+    host = parts.hostname
+    try:
+        default = 443 if parts.scheme == "https" else 80
+        found = socket.getaddrinfo(host, port or default, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise QueryError(f"webhook {url!r}: cannot resolve {host}: {exc}") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+    names = {entry.lower().rstrip(".") for entry in allowed}
+    networks = []
+    for entry in allowed:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue  # a host name
+    if host.lower().rstrip(".") not in names:
+        refused = [
+            a
+            for a in addresses
+            if not _address(a).is_loopback and not any(_address(a) in n for n in networks)
+        ]
+        if refused:
+            raise QueryError(
+                f"webhook {url!r}: {host} ({', '.join(refused)}) is not on this machine; "
+                "webhooks may only reach loopback and the hosts listed in the config "
+                "(alerts.webhook_hosts)"
+            )
+    return addresses[0]
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to a name (Host header) over a connection to an address checked before."""
+
+    def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS likewise; the certificate is still checked against the name."""
+
+    def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def evaluate_alerts(library: Library, video: str | Path) -> list[AlertEvent]:
@@ -77,7 +160,11 @@ def evaluate_alerts(library: Library, video: str | Path) -> list[AlertEvent]:
             event.score,
         )
         if alert.webhook:
-            post_webhook(alert.webhook, {"alert": alert.to_dict(), "event": event.to_dict()})
+            post_webhook(
+                alert.webhook,
+                {"alert": alert.to_dict(), "event": event.to_dict()},
+                library.config.alerts.webhook_hosts,
+            )
     return new
 
 
@@ -97,7 +184,9 @@ def _matches(library: Library, alert: Alert, video: str) -> list[AlertEvent]:
     now = datetime.now().astimezone()
     events = []
     for moment in response.results:
-        if moment.video != video or moment.score < alert.threshold:
+        # A weak match (under the search's cut-off, which here weighs the video's moments
+        # against each other) is not an event, whatever the alert's threshold.
+        if moment.video != video or moment.below_cutoff or moment.score < alert.threshold:
             continue
         wall = moment.segments[0].wall_start
         events.append(
@@ -116,17 +205,39 @@ def _matches(library: Library, alert: Alert, video: str) -> list[AlertEvent]:
     return events
 
 
-def post_webhook(url: str, payload: dict[str, Any], timeout: float = WEBHOOK_TIMEOUT_S) -> bool:
-    """POST the payload as JSON. Failures are logged and reported as False, never
-    raised: a dead receiver must not stop live indexing."""
+def post_webhook(
+    url: str,
+    payload: dict[str, Any],
+    allowed: Sequence[str] = (),
+    timeout: float = WEBHOOK_TIMEOUT_S,
+) -> bool:
+    """POST the payload as JSON, if the URL's host may be reached (``webhook_address``).
+    Failures, refusals and redirects are logged and reported as False, never raised: a
+    dead receiver must not stop live indexing."""
     body = json.dumps(payload, ensure_ascii=False).encode()
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
+    parts = urlsplit(url)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
+        address = webhook_address(url, allowed)
+        connection = (_PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP)(
+            parts.hostname or "", parts.port, address, timeout
+        )
+        try:
+            target = parts.path or "/"
+            connection.request(
+                "POST",
+                f"{target}?{parts.query}" if parts.query else target,
+                body,
+                {"Content-Type": "application/json"},
+            )
+            reply = connection.getresponse()
             reply.read(1 << 16)
-            return True
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        finally:
+            connection.close()
+    except (QueryError, OSError, http.client.HTTPException) as exc:
         log.warning("webhook %s failed: %s", url, exc)
         return False
+    if 300 <= reply.status < 400:
+        log.warning("webhook %s answered a redirect (%d), which is not followed", url, reply.status)
+    elif reply.status >= 400:
+        log.warning("webhook %s answered %d %s", url, reply.status, reply.reason)
+    return 200 <= reply.status < 300

@@ -19,7 +19,8 @@ from sceneseek.config import ALL_MODALITIES, Config
 from sceneseek.errors import SceneseekError, reporting_damage
 from sceneseek.index.keys import ROLES, KeyStore, Role
 from sceneseek.ingest_ray import RayCluster
-from sceneseek.library import Library, expand_paths
+from sceneseek.library import Library
+from sceneseek.paths import expand_paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
@@ -138,12 +139,14 @@ def index(
     start_time = _parse_start(start)
     use_ray = ray or ray_address is not None or ray_workers is not None
     cluster = RayCluster(ray_address, ray_workers) if use_ray else None
-    files = expand_paths(paths)
+    expansion = expand_paths(paths)
+    files = expansion.files
     with (
         opened(db, _config(modalities)) as library,
         progress_bar("indexing", len(files)) as advance,
     ):
         report = library.index(files, camera, zone, start_time, advance, cluster)
+    report.failed[:0] = expansion.problems
     for path, cause in report.failed:
         err.print(f"[yellow]skipped[/yellow] {path}: {cause}", highlight=False)
     out.print(
@@ -220,14 +223,20 @@ def print_results(response: dict[str, object]) -> None:
     assert isinstance(results, list)
     chips = [c["label"] for c in response["filters"]["from_query"]]  # type: ignore[index]
     stated = f" [filters from your words: {', '.join(chips)}]" if chips else ""
+    strong = sum(not r.get("below_cutoff") for r in results)
+    above = f" ({strong} above the relevance cut-off)" if response.get("cutoff") else ""
     table = Table(
-        title=f"{response['query']!r} — {len(results)} moments in {response['took_ms']:.0f} ms"
-        + stated,
+        title=f"{response['query']!r} — {len(results)} moments{above}"
+        f" in {response['took_ms']:.0f} ms{stated}",
         title_justify="left",
     )
     for column in ("#", "video", "start–end", "score", "why"):
         table.add_column(column, overflow="fold")
+    separated = False
     for rank, result in enumerate(results, 1):
+        if result.get("below_cutoff") and not separated:
+            table.add_row("", "— weaker matches below the cut-off —", "", "", "", style="dim")
+            separated = True
         table.add_row(
             str(rank),
             Path(result["video"]).name,
@@ -393,7 +402,11 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     ingest_root: Annotated[
         list[Path] | None,
-        typer.Option("--ingest-root", help="only ingest from inside these folders (repeatable)"),
+        typer.Option(
+            "--ingest-root",
+            help="API ingest reads only files inside these folders (repeatable);"
+            " default: the current folder",
+        ),
     ] = None,
     modalities: ModalitiesOption = None,
     cors_origin: Annotated[
@@ -423,8 +436,10 @@ def serve(
             f"--host {host} exposes the index beyond this machine: add an API key first "
             f"(sceneseek key add --db {db} --role admin)"
         )
+    # Never unconfined: an API client that may ingest must not be able to crawl the disk.
+    roots = tuple(root.expanduser().resolve() for root in ingest_root or [Path.cwd()])
     settings = ApiSettings(
-        ingest_roots=tuple(ingest_root) if ingest_root else None,
+        ingest_roots=roots,
         keys=keys,
         require_keys=exposed,
         cors_origins=tuple(cors_origin or ()),
@@ -432,6 +447,7 @@ def serve(
     try:
         api = create_app(library, settings)
         err.print(f"sceneseek: http://{host}:{port}/ (API docs at /docs) over {db}")
+        err.print(f"ingest from: {', '.join(map(str, roots))} (--ingest-root to change)")
         # Logging is configured already (--log-format); the app writes the access log.
         uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
     except SceneseekError as exc:

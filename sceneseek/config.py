@@ -45,6 +45,7 @@ class EncoderConfig(BaseModel):
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
     people: str = "people-hog"
+    attributes: str = "attributes-pixels"
     clip_model: str | None = Field(
         None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"
     )
@@ -69,9 +70,9 @@ class MetadataConfig(BaseModel):
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
 
 
-Modality = Literal["visual", "speech", "ocr", "sound", "people"]
-ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people")
-TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people")
+Modality = Literal["visual", "speech", "ocr", "sound", "people", "attributes"]
+ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people", "attributes")
+TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people", "attributes")
 
 
 class SearchConfig(BaseModel):
@@ -85,6 +86,7 @@ class SearchConfig(BaseModel):
             "ocr": 0.5,
             "sound": 0.5,
             "people": 0.5,
+            "attributes": 1.0,  # colours, brightness, camera motion (encoders/attributes.py)
             "keyword": 0.5,
             "image": 1.0,  # image↔image similarity, used by example-image and similar searches
             "fused": 1.0,  # the whole-segment vector; weight chosen on the benchmark
@@ -94,6 +96,21 @@ class SearchConfig(BaseModel):
         True,
         description="rank with the weights `sceneseek learn` adopted in the index, if any"
         " (false pins the weights above)",
+    )
+    cutoff: float | None = Field(
+        1.26,
+        ge=0,
+        description="relevance cut-off of text searches, so 'no good match' is an answer:"
+        " when the top moment's score stands out from the next nine's mean by less than"
+        " this, every result is marked below_cutoff (a weaker match); none: no cut-off."
+        " Chosen on the benchmark's tune half by bench/cutoff.py",
+    )
+    cutoff_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="under the cut-off too: results scoring less than this fraction of the"
+        " top one (chosen with `cutoff`)",
     )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")
@@ -161,6 +178,19 @@ class IndexConfig(BaseModel):
     )
 
 
+class AlertsConfig(BaseModel):
+    """Where alert webhooks may post. Nothing leaves this machine unless listed here: by
+    default a webhook may only reach loopback (127.0.0.0/8, ::1). Checked when an alert
+    is saved and again on every post, against the addresses the host resolves to then."""
+
+    webhook_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names, IP addresses or networks (CIDR) beyond loopback that"
+        " webhooks may reach, e.g. ['hooks.lan', '10.0.5.0/24']; a name allows whatever it"
+        " resolves to, an address or network only itself",
+    )
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SCENESEEK_", env_nested_delimiter="__", extra="forbid"
@@ -176,6 +206,7 @@ class Config(BaseSettings):
     search: SearchConfig = SearchConfig()
     index: IndexConfig = IndexConfig()
     monitor: MonitorConfig = MonitorConfig()
+    alerts: AlertsConfig = AlertsConfig()
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sceneseek"

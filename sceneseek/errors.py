@@ -75,3 +75,12 @@ def reporting_damage(database: Path) -> Iterator[None]:
         if cause is None:
             raise
         raise DamagedIndexError(database, cause) from None
+
+
+class PathError(QueryError):
+    """A path a user gave cannot name a file here (too long, not UTF-8, unknown ~user)."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{path}: {cause}")

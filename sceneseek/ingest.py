@@ -42,7 +42,7 @@ from sceneseek.media.decode import MediaInfo, decode_audio, sample_frames
 from sceneseek.media.metadata import VideoMetadata
 from sceneseek.media.segment import ShotSegmenter, Span, colour_histogram
 
-FRAME_MODALITIES = ("ocr", "people")
+FRAME_MODALITIES = ("ocr", "people", "attributes")
 
 
 class Encoders:
@@ -81,9 +81,9 @@ class Encoders:
 
     @cached_property
     def frame_readers(self) -> dict[str, FrameReader]:
-        """Enabled frame-reading modalities (OCR, people) by modality name."""
+        """Enabled frame-reading modalities (OCR, people, attributes) by modality name."""
         enc = self.config.encoders
-        names = {"ocr": enc.ocr, "people": enc.people}
+        names = {"ocr": enc.ocr, "people": enc.people, "attributes": enc.attributes}
         return {
             m: frame_readers.create(names[m], threads=self.config.threads)
             for m in FRAME_MODALITIES
@@ -211,9 +211,15 @@ def build_segments(
 
 def fuse_vectors(vectors: dict[str, np.ndarray], dim: int) -> np.ndarray:
     """One vector for the whole segment: the mean of its text-space vectors (visual when
-    it lives in the text space, and every text modality), unit length. It answers "find
-    segments like this one" and is one more ranked list for queries."""
-    parts = [unit(v) for m, v in vectors.items() if m != "image" and v.shape == (dim,)]
+    it lives in the text space, and every text modality but attributes), unit length. It
+    answers "find segments like this one" and is one more ranked list for queries.
+    Attributes stay out: every segment has a sentence of them, much alike ("mostly grey
+    colours, static camera"), which would pull every mean the same way."""
+    parts = [
+        unit(v)
+        for m, v in vectors.items()
+        if m not in ("image", "attributes") and v.shape == (dim,)
+    ]
     return unit(np.mean(parts, axis=0)) if parts else np.zeros(dim, np.float32)
 
 

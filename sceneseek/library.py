@@ -20,7 +20,13 @@ from sceneseek import learning, versions
 from sceneseek.alerts import alert_store, evaluate_alerts, validate_alert
 from sceneseek.config import CameraConfig, Config, MetadataConfig
 from sceneseek.encoders.base import VisualEncoder
-from sceneseek.errors import EncoderMismatchError, QueryError, SceneseekError, failure_cause
+from sceneseek.errors import (
+    EncoderMismatchError,
+    MediaError,
+    QueryError,
+    SceneseekError,
+    failure_cause,
+)
 from sceneseek.faults import crash_point
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
@@ -31,32 +37,15 @@ from sceneseek.index.snapshot import Snapshot, export_snapshot
 from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail, display_path
 from sceneseek.ingest_ray import RayCluster, analyse_on_ray
 from sceneseek.learning import Uncertain
-from sceneseek.media.decode import content_hash, probe
+from sceneseek.media.decode import content_hash, probe, regular_file
 from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
 from sceneseek.media.picture import decode_picture
 from sceneseek.media.thumbnail import frame_jpeg
+from sceneseek.paths import expand_paths
 from sceneseek.search.engine import Searcher, SearchResponse
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
-
-VIDEO_EXTENSIONS = {
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".avi",
-    ".mpg",
-    ".mpeg",
-    ".ts",
-    ".mts",
-    ".m2ts",
-    ".flv",
-    ".wmv",
-    ".3gp",
-    ".ogv",
-}
 
 
 @dataclass
@@ -78,6 +67,9 @@ class Library:
         self.encoders = Encoders(self.config)
         self._backend = backend or recorded_backend(self.path) or self.config.index.backend
         self._opened: int | None = None  # inode of the index directory when opened
+        # Files whose content was checked against the index, by path: the status they had
+        # then (device, inode, size, mtime, ctime), so that serving them again costs a stat.
+        self._verified_media: dict[str, tuple[int, ...]] = {}
 
     @cached_property
     def index_store(self) -> Index:
@@ -128,7 +120,9 @@ class Library:
                 progress(str(path), status)
 
         given = VideoMetadata(camera, zone, start)
-        pending = self._pending(expand_paths(paths), given, report, done)
+        expansion = expand_paths(paths)
+        report.failed.extend(expansion.problems)
+        pending = self._pending(expansion.files, given, report, done)
         if ray is None:
             analysed: Iterator[tuple[PendingVideo, Analysed]] = (
                 (job, analyse_or_fail(job.info, self.config, self.encoders)) for job in pending
@@ -295,6 +289,35 @@ class Library:
             raise KeyError(f"no segment with id {segment_id}")
         return found[segment_id]
 
+    def media_file(self, stored: str) -> Path:
+        """The file of an indexed video, safe to serve: a regular file still reached at
+        the recorded path without symbolic links (paths are stored resolved, so a link
+        found there now was planted after indexing and may point anywhere), with the
+        content the index recorded (a file replaced by a hard link to, or a copy of,
+        another file is refused). MediaError saying which, otherwise."""
+        path = Path(stored)
+        if os.path.realpath(path) != stored:
+            raise MediaError(path, "the file or a folder above it became a symbolic link")
+        status = regular_file(path)
+        # ctime too: every write or re-link changes it, and no system call can set it back
+        seen = (
+            status.st_dev,
+            status.st_ino,
+            status.st_size,
+            status.st_mtime_ns,
+            status.st_ctime_ns,
+        )
+        if self._verified_media.get(stored) == seen:
+            return path
+        if content_hash(path) != self.index_store.video_hash(stored):
+            raise MediaError(
+                path,
+                "the file is not the one that was indexed (replaced or changed since); "
+                "index it again to serve it",
+            )
+        self._verified_media[stored] = seen
+        return path
+
     def thumbnail(self, segment_id: int) -> bytes:
         """JPEG of a segment's keyframe, cached in the index directory."""
         segment = self.segment(segment_id)
@@ -388,7 +411,7 @@ class Library:
         threshold is on the moment score that search shows. Returns the alert id."""
         query = plain_text(query)
         camera, zone = (plain_text(t) if t else None for t in (camera, zone))
-        validate_alert(query, threshold, time_of_day, webhook)
+        validate_alert(query, threshold, time_of_day, webhook, self.config.alerts.webhook_hosts)
         store = alert_store(self)
         return store.add_alert(
             " ".join(query.split()), threshold, camera, zone, time_of_day, webhook
@@ -436,22 +459,3 @@ def is_row_id(value: int) -> bool:
     """Whether ``value`` fits SQLite's 64-bit integers (larger ids cannot exist, and
     binding them raises OverflowError)."""
     return -(2**63) <= value < 2**63
-
-
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders walked recursively for video files, in sorted order (a
-    folder named like a video is walked, not reported as a bad file)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix.lower() in VIDEO_EXTENSIONS and not p.is_dir()
-                )
-            )
-        else:
-            found.append(path)
-    return list(dict.fromkeys(found))

@@ -162,7 +162,7 @@ def test_cli_mark_learn_uncertain_models_and_snapshot(indexed_copy: Path, tmp_pa
     listed = json.loads(run("uncertain", *db, "--json").output)["uncertain"]
     assert listed and {"query", "segment_id", "p_relevant"} <= set(listed[0])
     models = run("models", *db).output
-    assert "fusion: config-" in models and "index format 7" in models
+    assert "fusion: config-" in models and "index format 8" in models
     archive = str(tmp_path / "lib.tar.gz")
     assert run("snapshot", "export", archive, *db).exit_code == 0
     imported = run("snapshot", "import", archive, "--db", str(tmp_path / "copy"))

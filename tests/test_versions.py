@@ -40,7 +40,7 @@ def test_mismatched_encoder_is_refused_naming_reindex(indexed_copy: Path) -> Non
     models = other.models()
     speech = next(r for r in models.roles if r.role == "speech")
     assert not speech.matches and speech.configured and "whisper-base" in speech.configured
-    assert models.fusion.startswith("config-") and models.index_format == 7
+    assert models.fusion.startswith("config-") and models.index_format == 8
     assert models.backend == "embedded" and models.reindex is None
 
 
@@ -117,7 +117,7 @@ def test_snapshot_round_trip_and_refusals(indexed_copy: Path, tmp_path: Path) ->
     archive = tmp_path / "snap.tar.gz"
     snapshot = library.export_snapshot(archive)  # while the index is open
     marks = [(m.query, m.segment_id, m.relevant) for m in library.marks()]
-    assert snapshot.manifest["counts"]["marks"] == len(marks) and snapshot.manifest["format"] == 7
+    assert snapshot.manifest["counts"]["marks"] == len(marks) and snapshot.manifest["format"] == 8
     restored = tmp_path / "restored"
     import_snapshot(archive, restored)
     copy = Library(restored)

@@ -23,7 +23,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from sceneseek import Library
+from sceneseek import Config, Library
 from sceneseek.api import ApiSettings, create_app
 from sceneseek.eval.assets import AssetCache
 from sceneseek.eval.samples import SampleSet
@@ -60,10 +60,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db: Path, settings: ApiSettings | None = None) -> Iterator[str]:
+def serve(
+    db: Path, settings: ApiSettings | None = None, config: Config | None = None
+) -> Iterator[str]:
     """The API and UI over the index at ``db``, served by uvicorn on a free localhost port
     in a background thread; yields the base URL."""
-    library = Library(db)
+    library = Library(db, config)
     config = uvicorn.Config(
         create_app(library, settings), host="127.0.0.1", port=free_port(), log_level="warning"
     )
@@ -255,6 +257,47 @@ def test_a_bad_time_of_day_is_explained(page: WebDriver) -> None:
     assert "HH:MM-HH:MM" in page.find_element(By.ID, "message").text
 
 
+def test_weaker_matches_are_collapsed_behind_a_toggle(
+    indexed: tuple[Path, IndexReport], browser: WebDriver, tmp_path: Path, samples: SampleSet
+) -> None:
+    db = tmp_path / "lib"
+    shutil.copytree(indexed[0], db)
+    library = Library(db)
+    scores = [m.score for m in library.search("a cat", top_k=10).results]
+    library.close()
+    fraction = (1 + scores[-1] / scores[0]) / 2  # of the top score: keeps the cat, drops the last
+    cutoff = Config(search={"cutoff": 0.0, "cutoff_fraction": fraction})  # type: ignore[arg-type]
+    with serve(db, config=cutoff) as url:
+        browser.get(f"{url}/")
+        wait_for(browser, lambda d: "segments" in d.find_element(By.ID, "health").text)
+        search(browser, "a cat")
+        strong = browser.find_elements(By.CSS_SELECTOR, "#results .result")
+        weak = browser.find_elements(By.CSS_SELECTOR, "#weak-results .result")
+        assert len(strong) == sum(s >= fraction * scores[0] for s in scores) and len(weak) >= 1
+        assert_is_cat_moment(strong[0], samples)
+        assert not any(card.is_displayed() for card in weak)
+        toggle = browser.find_element(By.ID, "show-weaker")
+        noun = "match" if len(weak) == 1 else "matches"
+        assert toggle.is_displayed() and toggle.text == f"Show {len(weak)} weaker {noun}"
+        assert (
+            f"{len(weak)} weaker below the cut-off" in browser.find_element(By.ID, "summary").text
+        )
+        toggle.click()
+        assert all(card.is_displayed() for card in weak)
+        assert toggle.get_attribute("aria-expanded") == "true" and toggle.text.startswith("Hide")
+        toggle.click()
+        assert not any(card.is_displayed() for card in weak)
+    # A top that does not stand out from the rest by the cut-off: no good match at all.
+    with serve(db, config=Config(search={"cutoff": 1e6})) as url:  # type: ignore[arg-type]
+        browser.get(f"{url}/")
+        wait_for(browser, lambda d: "segments" in d.find_element(By.ID, "health").text)
+        search(browser, "a cat")
+        assert not browser.find_elements(By.CSS_SELECTOR, "#results .result")
+        assert browser.find_elements(By.CSS_SELECTOR, "#weak-results .result")
+        assert browser.find_element(By.ID, "summary").text.startswith("No good match")
+        assert browser.find_element(By.ID, "show-weaker").is_displayed()
+
+
 def test_image_upload_finds_the_cat(page: WebDriver, samples: SampleSet) -> None:
     photo = AssetCache().skimage_images()["chelsea"].path
     upload = page.find_element(By.ID, "image-input")
@@ -346,6 +389,24 @@ def test_library_lists_videos_and_runs_an_ingest_job(page: WebDriver, samples: S
     assert "1 / 1 files" in done[0] and "1 unchanged" in done[0]
 
 
+def test_a_running_job_can_be_cancelled_from_the_library(
+    page: WebDriver, samples: SampleSet, tmp_path: Path
+) -> None:
+    for n in range(3):
+        shutil.copy(samples.silent, tmp_path / f"copy{n}.mp4")
+    page.find_element(By.ID, "tab-library").click()
+    page.find_element(By.ID, "ingest-paths").send_keys(str(tmp_path))
+    page.find_element(By.ID, "ingest").click()
+    cancel = "#jobs .job.status-running .job-cancel, #jobs .job.status-queued .job-cancel"
+    wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, cancel), timeout=60)
+    page.execute_script("document.querySelector(arguments[0]).click()", cancel)
+    # The list re-renders as it polls: read it in one script, not through stale elements.
+    stopped = "const j = document.querySelector('#jobs .job.status-cancelled');"
+    stopped += " return j ? j.textContent + (j.querySelector('.job-cancel') ? '+button' : '') : ''"
+    shown = wait_for(page, lambda d: d.execute_script(stopped), timeout=120)
+    assert "cancelled" in shown and "+button" not in shown
+
+
 def test_an_empty_index_says_how_to_fill_it(browser: WebDriver, tmp_path: Path) -> None:
     with serve(tmp_path / "empty-lib") as url:
         browser.get(f"{url}/")
@@ -395,6 +456,10 @@ def test_a_server_with_keys_asks_for_one_and_media_loads_with_it(
             thumb = first_result(browser).find_element(By.CSS_SELECTOR, "img.thumb")
             loaded = "return arguments[0].complete && arguments[0].naturalWidth > 0"
             wait_for(browser, lambda d: d.execute_script(loaded, thumb))
+            # The server set that cookie HttpOnly: no script on the page can read the key.
+            assert key not in browser.execute_script("return document.cookie")
+            cookie = next(c for c in browser.get_cookies() if c["name"] == "sceneseek_key")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     finally:
         browser.delete_all_cookies()
         keys.close()

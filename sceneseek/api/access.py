@@ -9,27 +9,46 @@ when the server was told to require them (bound to a non-loopback interface), so
 removing the last key never opens an exposed server.
 
 A key comes as ``Authorization: Bearer KEY``, ``X-API-Key: KEY`` or the
-``sceneseek_key`` cookie: the web UI sets the cookie because ``<img>`` and ``<video>``
-cannot send headers; it is ``SameSite=Strict``, so other sites cannot ride on it.
+``sceneseek_key`` cookie, which ``POST /api/login`` sets for the web UI (``<img>`` and
+``<video>`` cannot send headers): ``HttpOnly``, so no script can read the key, and
+``SameSite=Strict``, so other sites cannot ride on it.
+
+Guessing is rate limited before it costs anything: a key not in the shape ``key add``
+makes is refused without a lookup, a key verified before is recognised by its digest,
+and only then may a wrong secret cost a scrypt (16 MiB, ~50 ms), at most N failures per
+window per client address and per key id (token buckets), beyond which the answer is
+429 with Retry-After.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+import threading
+import time
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sceneseek.index.keys import KeyStore, Role
+from sceneseek.index.keys import KeyStore, Role, key_id
 
 PROTECTED_PREFIXES = ("/api/", "/metrics")
 READ_METHODS = {"GET", "HEAD"}
 # Writes a read key may make: searching by an uploaded picture, and marking results
 # relevant or not (part of searching, stored for "more like this").
-READ_POSTS = {"/api/search/image", "/api/feedback"}
+READ_POSTS = {"/api/search/image", "/api/feedback", "/api/login"}
 COOKIE = "sceneseek_key"
+# The web UI loads only its own files: no inline script or style, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's API docs pages load Swagger/ReDoc with an inline script from a CDN.
+DOCS_PATHS = ("/docs", "/redoc")
 
 
 def is_loopback(host: str) -> bool:
@@ -65,13 +84,73 @@ def presented_key(scope: Scope) -> str | None:
     return None
 
 
-class ApiKeyAuth:
-    """401 without a valid key, 403 with a read key on an admin route."""
+def client_name(scope: Scope) -> str:
+    """Whom failures are counted against: the client's address, an IPv6 one by its /64
+    (one machine usually holds a whole /64)."""
+    host = (scope.get("client") or ("unknown", 0))[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"client:{host}"
+    if address.version == 6:
+        return f"client:{ipaddress.IPv6Network((int(address) >> 64 << 64, 64))}"
+    return f"client:{address}"
 
-    def __init__(self, app: ASGIApp, keys: KeyStore, always: bool) -> None:
+
+class FailureLimiter:
+    """Token buckets of failed key attempts: each name (a client, a key id) may fail
+    ``failures`` times in a burst, then once per ``window_s / failures`` seconds."""
+
+    MAX_BUCKETS = 10_000  # beyond this, buckets that have refilled are forgotten
+
+    def __init__(
+        self, failures: int, window_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.capacity = float(failures)
+        self.rate = failures / window_s  # tokens per second
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, when)
+        self._lock = threading.Lock()
+
+    def _tokens(self, name: str, now: float) -> float:
+        tokens, when = self._buckets.get(name, (self.capacity, now))
+        return min(self.capacity, tokens + (now - when) * self.rate)
+
+    def retry_after(self, *names: str) -> float:
+        """Seconds until every name may fail once more; 0 when they may now."""
+        with self._lock:
+            now = self.clock()
+            missing = max(1.0 - self._tokens(name, now) for name in names)
+            return 0.0 if missing <= 0 else missing / self.rate
+
+    def spend(self, *names: str) -> None:
+        """Count one failure (or one attempt that may fail) against every name."""
+        with self._lock:
+            now = self.clock()
+            for name in names:
+                self._buckets[name] = (self._tokens(name, now) - 1.0, now)
+            if len(self._buckets) > self.MAX_BUCKETS:
+                full = [n for n in self._buckets if self._tokens(n, now) >= self.capacity]
+                for name in full:
+                    del self._buckets[name]
+
+    def refund(self, *names: str) -> None:
+        """Give back what ``spend`` took for an attempt that succeeded."""
+        with self._lock:
+            now = self.clock()
+            for name in names:
+                self._buckets[name] = (min(self.capacity, self._tokens(name, now) + 1.0), now)
+
+
+class ApiKeyAuth:
+    """401 without a valid key, 403 with a read key on an admin route, 429 after too
+    many failed attempts from one client or at one key id."""
+
+    def __init__(self, app: ASGIApp, keys: KeyStore, always: bool, limiter: FailureLimiter) -> None:
         self.app = app
         self.keys = keys
         self.always = always
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,10 +161,10 @@ class ApiKeyAuth:
             await self.app(scope, receive, send)
             return
         key = presented_key(scope)
-        # In a thread: the first check of a key runs scrypt (~50 ms), which must not stall
-        # every other request on the event loop.
-        role = await run_in_threadpool(self.keys.role_of, key) if key else None
-        if role is None:
+        role = await self._check(scope, key) if key else None
+        if isinstance(role, JSONResponse):
+            response = role
+        elif role is None:
             detail = "an API key is required" if key is None else "this API key is not valid"
             response = JSONResponse(
                 {"detail": f"{detail} (Authorization: Bearer KEY or X-API-Key: KEY)"},
@@ -102,3 +181,56 @@ class ApiKeyAuth:
             await self.app(scope, receive, send)
             return
         await response(scope, receive, send)
+
+    async def _check(self, scope: Scope, key: str) -> Role | JSONResponse | None:
+        """The key's role, None if it is not valid, or a 429 once this client or key id
+        has failed too often; cheap checks first, scrypt last."""
+        if (role := self.keys.known_role(key)) is not None:
+            return role  # verified before: never limited, so a flood cannot lock it out
+        ident = key_id(key)
+        names = [client_name(scope)] + ([f"key:{ident}"] if ident else [])
+        wait = self.limiter.retry_after(*names)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            return JSONResponse(
+                {"detail": f"too many failed API key attempts; retry in {seconds} s"},
+                status_code=429,
+                headers={"Retry-After": str(seconds)},
+            )
+        self.limiter.spend(*names)  # before the hash, so parallel guesses cannot overrun
+        if ident is None:
+            return None  # not a key `key add` makes: no lookup, no hash
+        # In a thread: scrypt (~50 ms) must not stall every other request on the loop.
+        role = await run_in_threadpool(self.keys.role_of, key)
+        if role is not None:
+            self.limiter.refund(*names)
+        return role
+
+
+class SecurityHeaders:
+    """Headers that keep the UI from being framed, sniffed or made to run injected
+    script: a strict Content-Security-Policy (the docs pages, which need an inline
+    script, get only the framing rule), X-Frame-Options and nosniff on everything."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith(DOCS_PATHS)
+        policy = "frame-ancestors 'none'" if docs else CONTENT_SECURITY_POLICY
+        extra = [
+            (b"content-security-policy", policy.encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -36,7 +36,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import sceneseek
-from sceneseek.api.access import ApiKeyAuth
+from sceneseek.api.access import (
+    COOKIE,
+    ApiKeyAuth,
+    FailureLimiter,
+    SecurityHeaders,
+    presented_key,
+)
 from sceneseek.api.jobs import IngestJobs
 from sceneseek.api.metrics import ApiMetrics, MeasuredRequests
 from sceneseek.errors import (
@@ -50,6 +56,7 @@ from sceneseek.errors import (
 from sceneseek.index.keys import KeyStore
 from sceneseek.library import Library
 from sceneseek.media.picture import read_header
+from sceneseek.paths import is_within, shown, user_path
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +72,9 @@ class ApiSettings:
 
     max_upload_bytes: int = 10 * 1024 * 1024
     max_clip_seconds: float = 120.0
-    # When set, ingest only accepts paths inside these folders; None means any local path
-    # (the same trust as the CLI, for a server bound to localhost).
+    # When set, ingest only reads files whose real path lies inside these folders (links
+    # out of them are refused per file); None means any local path, the CLI's trust.
+    # `serve` never passes None: without --ingest-root it confines ingest to its cwd.
     ingest_roots: tuple[Path, ...] | None = None
     static_dir: Path | None = STATIC_DIR
     ffmpeg: str = "ffmpeg"
@@ -75,6 +83,11 @@ class ApiSettings:
     # with require_keys (serve sets it when bound beyond loopback).
     keys: KeyStore | None = None
     require_keys: bool = False
+    # Failed key attempts allowed per client address and per key id in a burst, and the
+    # window over which that many are allowed again (beyond: 429 with Retry-After).
+    key_failures: int = 10
+    key_failure_window_s: float = 60.0
+    login_days: int = 30  # how long the web UI's HttpOnly key cookie lasts
     cors_origins: tuple[str, ...] = ()  # none: browsers refuse cross-origin calls
 
 
@@ -158,7 +171,7 @@ class IngestError(BaseModel):
 
 class JobOut(Open):
     id: int
-    status: str = Field(description="queued | running | done | failed")
+    status: str = Field(description="queued | running | done | failed | cancelled")
     paths: list[str]
     total: int
     done: int
@@ -382,7 +395,7 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     """An API over ``library``. The caller owns the library; the app stops its ingest
     worker on shutdown but does not close the library."""
     settings = settings or ApiSettings()
-    jobs = IngestJobs(library)
+    jobs = IngestJobs(library, settings.ingest_roots)
     # Reads serialise on one lock: the index shares one SQLite connection and the encoders
     # between threads, and on a few cores parallel queries would only contend. Ingest does
     # not take it (a job takes minutes); the index guards its own writes.
@@ -409,7 +422,10 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     app.state.settings = settings
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
     if settings.keys is not None:
-        app.add_middleware(ApiKeyAuth, keys=settings.keys, always=settings.require_keys)
+        limiter = FailureLimiter(settings.key_failures, settings.key_failure_window_s)
+        app.add_middleware(
+            ApiKeyAuth, keys=settings.keys, always=settings.require_keys, limiter=limiter
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -417,6 +433,7 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)
     metrics = ApiMetrics(library.path, library.config.monitor)
     app.add_middleware(MeasuredRequests, metrics=metrics)  # outermost: sees 401s and 413s
     app.state.metrics = metrics
@@ -473,6 +490,26 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
             "fusion": fusion,
             "ingest_busy": jobs.busy(),
         }
+
+    @app.post("/api/login", status_code=204, responses={400: {"model": Message}}, tags=["status"])
+    def login(request: Request) -> Response:
+        """Keep the key this request presents (Authorization or X-API-Key, checked like
+        any other) in an HttpOnly, SameSite=Strict cookie, for the web UI: its <img> and
+        <video> cannot send headers, and no script of the page can read the key."""
+        key = presented_key(request.scope)
+        if not key:
+            raise HTTPException(400, "present the key as Authorization: Bearer KEY")
+        response = Response(status_code=204)
+        response.set_cookie(
+            COOKIE,
+            key,
+            max_age=settings.login_days * 86400,
+            path="/",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+        return response
 
     @app.get("/metrics", response_class=Response, tags=["status"])
     def prometheus() -> Response:
@@ -633,13 +670,11 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
         return info, indexed_file(info.path)
 
     def indexed_file(stored: str) -> Path:
-        """The file at an indexed path, if it is still a regular file reached without
-        symbolic links: paths are stored resolved, so a link found now was put there
-        after indexing and may point anywhere (another user's files, /etc)."""
-        path = Path(stored)
-        if os.path.realpath(path) != str(path) or not path.is_file():
-            raise HTTPException(404, f"the indexed file is gone or was replaced: {path}")
-        return path
+        """The file at an indexed path, if it is still the file that was indexed."""
+        try:
+            return locked(library.media_file, stored)
+        except MediaError as exc:
+            raise HTTPException(404, f"the indexed file is gone or was replaced: {exc}") from None
 
     @app.get(
         "/api/videos/{video_id}/media",
@@ -712,23 +747,18 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     )
     def ingest(body: IngestIn) -> dict[str, Any]:
         """Queue files or folders on this machine for indexing; poll the job for progress."""
-        if any(not p.strip() for p in body.paths):  # "" would mean the server's own folder
-            raise HTTPException(400, "a path is empty")
-        missing = [p for p in body.paths if not Path(p).expanduser().exists()]
+        given = [user_path(p) for p in body.paths]  # PathError (400) for an unusable one
+        missing = [shown(p) for p in given if not os.path.exists(p)]
         if missing:
             raise HTTPException(400, f"no such file or folder: {', '.join(missing)}")
-        if settings.ingest_roots is not None:
-            roots = [root.resolve() for root in settings.ingest_roots]
-            outside = [
-                p
-                for p in body.paths
-                if not any(Path(p).expanduser().resolve().is_relative_to(r) for r in roots)
-            ]
+        roots = settings.ingest_roots
+        if roots is not None:
+            outside = [shown(p) for p in given if not is_within(p, roots)]
             if outside:
                 raise HTTPException(
                     400,
                     f"outside the folders this server ingests from "
-                    f"({', '.join(map(str, roots))}): {', '.join(outside)}",
+                    f"({', '.join(map(shown, roots))}): {', '.join(outside)}",
                 )
         job = jobs.submit(body.paths, body.camera, body.zone, body.start)
         return {**job, "job_id": job["id"]}  # job_id: what a client reads first
@@ -742,6 +772,17 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     def ingest_job(job_id: int) -> dict[str, Any]:
         try:
             return jobs.get(job_id)
+        except KeyError:
+            raise _not_found("ingest job", job_id) from None
+
+    @app.post(
+        "/api/ingest/{job_id}/cancel", response_model=JobOut, responses=NOT_FOUND, tags=["ingest"]
+    )
+    def ingest_cancel(job_id: int) -> dict[str, Any]:
+        """Stop a job: a queued one never starts; a running one stops after the file it
+        is analysing (files already stored stay indexed). A finished job is unchanged."""
+        try:
+            return jobs.cancel(job_id)
         except KeyError:
             raise _not_found("ingest job", job_id) from None
 

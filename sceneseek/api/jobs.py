@@ -3,7 +3,8 @@
 One worker, so jobs run one at a time in submission order: indexing already uses every
 core, and two writers on one index would only contend. Requests never wait for a job;
 they read a snapshot of its progress, which the worker updates from ``Library.index``'s
-progress callback.
+progress callback. Whatever a job raises ends that job as failed, never the worker, so
+the queue always moves on; a cancelled job stops between files.
 """
 
 from __future__ import annotations
@@ -17,9 +18,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sceneseek.library import Library, expand_paths
+from sceneseek.library import Library
+from sceneseek.paths import expand_paths, printable
 
-JobStatus = Literal["queued", "running", "done", "failed"]
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+FINISHED: tuple[JobStatus, ...] = ("done", "failed", "cancelled")
+
+
+class JobCancelled(BaseException):  # noqa: N818 - not an error, like KeyboardInterrupt
+    """Raised from the progress callback to stop ``Library.index`` between files; a
+    BaseException so that no per-file ``except Exception`` mistakes it for a bad file."""
 
 
 INGEST_NICENESS = 10  # added to the server's nice value (max 19)
@@ -55,6 +63,7 @@ class IngestJob:
     unchanged: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, cause) per file
     message: str | None = None  # why the whole job failed, if it did
+    cancel_requested: bool = False
     seconds_of_video: float = 0.0
     created: datetime = field(default_factory=_now)
     started: datetime | None = None
@@ -64,20 +73,23 @@ class IngestJob:
         def iso(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
 
+        def texts(values: list[str]) -> list[str]:
+            return [printable(v) for v in values]
+
         return {
             "id": self.id,
             "status": self.status,
-            "paths": list(self.paths),
+            "paths": texts(self.paths),
             "camera": self.camera,
             "zone": self.zone,
             "start": iso(self.start),
             "total": self.total,
             "done": self.done,
-            "current": self.current,
-            "indexed": list(self.indexed),
-            "unchanged": list(self.unchanged),
-            "errors": [{"path": p, "cause": c} for p, c in self.errors],
-            "message": self.message,
+            "current": printable(self.current) if self.current else None,
+            "indexed": texts(self.indexed),
+            "unchanged": texts(self.unchanged),
+            "errors": [{"path": printable(p), "cause": printable(c)} for p, c in self.errors],
+            "message": printable(self.message) if self.message else None,
             "seconds_of_video": round(self.seconds_of_video, 2),
             "created": iso(self.created),
             "started": iso(self.started),
@@ -87,10 +99,12 @@ class IngestJob:
 
 class IngestJobs:
     """Queue of ingest jobs over one ``Library`` (the one the API searches, so new videos
-    are searchable as soon as each file is stored)."""
+    are searchable as soon as each file is stored). With ``roots``, a job indexes only
+    files whose real path lies inside them; others are reported per file."""
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: Library, roots: tuple[Path, ...] | None = None) -> None:
         self.library = library
+        self.roots = roots
         self._jobs: dict[int, IngestJob] = {}
         self._lock = threading.Lock()  # guards _jobs and every job's fields
         self._queue: queue.Queue[int | None] = queue.Queue()
@@ -128,7 +142,18 @@ class IngestJobs:
 
     def busy(self) -> bool:
         with self._lock:
-            return any(job.status in ("queued", "running") for job in self._jobs.values())
+            return any(job.status not in FINISHED for job in self._jobs.values())
+
+    def cancel(self, job_id: int) -> dict[str, Any]:
+        """Stop a job: a queued one never starts, a running one stops after the file it
+        is analysing (what was stored stays). KeyError if there is no such job."""
+        with self._lock:
+            job = self._jobs[job_id]
+            if job.status == "queued":
+                self._finish(job, "cancelled")
+            elif job.status == "running":
+                job.cancel_requested = True
+            return job.to_dict()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop after the running job (queued ones are dropped with the process)."""
@@ -141,13 +166,31 @@ class IngestJobs:
         while (job_id := self._queue.get()) is not None:
             with self._lock:
                 job = self._jobs[job_id]
-            self._execute(job)
+                if job.status != "queued":  # cancelled while it waited
+                    continue
+                job.status = "running"
+                job.started = _now()
+            try:
+                self._execute(job)
+            except JobCancelled:
+                with self._lock:
+                    self._finish(job, "cancelled")
+            except Exception as exc:  # noqa: BLE001 - one job must never stop the queue
+                with self._lock:
+                    job.message = f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)
+                    self._finish(job, "failed")
+
+    def _finish(self, job: IngestJob, status: JobStatus) -> None:
+        """Mark a job finished (the caller holds the lock)."""
+        job.status = status
+        job.current = None
+        job.finished = _now()
 
     def _execute(self, job: IngestJob) -> None:
-        files = expand_paths(job.paths)
+        expansion = expand_paths(job.paths, within=self.roots)
+        files = expansion.files
         with self._lock:
-            job.status = "running"
-            job.started = _now()
+            job.errors.extend(expansion.problems)
             job.total = len(files)
             job.current = str(files[0]) if files else None
 
@@ -162,26 +205,18 @@ class IngestJobs:
                     job.unchanged.append(path)
                 elif status == "failed":
                     job.errors.append((path, cause))
+                if job.cancel_requested:
+                    raise JobCancelled
 
-        try:
-            report = self.library.index(files, job.camera, job.zone, job.start, progress=progress)
-        except Exception as exc:  # noqa: BLE001 - a job failing must not kill the worker
-            with self._lock:
-                job.status = "failed"
-                job.message = str(exc) or type(exc).__name__
-                job.current = None
-                job.finished = _now()
-            return
+        report = self.library.index(files, job.camera, job.zone, job.start, progress=progress)
         with self._lock:
             # The report is authoritative (it has every cause); progress was the live view.
             job.indexed = list(report.indexed)
             job.unchanged = list(report.unchanged)
-            job.errors = list(report.failed)
+            job.errors = [*expansion.problems, *report.failed]
             job.seconds_of_video = report.seconds_of_video
             job.done = job.total
-            job.current = None
-            job.status = "done"
-            job.finished = _now()
+            self._finish(job, "done")
 
     def _failure_cause(self, path: str) -> str:
         """The cause the index recorded for a file that just failed, for the live view."""

@@ -1,6 +1,7 @@
 """Encoders, registered by name. Importing this package registers the built-in ones."""
 
 from sceneseek.encoders import (  # noqa: F401
+    attributes,
     clip,
     ocr,
     people,

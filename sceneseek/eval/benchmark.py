@@ -58,7 +58,7 @@ def engine_search(library: Library, k: int) -> SearchFn:
         f = query.filters
         response = library.search(query.text, k, f.camera, f.zone, f.time_of_day)
         return [
-            Interval(m.video, m.start, m.end, getattr(m, "below_cutoff", False))
+            Interval(m.video, m.start, m.end, m.below_cutoff)
             for m in response.results
         ]
 

@@ -80,7 +80,7 @@ CREATE TABLE vectors (
 CREATE TABLE vector_log (generation INTEGER NOT NULL, segment_id INTEGER NOT NULL);
 CREATE INDEX vector_log_generation ON vector_log(generation);
 CREATE VIRTUAL TABLE segment_text USING fts5(
-    speech, ocr, sound, people, labels, tokenize = 'unicode61 remove_diacritics 2'
+    speech, ocr, sound, people, attributes, labels, tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TABLE marks (
     id INTEGER PRIMARY KEY,
@@ -135,7 +135,7 @@ CREATE TABLE api_keys (
 );
 """
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 TABLES = frozenset(re.findall(r"CREATE (?:VIRTUAL )?TABLE (\w+)", SCHEMA))
 REFERENCE_SAMPLE = 2048
 ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see _allowed_ids)
@@ -322,7 +322,8 @@ class EmbeddedIndex:
         )
         segment_id = int(cursor.lastrowid or 0)
         self._db.execute(
-            f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)})"
+            f" VALUES (?{', ?' * len(TEXT_FIELDS)})",
             (segment_id, *text_row(segment.observations, segment.labels)),
         )
         self._db.executemany(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import sqlite3
 import threading
@@ -27,6 +28,15 @@ ROLES: tuple[Role, ...] = ("read", "admin")
 PREFIX = "ssk"
 # scrypt at n=2**14, r=8 costs ~50 ms and 16 MiB: slow for guessing, fine once per key.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+# What `add` makes: 4 random bytes of id in hex, 32 of secret in URL-safe base64.
+KEY_FORMAT = re.compile(rf"{PREFIX}_([0-9a-f]{{8}})_[A-Za-z0-9_-]{{43}}")
+
+
+def key_id(key: str) -> str | None:
+    """The id of a well-formed key; None for anything `add` could not have made, which
+    is refused without a database lookup or a hash."""
+    match = KEY_FORMAT.fullmatch(key)
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class KeyStore:
             EmbeddedIndex(db).close()  # creates the schema
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._lock = threading.Lock()
-        self._verified: dict[bytes, tuple[str, bytes]] = {}  # sha256(key) -> (id, hash)
+        self._verified: dict[bytes, tuple[str | None, bytes]] = {}  # sha256(key) -> (id, hash)
         try:
             with reporting_damage(path):
                 check_schema(self._db, path)
@@ -97,25 +107,41 @@ class KeyStore:
         with self._lock:
             return self._db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
 
+    def known_role(self, key: str) -> Role | None:
+        """The role of a key this store has verified before and that still exists;
+        None otherwise. Never runs scrypt, so it may answer before any rate limit."""
+        return self._verified_role(key, self._row(key))
+
     def role_of(self, key: str) -> Role | None:
-        """The role of a presented key, or None when it is not (or no longer) valid."""
-        parts = key.split("_", 2)
-        if len(parts) != 3 or parts[0] != PREFIX:
+        """The role of a presented key, or None when it is not (or no longer) valid.
+        Costs one scrypt the first time a well-formed key with an existing id is seen."""
+        row = self._row(key)
+        if row is None:
+            return None
+        if (known := self._verified_role(key, row)) is not None:
+            return known
+        role, salt, stored = row
+        if not hmac.compare_digest(_hash(key, salt), stored):
+            return None
+        self._verified[hashlib.sha256(key.encode()).digest()] = (key_id(key), stored)
+        return role
+
+    def _verified_role(self, key: str, row: tuple[Role, bytes, bytes] | None) -> Role | None:
+        if row is None:
+            return None
+        role, _, stored = row
+        digest = hashlib.sha256(key.encode()).digest()
+        return role if self._verified.get(digest) == (key_id(key), stored) else None
+
+    def _row(self, key: str) -> tuple[Role, bytes, bytes] | None:
+        ident = key_id(key)
+        if ident is None:
             return None
         with self._lock:
             row = self._db.execute(
-                "SELECT role, salt, hash FROM api_keys WHERE id = ?", (parts[1],)
+                "SELECT role, salt, hash FROM api_keys WHERE id = ?", (ident,)
             ).fetchone()
-        if row is None:
-            return None
-        role, salt, stored = row
-        digest = hashlib.sha256(key.encode()).digest()
-        if self._verified.get(digest) == (parts[1], stored):
-            return role  # type: ignore[no-any-return]
-        if not hmac.compare_digest(_hash(key, salt), stored):
-            return None
-        self._verified[digest] = (parts[1], stored)
-        return role  # type: ignore[no-any-return]
+        return None if row is None else (row[0], row[1], row[2])
 
     def close(self) -> None:
         with self._lock:

@@ -31,8 +31,9 @@ from urllib.parse import urlparse
 from sceneseek.errors import SceneseekError
 from sceneseek.index.alerts import AlertEvent
 from sceneseek.ingest import analyse, display_path
-from sceneseek.library import VIDEO_EXTENSIONS, Library
+from sceneseek.library import Library
 from sceneseek.media.decode import probe
+from sceneseek.paths import video_files
 
 log = logging.getLogger("sceneseek.live")
 
@@ -334,10 +335,10 @@ def watch_stream(
         try:
             while not stop_event.is_set():
                 state.step(report)
+                # All of them, even once asked to stop: a chunk taken here and skipped
+                # would be lost (the loop after `finish` sees only later ones).
                 for chunk in state.take_closed():
                     _index_chunk(library, chunk, camera, zone, report, on_chunk)
-                    if stop_event.is_set():
-                        break
                 if retention_hours and time.monotonic() - last_sweep > 60:
                     last_sweep = time.monotonic()
                     sweep(library, directory, retention_hours * 3600, state.current_list())
@@ -564,15 +565,21 @@ def watch_folder(
     stop_event = stop or threading.Event()
     done: dict[Path, tuple[int, int]] = {}
     pending: dict[Path, tuple[int, int, float]] = {}
+    reported: set[tuple[str, str]] = set()  # unreadable sub-folders, logged once each
     with stop_on_signals(stop_event) if stop is None else _nothing(stop_event):
         _warm_up(library)
         log.info("watching %s", folder)
         while not stop_event.is_set():
             now = time.monotonic()
-            for path in _video_files(folder):
+            found = video_files(folder)
+            for problem in sorted(set(found.problems) - reported):
+                log.warning("cannot read %s: %s", *problem)
+                report.failed.append(problem)
+            reported.update(found.problems)
+            for path in (p for p in found.files if not p.name.startswith(".")):
                 try:
                     info = path.stat()
-                except FileNotFoundError:
+                except OSError:  # gone since the walk, or unreadable: next poll sees
                     continue
                 state = (info.st_size, info.st_mtime_ns)
                 if done.get(path) == state or info.st_size == 0:
@@ -590,14 +597,6 @@ def watch_folder(
                     break
             stop_event.wait(poll_seconds)
     return report
-
-
-def _video_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith(".")
-    )
 
 
 def _index_file(

@@ -23,7 +23,7 @@ from sceneseek.index.base import (
 )
 from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
-from sceneseek.search.moments import Moment, merge
+from sceneseek.search.moments import RUNNERS_UP, Moment, mark_below_cutoff, merge
 from sceneseek.search.query_parser import Chip
 
 MAX_QUERY_CHARS = 1000
@@ -41,6 +41,7 @@ class SearchResponse:
     filters: SegmentFilter = field(default_factory=SegmentFilter)
     chips: list[Chip] = field(default_factory=list)  # filters read from the query's words
     searched: str | None = None  # the text searched by meaning, once those words are out
+    cutoff: dict[str, float] | None = None  # the relevance cut-off applied (None: none)
 
     def to_dict(self) -> dict[str, Any]:
         where = self.filters
@@ -48,6 +49,7 @@ class SearchResponse:
         return {
             "query": self.query,
             "took_ms": round(self.took_ms, 2),
+            "cutoff": self.cutoff,
             "results": [m.to_dict() for m in self.results],
             "filters": {
                 "camera": where.camera,
@@ -139,21 +141,35 @@ class Searcher:
         if exclude is not None:
             contributions.pop(exclude, None)
         wanted = offset + top_k
+        # The cut-off compares the top with its runners-up, so they are ranked whatever
+        # the page asked for.
         scored = sorted(
             ((i, sum(c.values()), c) for i, c in contributions.items()),
             key=lambda item: item[1],
             reverse=True,
-        )[: wanted * 8]
+        )[: max(wanted, RUNNERS_UP + 1) * 8]
         stored = self.index.segments([i for i, _, _ in scored])
-        moments = merge(
+        ranked_moments = merge(
             [(stored[i], score, c) for i, score, c in scored if i in stored],
             gap=self.config.merge_gap_seconds,
             max_seconds=self.config.max_moment_seconds,
-        )[offset:wanted]
+        )
+        cutoff = None
+        # Chosen on text queries; searches by example score on other scales.
+        if self.config.cutoff is not None and text is not None:
+            rise = mark_below_cutoff(
+                ranked_moments, self.config.cutoff, self.config.cutoff_fraction
+            )
+            cutoff = {
+                "min_standout": self.config.cutoff,
+                "min_fraction": self.config.cutoff_fraction,
+                "standout": round(rise, 4),
+            }
+        moments = ranked_moments[offset:wanted]
         for moment in moments:
             _explain(moment, ranked, text or "")
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query=label, took_ms=took, results=moments)
+        return SearchResponse(query=label, took_ms=took, results=moments, cutoff=cutoff)
 
     def _keyword_fields(self) -> tuple[str, ...]:
         """BM25 columns: the enabled text modalities, and visual class names."""

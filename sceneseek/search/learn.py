@@ -23,7 +23,7 @@ from sceneseek.config import SearchConfig
 
 # What a text query's fusion weighs: one standardised score per modality, BM25 and the
 # whole-segment vector ("image" only serves searches by example, which have no labels).
-FEATURES = ("visual", "speech", "ocr", "sound", "people", "keyword", "fused")
+FEATURES = ("visual", "speech", "ocr", "sound", "people", "attributes", "keyword", "fused")
 FOLDS = 5
 MIN_GAIN = 0.005  # held-out AP a candidate must add before it replaces the current fusion
 L2 = 0.05  # pull toward the current weights: few labels must not swing them far

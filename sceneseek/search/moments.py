@@ -17,6 +17,7 @@ class Moment:
     segments: list[StoredSegment] = field(default_factory=list)
     contributions: dict[str, float] = field(default_factory=dict)  # of the best segment
     evidence: dict[str, Any] = field(default_factory=dict)
+    below_cutoff: bool = False  # a weak match: its score is under the search's cut-off
 
     @property
     def shown(self) -> StoredSegment:
@@ -35,6 +36,7 @@ class Moment:
             "start": round(self.start, 2),
             "end": round(self.end, 2),
             "score": round(self.score, 4),
+            "below_cutoff": self.below_cutoff,
             "evidence": self.evidence,
             "keyframe": round(self.shown.keyframe, 2),
             "thumbnail_segment_id": self.shown.id,
@@ -42,6 +44,31 @@ class Moment:
             "zone": best.zone,
             "video_start_time": wall,
         }
+
+
+RUNNERS_UP = 9  # moments after the top whose mean score it must stand out from
+
+
+def standout(moments: list[Moment]) -> float:
+    """How far the top moment's score rises above the mean of the next ``RUNNERS_UP``:
+    comparable across queries where the score itself is not. Each modality's evidence is
+    standardised per query, but a query that nothing answers still finds its least-bad
+    segments several deviations up; what it lacks is one moment clearly above the rest.
+    ``moments`` is the whole ranked list, best first."""
+    if not moments:
+        return 0.0
+    runners = [m.score for m in moments[1 : RUNNERS_UP + 1]]
+    return moments[0].score - (sum(runners) / len(runners) if runners else 0.0)
+
+
+def mark_below_cutoff(moments: list[Moment], min_standout: float, min_fraction: float) -> float:
+    """Mark weaker matches: all of them when the top does not stand out by
+    ``min_standout`` (no good match), else those under ``min_fraction`` of the top
+    score. Returns the list's standout."""
+    rise = standout(moments)
+    for moment in moments:
+        moment.below_cutoff = rise < min_standout or moment.score < min_fraction * moments[0].score
+    return rise
 
 
 def merge(

@@ -6,12 +6,15 @@ const $ = (selector) => document.querySelector(selector);
 const state = {
   lastSearch: null, // {label, phrase, run(offset), serverQuery}
   shown: 0,
+  weak: 0, // of the shown results, those below the relevance cut-off (collapsed)
   pageSize: 24,
   jobsTimer: null,
   runningJobs: new Set(),
   emptyIndex: false,
   marks: { more: [], not: [] }, // segment ids marked on the current text query (refinement)
   updates: 0, // results or messages shown so far (tests wait on body[data-updates])
+  logins: 0, // keys handed to the server so far; a request refused before one retries
+  login: null, // the key prompt in progress, shared by requests refused meanwhile
 };
 
 // ---------- small helpers ----------
@@ -91,18 +94,32 @@ class ApiError extends Error {
   }
 }
 
-// API keys: when the server wants one (401), ask once and keep it in a SameSite=Strict
-// cookie, which fetch, <img> and <video> all send (the last two cannot send headers).
-function askForKey(reason) {
+// API keys: when the server wants one (401), ask once and hand it to /api/login, which
+// keeps it in an HttpOnly, SameSite=Strict cookie that fetch, <img> and <video> all send
+// (the last two cannot send headers) and that no script, this one included, can read.
+async function askForKey(reason) {
   const key = window.prompt(`${reason}\nEnter a sceneseek API key (sceneseek key add):`);
   if (!key || !key.trim()) return false;
-  document.cookie =
-    `sceneseek_key=${encodeURIComponent(key.trim())}; path=/; max-age=31536000; SameSite=Strict`;
+  const response = await fetch("/api/login", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key.trim()}` },
+  }).catch(() => null);
+  if (!response) throw new ApiError("Cannot reach the sceneseek server. Is it still running?", 0);
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    throw new ApiError(errorText(response.status, body), response.status);
+  }
+  state.logins += 1;
   return true;
 }
 
+function loginOnce(reason) {
+  if (!state.login) state.login = askForKey(reason).finally(() => { state.login = null; });
+  return state.login;
+}
+
 async function api(path, options = {}, askKey = true) {
-  const cookieBefore = document.cookie;
+  const loginsBefore = state.logins;
   let response;
   try {
     response = await fetch(path, options);
@@ -111,9 +128,9 @@ async function api(path, options = {}, askKey = true) {
   }
   if (response.status === 401 && askKey) {
     const body = await response.json().catch(() => null);
-    // A parallel request may have asked meanwhile: then just retry with that key.
-    if (document.cookie !== cookieBefore) return api(path, options, false);
-    if (askForKey((body && body.detail) || "This server needs an API key.")) {
+    // A parallel request may have logged in meanwhile: then just retry with that key.
+    if (state.logins !== loginsBefore) return api(path, options, false);
+    if (await loginOnce((body && body.detail) || "This server needs an API key.")) {
       return api(path, options, false);
     }
   }
@@ -318,6 +335,7 @@ function setBusy(busy) {
 
 function clearResults() {
   $("#results").replaceChildren();
+  clearWeaker();
   $("#chips").hidden = true;
   $("#summary").hidden = true;
   $("#load-more").hidden = true;
@@ -326,10 +344,20 @@ function clearResults() {
 function showResults(search, answer, append) {
   const results = answer.results || [];
   const grid = $("#results");
-  if (!append) grid.replaceChildren();
-  grid.append(...results.map((result, i) => resultCard(result, state.shown + i, search)));
+  if (!append) {
+    grid.replaceChildren();
+    clearWeaker();
+  }
+  // Matches below the relevance cut-off go behind "show weaker matches", so that a query
+  // with no good answer says so instead of listing unrelated moments.
+  const cards = results.map((result, i) => [result, resultCard(result, state.shown + i, search)]);
+  grid.append(...cards.filter(([result]) => !result.below_cutoff).map(([, card]) => card));
+  const weak = cards.filter(([result]) => result.below_cutoff).map(([, card]) => card);
+  $("#weak-results").append(...weak);
+  state.weak += weak.length;
   state.shown += results.length;
   $("#load-more").hidden = results.length < state.pageSize;
+  showWeakerToggle();
   markUpdated();
   if (state.shown === 0) {
     $("#summary").hidden = true;
@@ -337,9 +365,30 @@ function showResults(search, answer, append) {
     return;
   }
   const took = answer.took_ms !== undefined ? ` in ${Math.round(answer.took_ms)} ms` : "";
-  $("#summary").textContent =
-    `${state.shown} moment${state.shown === 1 ? "" : "s"} ${search.phrase}${took}`;
+  const strong = state.shown - state.weak;
+  $("#summary").textContent = strong === 0
+    ? `No good match ${search.phrase}${took}: only weaker matches, below the relevance cut-off`
+    : `${strong} moment${strong === 1 ? "" : "s"} ${search.phrase}${took}` +
+      (state.weak ? ` (${state.weak} weaker below the cut-off)` : "");
   $("#summary").hidden = false;
+}
+
+function clearWeaker() {
+  state.weak = 0;
+  $("#weak-results").replaceChildren();
+  $("#weak-results").hidden = true;
+  $("#show-weaker").setAttribute("aria-expanded", "false");
+  $("#show-weaker").hidden = true;
+}
+
+function showWeakerToggle() {
+  const open = !$("#weak-results").hidden;
+  const toggle = $("#show-weaker");
+  toggle.hidden = state.weak === 0;
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.textContent = open
+    ? "Hide weaker matches"
+    : `Show ${state.weak} weaker match${state.weak === 1 ? "" : "es"}`;
 }
 
 function noResultsText(search) {
@@ -432,7 +481,7 @@ function cardActions(result, card, search) {
 
 // ---------- evidence ----------
 
-const MODALITY_ORDER = ["speech", "visual", "ocr", "sound", "people", "keyword"];
+const MODALITY_ORDER = ["speech", "visual", "ocr", "sound", "people", "attributes", "keyword"];
 const MAX_EVIDENCE = 4; // the strongest few; the rest rarely explain anything
 
 function evidenceList(evidence) {
@@ -736,7 +785,7 @@ function announceFinished(jobs) {
 }
 
 function isFinished(job) {
-  return ["done", "finished", "failed", "error", "completed"].includes(job.status);
+  return ["done", "finished", "failed", "error", "completed", "cancelled"].includes(job.status);
 }
 
 function renderJobs(jobs) {
@@ -758,7 +807,13 @@ function jobItem(job) {
     el("div", { class: "job-head" },
       el("strong", {}, `Job ${job.id}`),
       el("span", { class: "job-status" }, job.status),
-      el("span", { class: "job-count" }, total ? `${done} / ${total} files` : "")),
+      el("span", { class: "job-count" }, total ? `${done} / ${total} files` : ""),
+      isFinished(job) ? null : el("button", {
+        type: "button",
+        class: "job-cancel",
+        title: "Stop this job after the file it is analysing",
+        onclick: () => cancelJob(job.id),
+      }, "Cancel")),
     progress,
     job.current && !isFinished(job) ? el("div", { class: "job-current" }, job.current) : null,
     jobOutcome(job),
@@ -766,6 +821,15 @@ function jobItem(job) {
     errors.length
       ? el("ul", { class: "job-errors" }, errors.map((e) => el("li", {}, errorLine(e))))
       : null);
+}
+
+async function cancelJob(jobId) {
+  try {
+    await api(`/api/ingest/${jobId}/cancel`, { method: "POST" });
+  } catch (error) {
+    showMessage(`Could not cancel job ${jobId}: ${error.message}`, "error");
+  }
+  await pollJobs();
 }
 
 function jobOutcome(job) {
@@ -831,6 +895,10 @@ function init() {
   $("#search-form").addEventListener("submit", onSearchSubmit);
   $("#clear-filters").addEventListener("click", clearFilters);
   $("#load-more").addEventListener("click", () => runSearch(state.lastSearch, { append: true }));
+  $("#show-weaker").addEventListener("click", () => {
+    $("#weak-results").hidden = !$("#weak-results").hidden;
+    showWeakerToggle();
+  });
   $("#image-input").addEventListener("change", (event) => {
     searchByImage(event.target.files[0]);
     event.target.value = ""; // choosing the same file again searches again
