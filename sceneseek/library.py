@@ -232,7 +232,9 @@ class Library:
                 self.segment(segment_id)  # KeyError for an unknown id
             response = searcher.search(query, top_k, where, offset, more_like, not_like)
         elif image is not None:
-            vectors = image_vectors(image, self.encoders.visual)
+            vectors = image_vectors(
+                image, self.encoders.visual, self.config.search.max_image_pixels
+            )
             response = searcher.search_vectors("(image)", vectors, top_k, where, offset)
         else:
             assert similar_to is not None
@@ -439,10 +441,10 @@ class Library:
             self.index_store.close()
 
 
-def image_vectors(data: bytes, visual: VisualEncoder) -> dict[str, np.ndarray]:
+def image_vectors(data: bytes, visual: VisualEncoder, max_pixels: int) -> dict[str, np.ndarray]:
     """Query vectors for an example image: its image feature (image↔image k-NN) and its
     text-space projection (matching segments described the same way)."""
-    rgb = decode_picture(data, visual.frame_short_side)
+    rgb = decode_picture(data, visual.frame_short_side, max_pixels)
     summary = visual.summarize(visual.encode_frames(rgb[None]))
     return {"image": summary.image_vector, "visual": summary.text_vector}
 

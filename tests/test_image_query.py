@@ -19,15 +19,17 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from sceneseek import Library
+from sceneseek import Config, Library
 from sceneseek.api import ApiSettings, create_app
 from sceneseek.cli import app
+from sceneseek.config import SearchConfig
 from sceneseek.errors import ImageTooLargeError
 from sceneseek.index.embedded import EmbeddedIndex
-from sceneseek.media.picture import MAX_QUERY_PIXELS, decode_picture
+from sceneseek.media.picture import decode_picture
 
 SIDE = 12_000
 PEAK_LIMIT_MB = 700  # the whole process: torch and the visual model included
+LIMIT = SearchConfig().max_image_pixels
 
 
 def flat_png(width: int, height: int) -> bytes:
@@ -56,13 +58,13 @@ def huge(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_oversized_png_is_refused_from_its_header(huge: dict[str, Path]) -> None:
-    assert len(huge["png"].read_bytes()) < 1_000_000 and SIDE * SIDE > MAX_QUERY_PIXELS
+    assert len(huge["png"].read_bytes()) < 1_000_000 and SIDE * SIDE > LIMIT
     with pytest.raises(ImageTooLargeError, match=f"{SIDE}×{SIDE} pixels"):
-        decode_picture(huge["png"].read_bytes(), 256)
+        decode_picture(huge["png"].read_bytes(), 256, LIMIT)
 
 
 def test_large_jpeg_decodes_at_reduced_scale(huge: dict[str, Path]) -> None:
-    rgb = decode_picture(huge["jpeg"].read_bytes(), 256)
+    rgb = decode_picture(huge["jpeg"].read_bytes(), 256, LIMIT)
     assert rgb.shape == (256, 256, 3) and rgb.dtype == np.uint8
     assert abs(int(rgb.mean()) - 128) <= 2
 
@@ -71,7 +73,16 @@ def test_small_images_of_any_mode_decode_to_rgb_at_the_short_side() -> None:
     for mode in ("P", "RGBA", "L", "1", "I", "CMYK"):
         buffer = io.BytesIO()
         Image.new(mode, (600, 300)).save(buffer, format="TIFF" if mode in ("I", "CMYK") else "PNG")
-        assert decode_picture(buffer.getvalue(), 256).shape == (256, 512, 3), mode
+        assert decode_picture(buffer.getvalue(), 256, LIMIT).shape == (256, 512, 3), mode
+
+
+def test_the_limit_comes_from_the_config(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 300)).save(buffer, format="PNG")
+    EmbeddedIndex(tmp_path / "lib").close()
+    strict = Config(search={"max_image_pixels": 100_000})  # type: ignore[arg-type]
+    with pytest.raises(ImageTooLargeError, match="600×300 pixels"):
+        Library(tmp_path / "lib", strict).search(image=buffer.getvalue())
 
 
 def test_api_and_cli_refuse_an_oversized_image_clearly(
@@ -113,7 +124,8 @@ baseline = peak_mb()
 outcome = {}
 for name in sys.argv[1:]:
     try:
-        outcome[Path(name).name] = sorted(image_vectors(Path(name).read_bytes(), visual))
+        data = Path(name).read_bytes()
+        outcome[Path(name).name] = sorted(image_vectors(data, visual, 50_000_000))
     except ImageTooLargeError as exc:
         outcome[Path(name).name] = str(exc)
 print(json.dumps({"baseline_mb": baseline, "peak_mb": peak_mb(), "outcome": outcome}))
