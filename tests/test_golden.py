@@ -103,7 +103,9 @@ def sound_golden() -> Golden:
     tone = (0.3 * np.sin(2 * np.pi * 1000 * seconds)).astype(np.float32)
     audio = np.concatenate([spoken_phrase(), np.zeros(RATE, np.float32), tone])
     scores = tagger.scores(audio)
-    tags = [[o.text, round(o.start, 2), round(o.end, 2)] for o in tagger.tag(audio)]
+    # Names only: where a run starts and ends hangs on a patch's score near the threshold,
+    # which the class scores (compared by cosine) already cover.
+    tags = sorted({o.text for o in tagger.tag(audio)})
     vectors = {"mean class scores": rounded(scores.mean(axis=0))}
     return {"encoder": str(tagger.info), "vectors": vectors, "outputs": {"tags": tags}}
 
@@ -138,7 +140,7 @@ def people_golden() -> Golden:
                 break
             if number % 12 == 0:  # ~2 frames a second, as ingest feeds frame readers
                 session.feed(float(frame.time or 0.0), frame.to_ndarray(format="rgb24"))
-    descriptions = [[o.text, round(o.start, 2), round(o.end, 2)] for o in session.finish()]
+    descriptions = sorted({o.text for o in session.finish()})  # what, not the exact when
     return {"encoder": str(reader.info), "vectors": {}, "outputs": {"descriptions": descriptions}}
 
 
