@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: install demo test lint bench eval clean
+.PHONY: install demo test lint bench eval golden clean
 
 $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
@@ -38,6 +38,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check sceneseek tests bench
 	$(BIN)/python -m pytest -q
+
+# After a deliberate encoder change: rewrite tests/golden/ (review the diff, then commit).
+golden: $(STAMP)
+	$(BIN)/python tests/test_golden.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check sceneseek tests bench

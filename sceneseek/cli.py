@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sceneseek.config import ALL_MODALITIES, Config
-from sceneseek.errors import SceneseekError
+from sceneseek.errors import SceneseekError, reporting_damage
 from sceneseek.index.keys import ROLES, KeyStore, Role
 from sceneseek.ingest_ray import RayCluster
 from sceneseek.library import Library
@@ -76,15 +76,18 @@ def _config(modalities: str | None) -> Config:
 
 @contextmanager
 def opened(db: Path, config: Config | None = None) -> Iterator[Library]:
-    """The library at ``db`` for one command: a SceneseekError becomes a one-line error
-    with exit status 1, and the index is closed however the command ends."""
+    """The library at ``db`` for one command: a SceneseekError (a damaged database
+    too) becomes a one-line error with exit status 1, and the index is closed however
+    the command ends."""
     library = Library(db, config)
     try:
-        yield library
+        with reporting_damage(db / "index.sqlite"):  # found on a page read after the open
+            try:
+                yield library
+            finally:
+                library.close()
     except SceneseekError as exc:
         raise _fail(str(exc)) from None
-    finally:
-        library.close()
 
 
 @contextmanager
@@ -635,9 +638,12 @@ key_app = typer.Typer(
 app.add_typer(key_app, name="key")
 
 
-def _keys(db: Path) -> KeyStore:
+@contextmanager
+def _keys(db: Path) -> Iterator[KeyStore]:
+    """The key table of ``db`` for one command, errors (a damaged database too) as one line."""
     try:
-        return KeyStore(db)
+        with closing(KeyStore(db)) as keys, reporting_damage(db / "index.sqlite"):
+            yield keys
     except SceneseekError as exc:
         raise _fail(str(exc)) from None
 
@@ -651,7 +657,7 @@ def key_add(
     """Create a key and print it once; it cannot be shown again."""
     if role not in ROLES:
         raise _fail(f"--role {role!r}: choose {' or '.join(ROLES)}")
-    with closing(_keys(db)) as keys:
+    with _keys(db) as keys:
         key = keys.add(cast(Role, role), name)
     sys.stdout.write(key + "\n")
     err.print(f"{role} key {key.split('_')[1]} added; store it now, it is not kept")
@@ -660,7 +666,7 @@ def key_add(
 @key_app.command("list")
 def key_list(db: DbOption) -> None:
     """Keys by id, role and name (the keys themselves are not stored)."""
-    with closing(_keys(db)) as keys:
+    with _keys(db) as keys:
         listed = keys.entries()
     table = Table("id", "role", "name", "created", title_justify="left")
     for key in listed:
@@ -673,7 +679,7 @@ def key_remove(
     key_id: Annotated[str, typer.Argument(help="key id (see `key list`)")], db: DbOption
 ) -> None:
     """Revoke a key; a running server refuses it from the next request."""
-    with closing(_keys(db)) as keys:
+    with _keys(db) as keys:
         removed = keys.remove(key_id)
     if not removed:
         raise _fail(f"no key with id {key_id}")
@@ -789,7 +795,7 @@ def learn(
                 f"{fold['candidate_ap']:.3f}",
             )
         out.print(table)
-        weights = ", ".join(f"{m} {w:g}" for m, w in report.candidate.items())
+        weights = ", ".join(f"{m} {w:.4g}" for m, w in report.candidate.items())
         out.print(f"candidate weights: {weights}", highlight=False)
     out.print(report.reason, highlight=False)
     if report.version:

@@ -142,6 +142,12 @@ class SearchConfig(BaseModel):
         description="under the cut-off too: results scoring less than this fraction of the"
         " top one (chosen with `cutoff`)",
     )
+    max_image_pixels: int = Field(
+        50_000_000,
+        ge=1,
+        description="query images that would decode to more pixels are refused from their"
+        " header, before decoding (JPEGs decode at up to 1/8 scale first)",
+    )
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")
     max_moment_seconds: float = Field(30.0, gt=0)

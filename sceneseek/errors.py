@@ -3,6 +3,11 @@ report it and move on."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 
 class SceneseekError(Exception):
     """Base class for errors meant for the user, not a traceback."""
@@ -30,6 +35,46 @@ class EncoderMismatchError(SceneseekError):
 
 class QueryError(SceneseekError):
     """A malformed query or filter."""
+
+
+class ImageTooLargeError(QueryError):
+    """A query image with more pixels than may be decoded (refused from its header)."""
+
+
+class DamagedIndexError(SceneseekError):
+    """The index database cannot be read as one: truncated, overwritten, not SQLite, or
+    another program's tables. One line naming the file and the ways back, instead of
+    whichever SQLite error the first damaged page happened to cause."""
+
+    def __init__(self, database: Path, cause: str) -> None:
+        self.database = database
+        self.cause = cause
+        super().__init__(
+            f"{database}: the index database is damaged ({cause}); run `sceneseek check "
+            f"--repair --db {database.parent}` to repair what can be, or restore a snapshot "
+            "with `sceneseek snapshot import`"
+        )
+
+
+def damage_cause(exc: BaseException) -> str | None:
+    """SQLite's message when ``exc`` says the file itself is damaged (corrupt pages, not
+    a database); None for anything else (a busy lock, a bug), which must surface as is."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # an extended code's primary
+    return str(exc) if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) else None
+
+
+@contextmanager
+def reporting_damage(database: Path) -> Iterator[None]:
+    """Turn SQLite finding ``database`` damaged inside the block into DamagedIndexError."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        cause = damage_cause(exc)
+        if cause is None:
+            raise
+        raise DamagedIndexError(database, cause) from None
 
 
 class PathError(QueryError):

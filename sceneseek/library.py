@@ -7,7 +7,6 @@ response = lib.search("a man talking on the phone in a car", top_k=5)
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from sceneseek import learning, versions
 from sceneseek.alerts import alert_store, evaluate_alerts, validate_alert
@@ -42,6 +40,7 @@ from sceneseek.language.translate import ENGLISH, TranslationError
 from sceneseek.learning import Uncertain
 from sceneseek.media.decode import content_hash, probe, regular_file
 from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
+from sceneseek.media.picture import decode_picture
 from sceneseek.media.thumbnail import frame_jpeg
 from sceneseek.paths import expand_paths
 from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse
@@ -241,7 +240,9 @@ class Library:
             english = translation.text if translation else None
             response = searcher.search(query, top_k, where, offset, more_like, not_like, english)
         elif image is not None:
-            vectors = image_vectors(image, self.encoders.visual)
+            vectors = image_vectors(
+                image, self.encoders.visual, self.config.search.max_image_pixels
+            )
             response = searcher.search_vectors("(image)", vectors, top_k, where, offset)
         else:
             assert similar_to is not None
@@ -468,21 +469,10 @@ class Library:
             self.index_store.close()
 
 
-def image_vectors(data: bytes, visual: VisualEncoder) -> dict[str, np.ndarray]:
+def image_vectors(data: bytes, visual: VisualEncoder, max_pixels: int) -> dict[str, np.ndarray]:
     """Query vectors for an example image: its image feature (image↔image k-NN) and its
     text-space projection (matching segments described the same way)."""
-    try:
-        picture = Image.open(io.BytesIO(data))
-        picture.load()
-    except Image.DecompressionBombError:
-        raise QueryError("the image is too large (more than ~90 megapixels)") from None
-    except (OSError, ValueError):
-        raise QueryError(
-            "the upload is not an image this tool can read (use JPEG, PNG, WebP, GIF or BMP)"
-        ) from None
-    scale = visual.frame_short_side / min(picture.size)
-    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
-    rgb = np.asarray(picture.convert("RGB").resize(size, Image.Resampling.BILINEAR))
+    rgb = decode_picture(data, visual.frame_short_side, max_pixels)
     summary = visual.summarize(visual.encode_frames(rgb[None]))
     return {"image": summary.image_vector, "visual": summary.text_vector}
 

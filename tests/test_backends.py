@@ -499,6 +499,25 @@ def test_filtered_search_sees_another_writers_videos(
     serving.close()
 
 
+def test_an_open_index_sees_another_writers_vectors(open_index: OpenIndex, tmp_path: Path) -> None:
+    """``serve`` keeps its index open while ``index`` or ``watch`` writes to it: its
+    searches, reference samples and counts include the other writer's vectors at once."""
+    serving = open_index(tmp_path / "db")
+    serving.replace_video(*synthetic(0))
+    assert len(serving.reference_vectors("image")) == 4
+    writing = open_index(tmp_path / "db")
+    video, records = synthetic(1)
+    writing.replace_video(video, records)
+    writing.close()
+    assert serving.stats()["vectors.visual"] == serving.stats()["vectors.image"] == 8
+    assert len(serving.reference_vectors("image")) == 8
+    new = {s.id for s in serving.all_segments() if s.video == video.path}
+    hit = serving.knn("image", records[2].vectors["image"], 1, FILTER_ALL)[0]
+    assert hit[0] in new and hit[1] == pytest.approx(1.0, abs=1e-4)
+    assert everything(serving) == everything(serving, "image") and len(everything(serving)) == 8
+    serving.close()
+
+
 def test_snapshot_of_a_milvus_index_carries_its_vectors(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
@@ -15,8 +16,9 @@ from typer.testing import CliRunner, Result
 from sceneseek import Config, Library
 from sceneseek.api import create_app
 from sceneseek.cli import app
+from sceneseek.config import SearchConfig
 from sceneseek.eval.samples import SampleSet
-from sceneseek.search.learn import FEATURES
+from sceneseek.search.learn import FEATURES, Labelled, learn
 
 # What each query is about in the sample media: (video, item label).
 TRUTH = {
@@ -78,8 +80,8 @@ def test_learn_adopts_weights_that_rank_held_out_marks_better(
     assert report.version == "learned-1" == library.fusion_version()
     weights = report.candidate
     assert weights["people"] < bad["people"] and weights["visual"] > 0 and weights["speech"] > 0
-    # The scale is kept (each weight is stored rounded to 4 decimals, hence the slack).
-    assert sum(weights[m] for m in FEATURES) == pytest.approx(1.0, abs=len(FEATURES) * 5e-5)
+    # The scale is kept: weights are stored unrounded, so they sum to the prior's total.
+    assert sum(weights[m] for m in FEATURES) == pytest.approx(1.0, rel=1e-9)
     stored = library.index_store.fusions()[-1]
     assert stored.summary["cv"]["folds"] == report.folds and stored.adopted
     # Search now ranks with the learned weights: the cat comes first again ...
@@ -87,6 +89,22 @@ def test_learn_adopts_weights_that_rank_held_out_marks_better(
     # ... unless the config pins its own weights.
     pinned = Config(search={"weights": bad, "use_learned": False})  # type: ignore[arg-type]
     assert Library(indexed_copy, pinned).fusion_version().startswith("config-")
+
+
+def test_learned_weights_keep_the_total_of_the_weights_they_replace() -> None:
+    # Synthetic marks (no models): six queries, each with relevant and irrelevant
+    # segments of random evidence. Weights rounded one by one summed to 4.5001, not 4.5.
+    rng = np.random.default_rng(0)
+    labels = [
+        Labelled(f"query {q}", bool(r), {m: float(rng.uniform(0, 3)) for m in FEATURES})
+        for q in range(6)
+        for r in (0, 1, 0, 1)
+    ]
+    current = SearchConfig().weights
+    report = learn(labels, current, "config-test")
+    assert report.candidate != current
+    total = sum(report.candidate[m] for m in FEATURES)
+    assert total == pytest.approx(sum(current[m] for m in FEATURES), rel=1e-9)
 
 
 def test_uncertain_lists_unmarked_results_near_the_boundary(indexed_copy: Path) -> None:

@@ -37,7 +37,13 @@ DATA = clustered(PER_VIDEO * VIDEOS, seed=1)
 QUERIES = clustered(40, seed=2)
 
 
-def add_video(index: EmbeddedIndex, number: int, vectors: np.ndarray, content: str = "a") -> None:
+def add_video(
+    index: EmbeddedIndex,
+    number: int,
+    vectors: np.ndarray,
+    content: str = "a",
+    camera: str | None = None,
+) -> None:
     segments = [
         SegmentRecord(start=j, end=j + 1, vectors={"visual": v}) for j, v in enumerate(vectors)
     ]
@@ -45,7 +51,7 @@ def add_video(index: EmbeddedIndex, number: int, vectors: np.ndarray, content: s
         f"v{number:03d}.mp4",
         content,
         float(len(vectors)),
-        camera=f"cam{number % 10}",
+        camera=camera or f"cam{number % 10}",
         start_time=datetime(2026, 11, 2, tzinfo=UTC),
     )
     index.replace_video(video, segments)
@@ -205,6 +211,53 @@ def test_files_reused_on_reopen_and_rebuilt_when_stale_missing_or_corrupt(copy: 
         assert index.vector_store.rebuilt, damage
         assert mean_recall(index) >= 0.95
         index.close()
+
+
+WRITER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_vector_store import POLICY, add_video, clustered
+from sceneseek.index.embedded import EmbeddedIndex
+index = EmbeddedIndex(Path({directory!r}), POLICY)
+add_video(index, 80, clustered(50, 7))
+index.vector_store.checkpoint()  # its next write drops the log this checkpoint covers
+add_video(index, 81, clustered(50, 8), camera="dock")
+index.close()
+"""
+
+
+def test_an_open_index_follows_what_another_process_writes(copy: Path) -> None:
+    reader = EmbeddedIndex(copy, POLICY)  # a server, open before the writers start
+    try:
+        assert reader.stats()["vectors.visual"] == len(DATA)
+        # A writer killed right after its commit: the log still names its segments.
+        code = CRASHING_WRITE.format(
+            tests=str(Path(__file__).parent), directory=str(copy), seed=5, content="a"
+        )
+        env = {**os.environ, "SCENESEEK_CRASH_AT": "after-commit"}
+        assert subprocess.run([sys.executable, "-c", code], env=env).returncode == -9
+        hit = reader.knn("visual", clustered(50, 5)[3], 1, SegmentFilter())[0]
+        assert hit[0] > PER_VIDEO * VIDEOS and hit[1] == pytest.approx(1.0, abs=1e-5)
+        assert reader.vector_store.caught_up == 50  # only the logged segments were read
+        assert reader.stats()["vectors.visual"] == len(DATA) + 50
+        reader.knn("visual", QUERIES[0], 5, SegmentFilter())
+        assert reader.vector_store.caught_up == 50  # nothing new: nothing read again
+
+        # A writer that saved its files and trimmed the log meanwhile: its files are loaded.
+        code = WRITER.format(tests=str(Path(__file__).parent), directory=str(copy))
+        assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+        dock = SegmentFilter(camera="dock")
+        hit = reader.knn("visual", clustered(50, 8)[9], 1, dock)[0]
+        assert hit[1] == pytest.approx(1.0, abs=1e-5)
+        assert reader.stats()["vectors.visual"] == len(DATA) + 150
+        assert reader.verify_vectors() == []
+        assert reader.vector_store.kind("visual").startswith("ivf")
+    finally:
+        reader.close()  # the files are the writer's: the reader never saves over them
+    reopened = EmbeddedIndex(copy, POLICY)
+    assert not reopened.vector_store.rebuilt and reopened.verify_vectors() == []
+    reopened.close()
 
 
 def test_verify_names_disagreements_and_rebuild_repairs_them(copy: Path) -> None:

@@ -122,7 +122,8 @@ def test_snapshot_round_trip_and_refusals(indexed_copy: Path, tmp_path: Path) ->
     import_snapshot(archive, restored)
     copy = Library(restored)
     again = copy.search("a cat", top_k=1).results[0]
-    assert (again.video, again.start, again.score) == (cat.video, cat.start, cat.score)
+    assert (again.video, again.start) == (cat.video, cat.start)
+    assert again.score == pytest.approx(cat.score, rel=1e-5)  # vectors re-laid out: float noise
     assert [(m.query, m.segment_id, m.relevant) for m in copy.marks()] == marks
     assert copy.stats()["segments"] == library.stats()["segments"]
 

@@ -8,12 +8,12 @@ by the id of an indexed video or segment; no endpoint takes a path to read from.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import mimetypes
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -28,7 +28,6 @@ from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from PIL import Image
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
@@ -46,9 +45,17 @@ from sceneseek.api.access import (
 )
 from sceneseek.api.jobs import IngestJobs
 from sceneseek.api.metrics import ApiMetrics, MeasuredRequests
-from sceneseek.errors import MediaError, QueryError, SceneseekError
+from sceneseek.errors import (
+    DamagedIndexError,
+    ImageTooLargeError,
+    MediaError,
+    QueryError,
+    SceneseekError,
+    damage_cause,
+)
 from sceneseek.index.keys import KeyStore
 from sceneseek.library import Library
+from sceneseek.media.picture import read_header
 from sceneseek.paths import is_within, shown, user_path
 
 log = logging.getLogger(__name__)
@@ -329,11 +336,13 @@ def _not_found(what: str, ident: int) -> HTTPException:
 
 
 def _check_image(data: bytes) -> None:
-    """Decode the header and verify the file, so a non-image is refused with 415 before
-    it reaches the encoders."""
+    """Read the header and verify the file, so a non-image is refused with 415 (and one
+    PIL would not even open for its size with 413) before it reaches the encoders."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with read_header(data) as image:
             image.verify()
+    except ImageTooLargeError:
+        raise
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad input
         raise HTTPException(
             415, f"the upload is not an image PIL can read (JPEG, PNG, WebP, …): {exc}"
@@ -455,13 +464,27 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
 
     @app.exception_handler(QueryError)
     async def query_error(_: Request, exc: QueryError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        status = 413 if isinstance(exc, ImageTooLargeError) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(SceneseekError)
     async def sceneseek_error(_: Request, exc: SceneseekError) -> JSONResponse:
         # Not the request's fault (e.g. the index was built with other encoders), but a
         # state the operator must fix: say so instead of a bare 500.
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(DamagedIndexError)
+    async def damaged_index(_: Request, exc: DamagedIndexError) -> JSONResponse:
+        # Nothing can be answered from this index until the operator restores it.
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def database_error(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
+        # Damage found on a page read after the open (which raises DamagedIndexError).
+        cause = damage_cause(exc)
+        if cause is None:
+            raise exc
+        return await damaged_index(request, DamagedIndexError(library.path / "index.sqlite", cause))
 
     # -- status ------------------------------------------------------------------------
     @app.get("/api/health", response_model=HealthOut, tags=["status"])

@@ -25,7 +25,8 @@ import numpy as np
 
 from sceneseek.config import TEXT_MODALITIES
 from sceneseek.encoders.base import Observation
-from sceneseek.index.embedded import TEXT_FIELDS, text_row
+from sceneseek.errors import DamagedIndexError
+from sceneseek.index.embedded import TEXT_FIELDS, check_schema, text_row
 
 
 class VectorStore(Protocol):
@@ -70,7 +71,17 @@ def check_index(
         if damage != ["ok"]:
             report.problems.append(f"SQLite integrity check failed: {'; '.join(damage[:5])}")
             report.unrepairable.append(
-                "the database file itself is damaged: index the videos again into a new --db"
+                "the database file itself is damaged: restore a snapshot (`sceneseek "
+                "snapshot import`) or index the videos again into a new --db"
+            )
+            return report
+        try:
+            check_schema(db, directory / "index.sqlite")
+        except DamagedIndexError as exc:
+            report.problems.append(exc.cause)
+            report.unrepairable.append(
+                "this is no sceneseek index: index the videos again into a new --db, or "
+                "import a snapshot"
             )
             return report
         with db:  # one transaction: a crash during repair leaves the index as it was

@@ -23,7 +23,7 @@ import numpy as np
 
 from sceneseek.config import TEXT_MODALITIES, CameraConfig, IndexConfig
 from sceneseek.encoders.base import Observation
-from sceneseek.errors import SceneseekError
+from sceneseek.errors import DamagedIndexError, SceneseekError, reporting_damage
 from sceneseek.faults import crash_point
 from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import (
@@ -137,6 +137,7 @@ CREATE TABLE api_keys (
 """
 
 SCHEMA_VERSION = 8
+TABLES = frozenset(re.findall(r"CREATE (?:VIRTUAL )?TABLE (\w+)", SCHEMA))
 REFERENCE_SAMPLE = 2048
 ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see _allowed_ids)
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
@@ -152,21 +153,74 @@ def text_row(
     return (*texts, label_text(labels))
 
 
+def check_schema(db: sqlite3.Connection, database: Path, create: bool = False) -> None:
+    """Create the schema in an empty database when ``create``; refuse one written by
+    another layout, or that is no sceneseek index at all (never write into another
+    program's database), rather than misreading it."""
+    tables = _tables(db)
+    if not tables and create:
+        _create_schema(db)
+        tables = _tables(db)
+    if "meta" not in tables:
+        held = f"its tables: {', '.join(sorted(tables)[:5])}" if tables else "it has no tables"
+        raise DamagedIndexError(database, f"not a sceneseek index, {held}")
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        found = row[0] if row else "unversioned"
+        raise SceneseekError(
+            f"{database.parent}: index format {found}, this sceneseek reads format "
+            f"{SCHEMA_VERSION}; index the videos again into a new --db"
+        )
+    missing = TABLES - tables
+    if missing:
+        raise DamagedIndexError(database, f"tables missing: {', '.join(sorted(missing))}")
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    """Every table in one write transaction: another process opening the index meanwhile
+    sees all of them or none (never a half-made, seemingly damaged index), and of two
+    processes creating it at once, the second finds it made."""
+    statements, pending = [], ""
+    for piece in SCHEMA.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not _tables(db):
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 class EmbeddedIndex:
     def __init__(self, directory: Path, vector_policy: IndexPolicy | None = None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self._db = sqlite3.connect(directory / "index.sqlite", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._check_schema()
+        database = directory / "index.sqlite"
+        self._db = sqlite3.connect(database, check_same_thread=False)
+        try:
+            with reporting_damage(database):
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                check_schema(self._db, database, create=True)
+                self.vector_store = VectorStore(directory / "vectors", database, vector_policy)
+        except BaseException:
+            self._db.close()
+            raise
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._allowed_cache: dict[tuple[SegmentFilter, int], np.ndarray] = {}
-        self.vector_store = VectorStore(
-            directory / "vectors", directory / "index.sqlite", vector_policy
-        )
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read connection. Under WAL, readers run beside the writer and
@@ -178,27 +232,6 @@ class EmbeddedIndex:
             with self._lock:
                 self._readers.append(connection)
         return connection
-
-    def _check_schema(self) -> None:
-        """Create the schema in a new index; refuse an index written by another layout
-        rather than misreading it."""
-        has_tables = self._db.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'segments'"
-        ).fetchone()[0]
-        if not has_tables:
-            with self._db:
-                self._db.executescript(SCHEMA)
-                self._db.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-            return
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None or int(row[0]) != SCHEMA_VERSION:
-            found = row[0] if row else "unversioned"
-            raise SceneseekError(
-                f"{self.directory}: index format {found}, this sceneseek reads format "
-                f"{SCHEMA_VERSION}; index the videos again into a new --db"
-            )
 
     # -- encoders -----------------------------------------------------------------------
     def encoder_versions(self) -> dict[str, str]:
@@ -314,6 +347,7 @@ class EmbeddedIndex:
     def knn(
         self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
     ) -> list[tuple[int, float]]:
+        self.vector_store.follow()  # first: another process's segments change the allowed ids
         allowed = None if where.is_empty else self._allowed_ids(where)
         if allowed is not None and not len(allowed):
             return []

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from sceneseek.errors import SceneseekError
+from sceneseek.errors import SceneseekError, reporting_damage
 
 Role = Literal["read", "admin"]
 ROLES: tuple[Role, ...] = ("read", "admin")
@@ -56,22 +56,20 @@ class KeyStore:
     in the index so keys travel with it, but checking one never loads the vectors)."""
 
     def __init__(self, db: Path) -> None:
+        from sceneseek.index.embedded import EmbeddedIndex, check_schema
+
         path = db / "index.sqlite"
         if not path.exists():
-            from sceneseek.index.embedded import EmbeddedIndex  # creates the schema
-
-            EmbeddedIndex(db).close()
+            EmbeddedIndex(db).close()  # creates the schema
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._lock = threading.Lock()
         self._verified: dict[bytes, tuple[str | None, bytes]] = {}  # sha256(key) -> (id, hash)
         try:
-            self._db.execute("SELECT 1 FROM api_keys LIMIT 1")
-        except sqlite3.OperationalError:
+            with reporting_damage(path):
+                check_schema(self._db, path)
+        except SceneseekError:
             self._db.close()
-            raise SceneseekError(
-                f"{db}: this index has no API key table (an older index format); "
-                "index the videos again into a new --db"
-            ) from None
+            raise
 
     def add(self, role: Role, name: str | None = None) -> str:
         """Create a key and return it; only its salted hash is stored."""

@@ -365,16 +365,22 @@ class MilvusIndex(EmbeddedIndex):
         best = np.argsort(-scores, kind="stable")[:k]
         return [(int(ids[i]), float(scores[i])) for i in best]
 
-    def _allowed_ids(self, where: SegmentFilter) -> np.ndarray:
-        """The embedded index's cached allowed ids, forgotten whenever the catalogue
+    def _follow_catalogue(self) -> None:
+        """Forget what was cached from the catalogue and Milvus whenever the catalogue
         changed, by this process or another (SQLite's data_version): Milvus shows other
-        processes' writes at once, so a stale id list would hide their segments."""
+        processes' writes at once, so a stale id list would hide their segments and a
+        stale sample would set the scale of their scores."""
         version = self._reader().execute("PRAGMA data_version").fetchone()[0]
         if getattr(self._local, "catalogue_version", None) != version:
             self._local.catalogue_version = version
             with self._lock:
                 self._allowed_cache.clear()
                 self._segment_count = None
+                self._milvus_references.clear()
+
+    def _allowed_ids(self, where: SegmentFilter) -> np.ndarray:
+        """The embedded index's cached allowed ids (see ``_follow_catalogue``)."""
+        self._follow_catalogue()
         return super()._allowed_ids(where)
 
     def _segments(self) -> int:
@@ -418,9 +424,11 @@ class MilvusIndex(EmbeddedIndex):
         return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0] if hit["distance"] > 0]
 
     def reference_vectors(self, modality: str) -> np.ndarray:
-        """Up to REFERENCE_SAMPLE stored vectors, kept until the next write. Milvus 2.3
+        """Up to REFERENCE_SAMPLE stored vectors, kept until the next write (by any
+        process). Milvus 2.3
         cannot sample evenly by id, so a large library's sample is the first rows Milvus
         returns; it only sets the scale of one modality's similarities."""
+        self._follow_catalogue()
         with self._lock:
             if modality not in self._milvus_references:
                 if modality == KEYWORD or not self._exists(modality):
@@ -516,6 +524,7 @@ class MilvusIndex(EmbeddedIndex):
 
     def stats(self) -> dict[str, int]:
         counts = super().stats()
+        self._list_collections()  # another process may have created one
         for modality in sorted(self._collections - {KEYWORD}):
             rows = self._client.query(self._name(modality), filter="", output_fields=["count(*)"])
             counts[f"vectors.{modality}"] = int(rows[0]["count(*)"])

@@ -30,6 +30,12 @@ Why it looks like this:
   gap in the log, files of another library) rebuilds from SQLite, reusing the old
   index's trained quantiser when it is still readable. So the files can lag SQLite,
   never disagree with it. ``verify`` compares the store with SQLite vector by vector.
+* **Other processes.** ``serve`` runs beside ``index`` and ``watch``, which write the
+  same SQLite file. Every read first compares SQLite's ``data_version`` (it moves only
+  when another connection commits: one pragma per search when nothing changed) and, when
+  the vector generation moved, applies the logged segments (or loads the writer's saved
+  files when its checkpoint trimmed the log). A store that followed another process's
+  writes never saves: the files are that writer's to append to.
 """
 
 from __future__ import annotations
@@ -302,11 +308,13 @@ class VectorStore:
         self._closed = False
         self._training_slot = threading.Lock()  # one training at a time: two cores
         self.rebuilt = False  # open() had to read the vectors from SQLite
+        self._data_version = -1  # SQLite's count of other connections' commits, last seen
         self._open()
 
     # -- public ---------------------------------------------------------------------
     def modalities(self) -> dict[str, int]:
         with self._lock:
+            self.follow()
             return {name: m.live for name, m in self._modalities.items()}
 
     def search(
@@ -314,6 +322,7 @@ class VectorStore:
     ) -> list[tuple[int, float]]:
         """(segment id, exact cosine) best first; ``allowed`` limits the candidates."""
         with self._lock:
+            self.follow()
             store = self._modalities.get(modality)
             if store is None or store.live == 0 or k < 1:
                 return []
@@ -322,6 +331,7 @@ class VectorStore:
 
     def sample(self, modality: str, size: int) -> np.ndarray:
         with self._lock:
+            self.follow()
             store = self._modalities.get(modality)
             if store is None or store.live == 0:
                 return np.zeros((0, 0), np.float32)
@@ -333,6 +343,32 @@ class VectorStore:
             store = self._modalities.get(modality)
             ann = store.ann if store is not None else None
             return "exact" if ann is None else f"ivf{ann.nlist},pq{ann.pq.M}"
+
+    def follow(self) -> None:
+        """Catch up with the vectors another process (``index`` or ``watch`` beside
+        ``serve``) committed since this one last looked. SQLite's data_version moves only
+        when another connection commits, so a search when nothing changed costs one
+        pragma; catching up re-reads the segments the log names, or loads the writer's
+        saved files when its log no longer reaches back this far."""
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._data_version:
+                return
+            self._data_version = version
+            self._db.execute("BEGIN")  # one snapshot: the generation and its log agree
+            try:
+                current = _generation(self._db)
+                if current == self.generation:
+                    return  # this process's own write (or no vector changed)
+                self._diverged = True  # the files are the writer's: never save over them
+                seen, self.generation = self.generation, current
+                if self._log_covers(seen):
+                    self._catch_up(seen)
+                elif not self._load_files():
+                    self._rebuild()
+            finally:
+                self._db.commit()  # ends the read snapshot
+            self._train_where_wanted()
 
     @contextlib.contextmanager
     def transaction(self, db: sqlite3.Connection) -> Iterator[VectorChanges]:
@@ -408,6 +444,7 @@ class VectorStore:
         the hook for ``sceneseek check`` and crash tests."""
         problems: list[str] = []
         with self._lock:
+            self.follow()
             seen: dict[str, list[np.ndarray]] = {}
             differing: set[str] = set()
             for name, ids, matrix in self._sqlite_chunks():
@@ -459,6 +496,7 @@ class VectorStore:
     # -- loading --------------------------------------------------------------------
     def _open(self) -> None:
         with self._lock:
+            self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
             self.generation = _generation(self._db)
             if not self._load_files():
                 self._rebuild()

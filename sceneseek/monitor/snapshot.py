@@ -10,18 +10,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sceneseek.errors import SceneseekError
+from sceneseek.errors import SceneseekError, reporting_damage
+from sceneseek.index.embedded import check_schema
 
 DATABASE_FILES = ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm")
 
 
 @contextmanager
 def index_db(db: Path) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection for reading; it never creates an index."""
+    """A short-lived connection for reading; it never creates an index, and a damaged
+    one raises ``DamagedIndexError``."""
     path = db / "index.sqlite"
     if not path.is_file():
         raise SceneseekError(f"{db}: no index here yet; run `sceneseek index` first")
-    with closing(sqlite3.connect(path)) as connection:
+    with closing(sqlite3.connect(path)) as connection, reporting_damage(path):
+        check_schema(connection, path)
         yield connection
 
 

@@ -176,10 +176,9 @@ def learn(
         np.average([f["candidate_ap"] for f in report.per_fold], weights=weights)
     )
     fitted = fit(groups, prior)
-    report.candidate = {
-        **current,
-        **{m: round(float(w), 4) for m, w in zip(FEATURES, fitted, strict=True)},
-    }
+    # Unrounded: rounding each weight would move their total off the prior's (by up to
+    # 7 × 0.00005), and the total is what keeps scores and alert thresholds in scale.
+    report.candidate = {**current, **{m: float(w) for m, w in zip(FEATURES, fitted, strict=True)}}
     report.adopted = report.candidate_ap >= report.current_ap + MIN_GAIN
     gain = report.candidate_ap - report.current_ap
     report.reason = (
