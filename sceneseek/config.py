@@ -116,7 +116,7 @@ class SearchConfig(BaseModel):
         " (false pins the weights above)",
     )
     cutoff: float | None = Field(
-        2.457,
+        1.966,
         ge=0,
         description="relevance cut-off of text searches, so 'no good match' is an answer:"
         " a moment is a good match when the top moment's score stands out from the next"
@@ -126,17 +126,17 @@ class SearchConfig(BaseModel):
         " half by bench/cutoff.py, with the two below",
     )
     cutoff_text_similarity: float = Field(
-        0.818,
+        0.844,
         description="a moment whose speech, on-screen text, sound tags, people or attributes"
         " reach this raw cosine to the query (e5) is a good match",
     )
     cutoff_visual_margin: float = Field(
-        -0.024,
+        0.005,
         description="a moment whose visual similarity comes within this of the mean of the"
         " query's 5 nearest class names is a good match",
     )
     cutoff_fraction: float = Field(
-        0.25,
+        0.45,
         ge=0,
         le=1,
         description="under the cut-off too: results scoring less than this fraction of the"
