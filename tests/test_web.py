@@ -362,6 +362,9 @@ def test_more_like_this_refines_the_query_with_the_marks(page: WebDriver) -> Non
     # The same query again, moved toward the marked moment (not a similar-segment search).
     assert "for “a cat”, refined by 1 mark" in page.find_element(By.ID, "summary").text
     assert segment_ids(page)[0] == cat_segment
+    weaker = page.find_elements(By.ID, "show-weaker")
+    if weaker and weaker[0].is_displayed():  # the wrong ones may sit below the cut-off
+        weaker[0].click()
     wrong = page.find_elements(By.CSS_SELECTOR, ".result")[-1]
     wrong_segment = int(wrong.get_attribute("data-segment-id") or "0")
     wrong.find_element(By.CSS_SELECTOR, ".not-this").click()

@@ -54,11 +54,13 @@ RUNNERS_UP = 9  # moments after the top whose mean score it must stand out from
 
 def standout(moments: list[Moment]) -> float:
     """How far the top moment's score rises above the mean of the next ``RUNNERS_UP``.
-    ``moments`` is the whole ranked list, best first."""
-    if not moments:
+    ``moments`` is the whole ranked list, best first. A lone moment (an alert on a video
+    that is one shot) has nothing to stand out from, so only evidence of fixed meaning
+    can make it a good match."""
+    if len(moments) < 2:
         return 0.0
     runners = [m.score for m in moments[1 : RUNNERS_UP + 1]]
-    return moments[0].score - (sum(runners) / len(runners) if runners else 0.0)
+    return moments[0].score - sum(runners) / len(runners)
 
 
 @dataclass(frozen=True)
