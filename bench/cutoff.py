@@ -61,19 +61,14 @@ class HalfScores:
     first_hits: list[tuple[tuple[float, float, float], float] | None]
 
     def absent_below(self, cutoff: Cutoff) -> float:
-        return sum(a is None or not _passes(a, cutoff) for a in self.absent) / len(self.absent)
+        return sum(a is None or not cutoff.accepts(*a) for a in self.absent) / len(self.absent)
 
     def lost(self, cutoff: Cutoff) -> float:
         lost = sum(
-            h is not None and (not _passes(h[0], cutoff) or h[1] < cutoff.min_fraction)
+            h is not None and (not cutoff.accepts(*h[0]) or h[1] < cutoff.min_fraction)
             for h in self.first_hits
         )
         return lost / len(self.first_hits)
-
-
-def _passes(values: tuple[float, float, float], cutoff: Cutoff) -> bool:
-    thresholds = (cutoff.min_standout, cutoff.min_text_similarity, cutoff.min_visual_margin)
-    return any(v >= t for v, t in zip(values, thresholds, strict=True))
 
 
 def half_scores(dataset: Dataset, db: Path) -> HalfScores:

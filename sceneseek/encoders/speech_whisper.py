@@ -206,6 +206,14 @@ class WhisperBase(FasterWhisper):
     def __init__(
         self, cache_dir: Path, threads: int | None = None, languages: Sequence[str] = ()
     ) -> None:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+        unknown = sorted(set(languages) - set(_LANGUAGE_CODES))
+        if unknown:
+            raise SceneseekError(
+                f"encoders.speech_languages: Whisper knows no language {', '.join(unknown)!r}"
+                " (use ISO 639-1 codes such as en, es, fr)"
+            )
         parts = "+".join(version(dist) for dist in BASE_PARTS)
         only = f"+languages-{'-'.join(sorted(languages))}" if languages else ""
         info = EncoderInfo(

@@ -8,13 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from sceneseek.config import Config
+from sceneseek.eval.dataset import SPLITS
 from sceneseek.eval.keyword import KeywordBaseline, SegmentMeta
 from sceneseek.eval.metrics import Interval
 from sceneseek.eval.runner import Dataset, EvalReport, Query, load_dataset, run_eval
 from sceneseek.library import Library, ProgressFn
 
 BASELINES = ("keyword", "none")
-SPLITS = ("tune", "test")
 SearchFn = Callable[[Query], list[Interval]]
 
 

@@ -49,28 +49,40 @@ def _analyser(mode: str) -> list[str]:
 
 
 def _run(commands: dict[str, list[str]], lines: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Each command over its lines, all processes at once: one output line per line."""
-    running = {
-        key: subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    """Each command over its lines, all processes at once: one output line per line. Any
+    failure is a TranslationError naming the mode, with every process stopped."""
+    running: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for key, argv in commands.items():
+            try:
+                running[key] = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            except OSError as exc:
+                raise TranslationError(f"apertium {key}: cannot run {argv[0]!r}: {exc}") from None
+        return {key: _output(key, process, lines[key]) for key, process in running.items()}
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+def _output(key: str, process: subprocess.Popen[str], lines: list[str]) -> list[str]:
+    try:
+        out, err = process.communicate("\n".join(lines) + "\n", timeout=TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise TranslationError(f"apertium {key} took over {TIMEOUT_SECONDS} s") from None
+    got = out.split("\n")[: len(lines)]
+    if process.returncode != 0 or len(got) != len(lines):
+        raise TranslationError(
+            f"apertium {key} failed (exit {process.returncode}): {err.strip()[:200]}"
         )
-        for key, argv in commands.items()
-    }
-    outputs: dict[str, list[str]] = {}
-    for key, process in running.items():
-        try:
-            out, err = process.communicate("\n".join(lines[key]) + "\n", timeout=TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise TranslationError(f"apertium {key} took over {TIMEOUT_SECONDS} s") from None
-        got = out.split("\n")[: len(lines[key])]
-        if process.returncode != 0 or len(got) != len(lines[key]):
-            raise TranslationError(
-                f"apertium {key} failed (exit {process.returncode}): {err.strip()[:200]}"
-            )
-        outputs[key] = got
-    return outputs
+    return got
 
 
 def _unknown_share(analysed: str) -> float:
@@ -128,20 +140,27 @@ class Translator:
             if self.mode(language) is not None
             for text in texts
         }
+        found: dict[tuple[str, str, str], str | float] = {}
         missing: dict[str, list[str]] = {}
         for language, text in wanted:
-            mode = str(self.mode(language))
-            if (kind, mode, text) not in self._cache:
-                missing.setdefault(mode, []).append(text)
+            key = (kind, str(self.mode(language)), text)
+            if key in self._cache:
+                found[key] = self._cache[key]
+            else:
+                missing.setdefault(key[1], []).append(text)
         lines = {mode: [prepare(t) for t in texts] for mode, texts in missing.items()}
         outputs = _run({mode: command(mode) for mode in missing}, lines)
         for mode, texts in missing.items():
             for text, output in zip(texts, outputs[mode], strict=True):
-                if len(self._cache) >= CACHE_SIZE:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[(kind, mode, text)] = read(output)
+                found[(kind, mode, text)] = read(output)
+        # Answered from this call's own results: evicting old entries to make room can
+        # never drop one it needs, however large the batch.
+        for key, answer in found.items():
+            if key not in self._cache and len(self._cache) >= CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = answer
         return {
-            (language, text): self._cache[(kind, str(self.mode(language)), text)]
+            (language, text): found[(kind, str(self.mode(language)), text)]
             for language, text in wanted
         }
 

@@ -7,7 +7,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -117,7 +117,7 @@ class Searcher:
         vectors = self._embed(text, english)
         if more_like or not_like:
             vectors = rocchio(vectors, self._vectors_of(more_like), self._vectors_of(not_like))
-        words = f"{text} {english}" if english else text
+        words = _both(text, english)
         response = self._rank(query, vectors, words, top_k + len(not_like), where, offset, started)
         rejected = set(not_like)
         response.results = [
@@ -190,13 +190,7 @@ class Searcher:
                     self.config.cutoff_fraction,
                 )
                 rise = mark_below_cutoff(ranked_moments, rule)
-                cutoff = {
-                    "min_standout": rule.min_standout,
-                    "min_text_similarity": rule.min_text_similarity,
-                    "min_visual_margin": rule.min_visual_margin,
-                    "min_fraction": rule.min_fraction,
-                    "standout": round(rise, 4),
-                }
+                cutoff = {**asdict(rule), "standout": round(rise, 4)}
         moments = ranked_moments[offset:wanted]
         for moment in moments:
             _explain(moment, ranked, text or "")
@@ -281,7 +275,7 @@ class Searcher:
             for m, v in vectors.items()
         }
         fields = self._keyword_fields()
-        words = f"{text} {english}" if english else text
+        words = _both(text, english)
         keyword = self.index.keyword(words, self.config.candidates, SegmentFilter(), fields)
         ranked["keyword"] = [(i, s) for i, s in keyword if i in wanted]
         evidence = self._evidence(ranked, vectors)
@@ -332,6 +326,11 @@ def rocchio(
             vector = vector - ROCCHIO_GAMMA * np.mean(neg, axis=0)
         refined[modality] = np.asarray(vector, np.float32)
     return refined
+
+
+def _both(text: str, english: str | None) -> str:
+    """The words BM25 matches: the query's and, if it was translated, its English's."""
+    return f"{text} {english}" if english else text
 
 
 def _mean(vectors: np.ndarray) -> np.ndarray:

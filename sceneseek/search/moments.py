@@ -86,7 +86,10 @@ class Cutoff:
     min_fraction: float
 
     def passes(self, moment: Moment, rise: float) -> bool:
-        text, visual = moment.text_similarity, moment.visual_margin
+        return self.accepts(rise, moment.text_similarity, moment.visual_margin)
+
+    def accepts(self, rise: float, text: float | None, visual: float | None) -> bool:
+        """The rule on its three readings (None: that evidence is absent)."""
         return (
             rise >= self.min_standout
             or (text is not None and text >= self.min_text_similarity)
