@@ -16,11 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sceneseek.config import ALL_MODALITIES, Config
-from sceneseek.errors import SceneseekError, reporting_damage
+from sceneseek.errors import PathError, SceneseekError, reporting_damage
 from sceneseek.index.keys import ROLES, KeyStore, Role
 from sceneseek.ingest_ray import RayCluster
 from sceneseek.library import Library
-from sceneseek.paths import expand_paths
+from sceneseek.paths import expand_paths, user_path
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
@@ -295,6 +295,7 @@ def info(db: DbOption) -> None:
         raise _fail(f"{db}: no index here yet; run `sceneseek index` first")
     with opened(db) as library:
         stats = library.stats()
+        spoken = library.index_store.utterance_languages()
         encoders = library.index_store.encoder_versions()
         failures = library.index_store.failures()
     out.print(f"{db}: {stats['videos']} videos, {stats['segments']} segments")
@@ -304,7 +305,6 @@ def info(db: DbOption) -> None:
             table.add_row(modality, str(stats.get(f"vectors.{modality}", 0)), encoders[modality])
     table.add_row("text", "", encoders.get("text", ""))
     out.print(table)
-    spoken = {k.split(".", 1)[1]: n for k, n in stats.items() if k.startswith("utterances.")}
     if spoken:
         languages = ", ".join(f"{lang} {n}" for lang, n in sorted(spoken.items()))
         out.print(f"utterances by language: {languages}", highlight=False)
@@ -453,7 +453,16 @@ def serve(
             f"(sceneseek key add --db {db} --role admin)"
         )
     # Never unconfined: an API client that may ingest must not be able to crawl the disk.
-    roots = tuple(root.expanduser().resolve() for root in ingest_root or [Path.cwd()])
+    try:
+        roots = tuple(user_path(root).resolve() for root in ingest_root or [Path.cwd()])
+    except PathError as exc:
+        keys.close()
+        library.close()
+        raise _fail(f"--ingest-root: {exc}") from None
+    if missing := [str(root) for root in roots if not root.is_dir()]:
+        keys.close()
+        library.close()
+        raise _fail(f"--ingest-root: no such folder: {', '.join(missing)}")
     settings = ApiSettings(
         ingest_roots=roots,
         keys=keys,

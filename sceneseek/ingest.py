@@ -43,6 +43,7 @@ from sceneseek.language.translate import ENGLISH
 from sceneseek.media.decode import MediaInfo, decode_audio, sample_frames
 from sceneseek.media.metadata import VideoMetadata
 from sceneseek.media.segment import ShotSegmenter, Span, colour_histogram
+from sceneseek.paths import printable
 
 FRAME_MODALITIES = ("ocr", "people", "attributes")
 
@@ -328,4 +329,4 @@ def display_path(path: Path) -> str:
             absolute = os.path.abspath(path.expanduser())
     except (RuntimeError, OSError):  # a symlink loop: absolute, as named
         absolute = os.path.abspath(path.expanduser())
-    return absolute.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return printable(absolute)

@@ -230,6 +230,11 @@ class Index(Protocol):
 
     def stats(self) -> dict[str, int]: ...
 
+    def utterance_languages(self) -> dict[str, int]:
+        """Utterances per spoken language (each counted once, though stored with every
+        segment it overlaps); "unknown" where none was detected."""
+        ...
+
     def verify_vectors(self) -> list[str]:
         """Where the vectors search reads differ from the stored ones, one line each
         (empty when they agree; for ``check`` and the crash tests)."""

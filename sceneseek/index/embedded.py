@@ -625,14 +625,17 @@ class EmbeddedIndex:
             "failures": self._reader().execute("SELECT count(*) FROM failures").fetchone()[0],
         }
         counts.update({f"vectors.{m}": n for m, n in self.vector_store.modalities().items()})
-        # An utterance is stored with every segment it overlaps: count each once.
+        return counts
+
+    def utterance_languages(self) -> dict[str, int]:
+        # A scan of every segment's observations: kept out of ``stats``, which health
+        # checks and the web UI call often.
         spoken = self._reader().execute(
             "SELECT language, count(*) FROM (SELECT DISTINCT s.video_id,"
             " json_extract(u.value, '$[0]'), json_extract(u.value, '$[4]') AS language"
             " FROM segments s, json_each(s.observations, '$.speech') u) GROUP BY language"
         )
-        counts.update({f"utterances.{language or 'unknown'}": n for language, n in spoken})
-        return counts
+        return {language or "unknown": n for language, n in spoken}
 
     # == alerts and live recording (sceneseek.live) =====================================
     # Saved queries and their events live in the same index.sqlite (tables in SCHEMA).
