@@ -9,6 +9,10 @@ overlap it, embedded per modality and indexed for BM25.
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +31,7 @@ from sceneseek.encoders.base import (
     AudioTagger,
     FrameFeatures,
     FrameReader,
+    FrameSession,
     Observation,
     SpeechEncoder,
     TextEncoder,
@@ -51,8 +56,11 @@ FRAME_MODALITIES = ("ocr", "people", "attributes")
 class Encoders:
     """The configured encoders, each loaded on first use (search needs only text)."""
 
+    PASSAGES_KEPT = 20_000  # distinct observation texts remembered (~30 MB of vectors)
+
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._passages: dict[str, np.ndarray] = {}
 
     @cached_property
     def text(self) -> TextEncoder:
@@ -107,6 +115,19 @@ class Encoders:
         query's similarities are standardised while a library is still small."""
         return cached_passages(self.text, load_class_names(), self.config.cache_dir)
 
+    def passages(self, texts: list[str]) -> np.ndarray:
+        """Passage embeddings of observation texts, each distinct text embedded once per
+        process: people, sound and attribute sentences recur across segments and files
+        ("no people in the scene, nobody there, empty"), and e5 is ingest's third-largest
+        cost. Embedding a text alone or in a batch gives the same vector."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._passages]
+        for text, vector in zip(new, self.text.embed_passages(new), strict=True):
+            self._passages[text] = vector
+        vectors = [self._passages[t] for t in texts]
+        for oldest in list(self._passages)[: max(0, len(self._passages) - self.PASSAGES_KEPT)]:
+            del self._passages[oldest]
+        return np.stack(vectors) if vectors else np.zeros((0, self.text.dim), np.float32)
+
     def versions(self) -> dict[str, str]:
         """name@version per role, for the enabled modalities (text is always used)."""
         enabled = self.config.modalities
@@ -129,35 +150,80 @@ class SampledVideo:
     observations: dict[str, list[Observation]] = field(default_factory=dict)
 
 
+class ReaderThread:
+    """A frame session run in a thread of its own, fed through a bounded queue: Tesseract,
+    OpenCV and NumPy release the GIL, so the readers work while the main thread decodes
+    and classifies, and a two-core machine keeps both cores busy. The bound keeps a reader
+    that falls behind from holding a long file's frames in memory."""
+
+    DEPTH = 32  # frames waiting per reader: ~20 MB of 480p frames
+
+    def __init__(self, session: FrameSession) -> None:
+        self._session = session
+        self._frames: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue(self.DEPTH)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, name="frame-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while (frame := self._frames.get()) is not None:
+            if self._failure is None:  # after a failure, drain so the feeder never blocks
+                try:
+                    self._session.feed(*frame)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    self._failure = exc
+
+    def feed(self, time: float, rgb: np.ndarray) -> None:
+        self._frames.put((time, rgb))
+
+    def stop(self) -> None:
+        """Let the reader finish the frames it was given and end its thread (idempotent)."""
+        if self._thread.is_alive():
+            self._frames.put(None)
+            self._thread.join()
+
+    def finish(self) -> list[Observation]:
+        self.stop()
+        if self._failure is not None:
+            raise self._failure
+        return self._session.finish()
+
+
 def sample_video(info: MediaInfo, config: Config, encoders: Encoders) -> SampledVideo:
     """One decoding pass: histograms for shot detection, visual features of every sampled
-    frame, and detail frames streamed into the OCR/people readers."""
+    frame, and detail frames streamed into the OCR/people/attribute readers, each reading
+    in its own thread."""
     visual = encoders.visual if "visual" in config.modalities else None
-    sessions = {m: reader.session() for m, reader in encoders.frame_readers.items()}
     times, hists, images, semantics = [], [], [], []
-    for batch in sample_frames(
-        info,
-        config.segment.sample_fps,
-        short_side=visual.frame_short_side if visual else 256,
-        detail_fps=config.segment.detail_fps if sessions else 0.0,
-        detail_short_side=config.segment.detail_short_side,
-    ):
-        times.append(batch.times)
-        hists.append(colour_histogram(batch.rgb))
-        if visual:
-            features = visual.encode_frames(batch.rgb)
-            images.append(features.image)
-            semantics.append(features.semantic)
-        for time, rgb in batch.detail:
-            for session in sessions.values():
-                session.feed(time, rgb)
+    with ExitStack() as running:
+        readers = {}
+        for modality, reader in encoders.frame_readers.items():
+            readers[modality] = ReaderThread(reader.session())
+            running.callback(readers[modality].stop)
+        for batch in sample_frames(
+            info,
+            config.segment.sample_fps,
+            short_side=visual.frame_short_side if visual else 256,
+            detail_fps=config.segment.detail_fps if readers else 0.0,
+            detail_short_side=config.segment.detail_short_side,
+        ):
+            for time, rgb in batch.detail:
+                for reader_thread in readers.values():
+                    reader_thread.feed(time, rgb)
+            times.append(batch.times)
+            hists.append(colour_histogram(batch.rgb))
+            if visual:
+                features = visual.encode_frames(batch.rgb)
+                images.append(features.image)
+                semantics.append(features.semantic)
+        observations = {m: reader_thread.finish() for m, reader_thread in readers.items()}
     return SampledVideo(
         times=np.concatenate(times),
         histograms=np.concatenate(hists),
         features=FrameFeatures(np.concatenate(images), np.concatenate(semantics))
         if visual
         else None,
-        observations={m: session.finish() for m, session in sessions.items()},
+        observations=observations,
     )
 
 
@@ -244,7 +310,7 @@ def build_segments(
     for modality in TEXT_MODALITIES:
         having = [r for r in records if modality in r.observations]
         texts = [observation_text(r.observations[modality]) for r in having]
-        for record, vector in zip(having, encoders.text.embed_passages(texts), strict=True):
+        for record, vector in zip(having, encoders.passages(texts), strict=True):
             record.vectors[modality] = vector
     for record in records:
         record.vectors["fused"] = fuse_vectors(record.vectors, encoders.text.dim)
@@ -276,10 +342,14 @@ def _frames_in(times: np.ndarray, span: Span) -> np.ndarray:
 def analyse(
     info: MediaInfo, config: Config, encoders: Encoders
 ) -> tuple[list[SegmentRecord], str | None]:
-    """All segments of one probed video, and its spoken language."""
-    sampled = sample_video(info, config, encoders)
+    """All segments of one probed video, and its spoken language. The audio is decoded
+    and listened to in a second thread while the frames are read (CTranslate2 and ONNX
+    Runtime release the GIL), so on two cores the slow modalities overlap."""
+    with ThreadPoolExecutor(1, thread_name_prefix="listen") as audio:
+        hearing = audio.submit(listen, info, config, encoders)
+        sampled = sample_video(info, config, encoders)
+        heard, language = hearing.result()
     spans = ShotSegmenter(config.segment).segment(sampled.times, sampled.histograms, info.duration)
-    heard, language = listen(info, config, encoders)
     crash_point("decoded")
     observations = {**sampled.observations, **heard}
     if config.language.translate_index:

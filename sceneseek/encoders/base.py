@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -150,6 +150,20 @@ def cached_passages(text: TextEncoder, texts: list[str], cache_dir: Path) -> np.
     np.save(tmp, vectors)
     tmp.replace(path)
     return vectors
+
+
+def onnx_session(graph: Path, threads: int | None) -> Any:
+    """An ONNX Runtime CPU session whose idle threads sleep rather than spin: ingest runs
+    audio and frame models side by side on few cores, and spinning ones starve the rest."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(
+        str(graph), sess_options=options, providers=["CPUExecutionProvider"]
+    )
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:

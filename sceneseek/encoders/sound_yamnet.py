@@ -36,7 +36,13 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sceneseek.encoders.base import EncoderInfo, Observation, audio_taggers, digest
+from sceneseek.encoders.base import (
+    EncoderInfo,
+    Observation,
+    audio_taggers,
+    digest,
+    onnx_session,
+)
 from sceneseek.errors import SceneseekError
 
 SAMPLE_RATE = 16_000
@@ -220,12 +226,6 @@ class YamnetTagger:
         """Session and quantisation constants, loaded on first use: search never needs them.
         The bundled zip holds the graph plus an external weights file, which onnxruntime
         reads from disk, so both are unpacked to a temporary folder for the load only."""
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads or 0
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         with (
             tempfile.TemporaryDirectory(prefix="yamnet-", ignore_cleanup_errors=True) as tmp,
             zipfile.ZipFile(model_archive()) as bundle,
@@ -233,9 +233,7 @@ class YamnetTagger:
             bundle.extractall(tmp)
             graph = next(Path(tmp).rglob("*.onnx"))
             quant = scalar_initializers(graph.read_bytes(), QUANT_NAMES)
-            session = ort.InferenceSession(
-                str(graph), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            session = onnx_session(graph, self._threads)
         classes = session.get_outputs()[0].shape[-1]
         if classes != len(self.names):
             raise SceneseekError(
