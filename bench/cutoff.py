@@ -316,6 +316,15 @@ def _without(q: Ranked, video: str) -> Ranked:
     )
 
 
+def lost_for(half: Sequence[Ranked], score: Scorer, absent_below: float) -> Outcome:
+    """What putting ``absent_below`` of the absent-answer tops below costs: the lowest
+    threshold that does it, and the first correct hits that then fall under it."""
+    tops = sorted(score(t) for t in absent_tops(half) if t is not None)
+    passing = len(absent_tops(half)) - math.ceil(absent_below * len(absent_tops(half)))
+    threshold = tops[-passing - 1] + 1e-9 if passing < len(tops) else -math.inf
+    return outcome(half, lambda row: score(row) > threshold)
+
+
 def describe(o: Outcome) -> str:
     return f"{o.absent_below:4.0%} below, {o.lost:5.1%} lost"
 
@@ -354,6 +363,13 @@ def main() -> None:
         print(f"| {name:55} | " + _cells(cells))
     model = fit_logistic(tune, ADOPTED)
     threshold = choose_threshold(tune, model.probability, args.max_lost)
+    costs = [lost_for(h, model.probability, 0.8) for h in (tune, *([test] if test else []))]
+    print(
+        "\nthe adopted model at 80% absent-answer tops below: first correct hits lost "
+        + ", ".join(
+            f"{name} {c.lost:.1%}" for name, c in zip(("tune", "test"), costs, strict=False)
+        )
+    )
     print("\nadopt (sceneseek.toml, or the defaults in sceneseek/config.py):\n[search]")
     print(f"cutoff = {math.floor(threshold * 1e4) / 1e4}")
     print(f"cutoff_fraction = {choose_fraction(tune)}")
