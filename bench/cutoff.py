@@ -3,15 +3,15 @@ tune half, and compare it with simpler rules.
 
 Every query of a half runs through the engine as `sceneseek eval` runs it (cut-off off),
 and each of its top K moments gets the features the cut-off reads
-(``sceneseek/search/relevance.py``) and a label: relevant when it is a hit for one of the
-query's relevant intervals as the benchmark counts hits; every moment of an absent-answer
-query is irrelevant. A candidate is fitted on those moments; its threshold is the highest
-that loses at most ``--max-lost`` of the answerable queries' first correct hits, placed
-halfway down to the next value the half takes under it so that a little noise does not
-flip a query. Candidates are judged by leave-one-video-out cross-validation within the tune
-half (each video's moments scored by a candidate fitted, and thresholded, without them):
-what matters is how the cut-off carries to footage it never saw. The test half (if given)
-is only reported, with the tune half's fit.
+(``sceneseek/search/relevance.py``); an answerable query's first correct result is found
+as the benchmark scores hits. A candidate is fitted on the first correct results (which
+should pass), the results ranked above them and the absent-answer queries' tops (which
+should not); its threshold is the highest that loses at most ``--max-lost`` of the
+first correct hits, placed halfway down to the next value the half takes under it so that
+a little noise does not flip a query. Candidates are judged by leave-one-video-out
+cross-validation within the tune half (each video's moments scored by a candidate fitted,
+and thresholded, without them): what matters is how the cut-off carries to footage it
+never saw. The test half (if given) is only reported, with the tune half's fit.
 
 Candidates: the OR of thresholds the cut-off used to be (the list's standout, the best text
 cosine, the visual margin), without the standout, with one text threshold per modality;
@@ -36,7 +36,7 @@ import numpy as np
 from sceneseek import Config, Library
 from sceneseek.config import TEXT_MODALITIES
 from sceneseek.eval.benchmark import split_half
-from sceneseek.eval.metrics import Interval, matches_any, score_query
+from sceneseek.eval.metrics import Interval, score_query
 from sceneseek.eval.runner import Dataset, load_dataset
 from sceneseek.search.relevance import ALWAYS, FEATURES, RelevanceModel, features
 
@@ -49,15 +49,14 @@ Scorer = Callable[[Row], float]  # higher: more likely a good match
 
 @dataclass(frozen=True)
 class Ranked:
-    """One query's top K as the engine ranks them: each moment's features, video and
-    whether it is relevant, and the rank (0-based) of the first correct result (None: none
-    in the top K, which no cut-off can lose)."""
+    """One query's top K as the engine ranks them: each moment's features and video, and
+    the rank (0-based) of the first correct result (None: none in the top K, which no
+    cut-off can lose)."""
 
     query: str
     absent: bool
     rows: list[Row]
     videos: list[str]
-    relevant: list[bool]
     first_hit: int | None
 
 
@@ -81,7 +80,6 @@ def rank_half(dataset: Dataset, db: Path) -> list[Ranked]:
                     absent=query.absent,
                     rows=rows,
                     videos=[r.video for r in found],
-                    relevant=[not query.absent and matches_any(r, query.relevant) for r in found],
                     first_hit=first - 1 if first else None,
                 )
             )
@@ -245,16 +243,16 @@ def choose_fraction(half: Sequence[Ranked]) -> float:
     return next(f for f in FRACTIONS if all(x >= f for x in found))
 
 
-CURRENT = {"standout": 1.966, "text": 0.844, "visual": 0.005, "fraction": 0.45}
+PREVIOUS = {"standout": 1.966, "text": 0.844, "visual": 0.005, "fraction": 0.45}
 
 
-def current_rule(row: Row) -> bool:
+def previous_rule(row: Row) -> bool:
     """The cut-off the logistic model replaced, with the defaults it shipped with."""
     return (
-        row["standout"] >= CURRENT["standout"]
-        or text_best(row) >= CURRENT["text"]
-        or row.get("visual", -math.inf) >= CURRENT["visual"]
-    ) and row["fraction"] >= CURRENT["fraction"]
+        row["standout"] >= PREVIOUS["standout"]
+        or text_best(row) >= PREVIOUS["text"]
+        or row.get("visual", -math.inf) >= PREVIOUS["visual"]
+    ) and row["fraction"] >= PREVIOUS["fraction"]
 
 
 ADOPTED = ("words", "said", "visual", "keyword", "standout")
@@ -267,9 +265,9 @@ CANDIDATES: dict[str, Callable[[Sequence[Ranked], float], Scorer]] = {
     ),
     "logistic: every feature": logistic(FEATURES),
     "logistic: " + ", ".join(ADOPTED): logistic(ADOPTED),
-    "logistic: the same but standout": logistic(ADOPTED[:-1]),
-    "logistic: the same but said": logistic(tuple(n for n in ADOPTED if n != "said")),
-    "logistic: the same and sound": logistic((*ADOPTED, "sound")),
+    "logistic: the same without standout": logistic(ADOPTED[:-1]),
+    "logistic: the same without said": logistic(tuple(n for n in ADOPTED if n != "said")),
+    "logistic: the same with the sound cosine": logistic((*ADOPTED, "sound")),
     "logistic: per-modality text, visual, keyword, standout": logistic(
         (*TEXT_MODALITIES, "visual", "keyword", "standout")
     ),
@@ -311,7 +309,6 @@ def _without(q: Ranked, video: str) -> Ranked:
         q.absent,
         [q.rows[j] for j in keep],
         [q.videos[j] for j in keep],
-        [q.relevant[j] for j in keep],
         keep.index(first) if first is not None else None,
     )
 
@@ -347,9 +344,9 @@ def main() -> None:
     )
     columns = ("tune, in-sample", "tune, LOVO folds", "tune, LOVO pooled", "test")
     print(f"| {'candidate':55} | " + " | ".join(f"{c:20}" for c in columns) + " |")
-    current = [describe(outcome(tune, current_rule)), "-", "-"]
-    current.append(describe(outcome(test, current_rule)) if test else "-")
-    print(f"| {'current defaults (rule: standout | text | visual)':55} | " + _cells(current))
+    previous = [describe(outcome(tune, previous_rule)), "-", "-"]
+    previous.append(describe(outcome(test, previous_rule)) if test else "-")
+    print(f"| {'previous defaults (standout | text | visual)':55} | " + _cells(previous))
     for name, fit in CANDIDATES.items():
         score = fit(tune, args.max_lost)
         threshold = choose_threshold(tune, score, args.max_lost)

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from sceneseek import Config, Library
 from sceneseek.cli import app, print_results
 from sceneseek.config import TEXT_MODALITIES
+from sceneseek.errors import SceneseekError
 from sceneseek.eval.assets import AssetCache
 from sceneseek.eval.samples import SampleSet
 from sceneseek.search.engine import NEAREST_CLASSES
@@ -81,6 +82,11 @@ def test_the_model_and_its_threshold_come_from_the_config(indexed_copy: Path) ->
     moments = library.search("a cat", top_k=10).results
     assert [m.below_cutoff for m in moments] == [m.signals["visual"] < 0 for m in moments]
     assert not moments[0].below_cutoff and any(m.below_cutoff for m in moments)
+    # A misspelt feature is named, not read as missing evidence.
+    search["cutoff_model"] = {"weights": {"visaul": 1.0}}
+    typo = Library(indexed_copy, Config(search=search))  # type: ignore[arg-type]
+    with pytest.raises(SceneseekError, match="unknown features visaul"):
+        typo.search("a cat")
 
 
 def test_signals_are_evidence_of_fixed_meaning(indexed_copy: Path) -> None:
@@ -144,8 +150,7 @@ def ranked(rows: list[dict[str, float]], video: str, first_hit: int | None) -> R
     """A query's list of moments in one video; absent-answer when ``first_hit`` is -1."""
     absent = first_hit == -1
     hit = None if absent else first_hit
-    relevant = [j == hit for j in range(len(rows))]
-    return Ranked("q", absent, rows, [video] * len(rows), relevant, hit)
+    return Ranked("q", absent, rows, [video] * len(rows), hit)
 
 
 def test_fit_learns_what_separates_first_hits_from_absent_tops() -> None:

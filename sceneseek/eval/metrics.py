@@ -71,12 +71,6 @@ def _is_hit(result: Interval, target: Interval) -> bool:
     return shared + _EPS >= needed
 
 
-def matches_any(result: Interval, relevant: Sequence[Interval]) -> bool:
-    """Whether ``result`` is a hit for some relevant interval, credited or not (a second
-    result on an already credited interval is still a right answer, only not a new one)."""
-    return any(_is_hit(result, target) for target in relevant)
-
-
 def score_query(
     results: Sequence[Interval], relevant: Sequence[Interval], k: int = 10
 ) -> QueryScore:

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sceneseek.errors import SceneseekError
 from sceneseek.search.moments import Moment, standout
 
 # What a model may weigh (see ``Moment.signals``, filled in search/engine.py, and
@@ -66,6 +67,13 @@ class RelevanceModel:
     missing: Mapping[str, float]
     threshold: float
     min_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if unknown := sorted((self.weights.keys() | self.missing.keys()) - set(FEATURES)):
+            raise SceneseekError(
+                f"search.cutoff_model names unknown features {', '.join(unknown)};"
+                f" known: {', '.join(FEATURES)}"
+            )
 
     def probability(self, row: Mapping[str, float]) -> float:
         logit = self.bias + sum(
