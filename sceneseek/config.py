@@ -93,6 +93,27 @@ ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "peo
 TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people", "attributes")
 
 
+class CutoffModelConfig(BaseModel):
+    """Logistic regression giving a moment's probability of being a good match from
+    evidence of fixed meaning (search/relevance.py FEATURES). The defaults are fitted on
+    the benchmark's tune half by bench/cutoff.py, which prints them."""
+
+    bias: float = -8.7539
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "words": 8.9331,  # raw e5 cosine to the moment's speech or on-screen text
+            "said": -0.3448,  # it has speech or on-screen text at all
+            "visual": 24.3811,  # visual similarity less the query's nearest class names'
+            "keyword": 2.6756,  # fraction of the query's content words in the moment
+            "standout": 0.462,  # the list's top over the mean of the next nine
+        }
+    )
+    missing: dict[str, float] = Field(
+        default_factory=lambda: {"words": 0.8044, "visual": -0.0067, "keyword": 0.0486},
+        description="the value of a feature a moment has no evidence for (no such text)",
+    )
+
+
 class SearchConfig(BaseModel):
     """Ranking knobs; defaults are the ones the benchmark picked (docs/BENCHMARKS.md)."""
 
@@ -116,24 +137,17 @@ class SearchConfig(BaseModel):
         " (false pins the weights above)",
     )
     cutoff: float | None = Field(
-        1.966,
+        0.2273,
         ge=0,
+        le=1,
         description="relevance cut-off of text searches, so 'no good match' is an answer:"
-        " a moment is a good match when the top moment's score stands out from the next"
-        " nine's mean by at least this, or its own texts or frames pass"
-        " cutoff_text_similarity / cutoff_visual_margin; every other result is marked"
-        " below_cutoff (a weaker match); none: no cut-off. Chosen on the benchmark's tune"
-        " half by bench/cutoff.py, with the two below",
+        " a moment is a good match when cutoff_model gives it at least this probability;"
+        " every other result is marked below_cutoff (a weaker match); none: no cut-off."
+        " Chosen on the benchmark's tune half by bench/cutoff.py, with cutoff_model",
     )
-    cutoff_text_similarity: float = Field(
-        0.844,
-        description="a moment whose speech, on-screen text, sound tags, people or attributes"
-        " reach this raw cosine to the query (e5) is a good match",
-    )
-    cutoff_visual_margin: float = Field(
-        0.005,
-        description="a moment whose visual similarity comes within this of the mean of the"
-        " query's 5 nearest class names is a good match",
+    cutoff_model: CutoffModelConfig = Field(
+        default_factory=lambda: CutoffModelConfig(),
+        description="the logistic model the cut-off reads (search/relevance.py)",
     )
     cutoff_fraction: float = Field(
         0.45,

@@ -1,9 +1,12 @@
-"""The relevance cut-off on the real sample index: weak results are marked in the JSON and
+"""The relevance cut-off on the real sample index: the fitted model puts queries that
+nothing answers below it and real answers above, weak results are marked in the JSON and
 the CLI, searches by example are left alone, and alerts never fire on weak matches."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -14,99 +17,107 @@ from typer.testing import CliRunner
 from sceneseek import Config, Library
 from sceneseek.cli import app, print_results
 from sceneseek.config import TEXT_MODALITIES
+from sceneseek.errors import SceneseekError
 from sceneseek.eval.assets import AssetCache
 from sceneseek.eval.samples import SampleSet
 from sceneseek.search.engine import NEAREST_CLASSES
-from sceneseek.search.moments import Cutoff
+from sceneseek.search.relevance import RelevanceModel, features
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
-from cutoff import HalfScores, choose  # noqa: E402  (bench/ is not a package)
+from cutoff import Ranked, choose_threshold, fit_logistic, outcome  # noqa: E402  (bench/ is not a package)
 
-NEVER = 9.0  # no cosine, and no margin between two, reaches it
-
-
-def config(
-    cutoff: float | None, fraction: float = 0.0, text: float = NEVER, visual: float = NEVER
-) -> Config:
-    """A cut-off on the standout (and the fraction) alone, unless text/visual are given."""
-    search = {
-        "cutoff": cutoff,
-        "cutoff_fraction": fraction,
-        "cutoff_text_similarity": text,
-        "cutoff_visual_margin": visual,
-    }
-    return Config(search=search)  # type: ignore[arg-type]
+# Nothing in the sample media answers these (a cat photo, a street, a caption, a spoken
+# sentence about a shipment, a silent clip).
+ABSENT = ("a snake in the grass", "someone playing the violin")
 
 
-def splitting_fraction(library: Library, query: str, video: str | None = None) -> float:
-    """A fraction of the top score that keeps the top result and drops the last: the tests
-    do not depend on the defaults, which the benchmark chooses."""
-    scores = [m.score for m in library.search(query, top_k=10, video=video).results]
-    assert len(scores) >= 2 and scores[0] > scores[-1], scores
-    return (1 + scores[-1] / scores[0]) / 2
+def test_queries_nothing_answers_fall_below_the_default_cutoff(indexed_copy: Path) -> None:
+    """The shipped model, on footage it was not fitted on: the cat and the spoken sentence
+    are good matches, queries about things the samples do not show are not."""
+    library = Library(indexed_copy)
+    for query in ("a cat", "the shipment will arrive late on friday"):
+        top = library.search(query, top_k=10).results[0]
+        assert not top.below_cutoff and top.relevance is not None and top.relevance > 0.9, query
+    for query in ABSENT:
+        results = library.search(query, top_k=10).results
+        assert results and all(m.below_cutoff for m in results), query
 
 
 def test_results_below_the_cutoff_are_marked(indexed_copy: Path) -> None:
-    fraction = splitting_fraction(Library(indexed_copy), "a cat")
-    library = Library(indexed_copy, config(0.0, fraction))
+    library = Library(indexed_copy)
     answer = library.search("a cat", top_k=10).to_dict()
+    search = library.config.search
+    assert answer["cutoff"]["min_relevance"] == search.cutoff
+    assert answer["cutoff"]["min_fraction"] == search.cutoff_fraction
     top = answer["results"][0]["score"]
-    assert answer["cutoff"]["min_fraction"] == fraction and answer["cutoff"]["standout"] > 0
     marks = [r["below_cutoff"] for r in answer["results"]]
-    assert marks == [r["score"] < fraction * top for r in answer["results"]]
-    assert not marks[0] and marks[-1] and marks == sorted(marks)
-    # A top that does not stand out from the next nine by the cut-off: no good match.
-    rise = answer["cutoff"]["standout"]
-    weak = Library(indexed_copy, config(rise + 0.01)).search("a cat", top_k=3).to_dict()
-    assert all(r["below_cutoff"] for r in weak["results"])
-    assert weak["cutoff"]["standout"] == rise  # the same for any page size
+    assert marks == [
+        r["relevance"] < search.cutoff or r["score"] < search.cutoff_fraction * top
+        for r in answer["results"]
+    ]
+    assert not marks[0] and any(marks)
+    # The probability is the configured model's on the moments' features.
+    moments = library.search("a cat", top_k=10).results
+    fitted = search.cutoff_model
+    model = RelevanceModel(fitted.weights, fitted.bias, fitted.missing, search.cutoff)
+    expected = [model.probability(row) for row in features(moments)]
+    assert [r["relevance"] for r in answer["results"]] == [round(p, 4) for p in expected]
     # Searching by a picture scores on another scale: no cut-off there.
     picture = AssetCache().skimage_images()["chelsea"].path.read_bytes()
     by_image = library.search(image=picture, top_k=10).to_dict()
     assert by_image["cutoff"] is None and not any(r["below_cutoff"] for r in by_image["results"])
-    unset = Library(indexed_copy, config(None, 1.0))
-    assert not any(m.below_cutoff for m in unset.search("a cat", top_k=10).results)
+    unset = Library(indexed_copy, Config(search={"cutoff": None}))  # type: ignore[arg-type]
+    assert not any(m.below_cutoff for m in unset.search(ABSENT[0], top_k=10).results)
 
 
-def test_evidence_of_fixed_meaning_passes_the_cutoff(indexed_copy: Path) -> None:
-    """Each moment's text similarity is its best raw cosine to the query among the text
-    modalities, its visual margin its visual similarity less the mean of the query's
-    nearest class names; either lets a moment pass when the top does not stand out."""
-    library = Library(indexed_copy, config(None))
+def test_the_model_and_its_threshold_come_from_the_config(indexed_copy: Path) -> None:
+    """A model that reads the visual margin alone, at even odds: a moment passes exactly
+    when its frames come within the margin of the query's nearest class names."""
+    search = {
+        "cutoff": 0.5,
+        "cutoff_fraction": 0.0,
+        "cutoff_model": {"bias": 0.0, "weights": {"visual": 1000.0}, "missing": {}},
+    }
+    library = Library(indexed_copy, Config(search=search))  # type: ignore[arg-type]
+    moments = library.search("a cat", top_k=10).results
+    assert [m.below_cutoff for m in moments] == [m.signals["visual"] < 0 for m in moments]
+    assert not moments[0].below_cutoff and any(m.below_cutoff for m in moments)
+    # A misspelt feature is named, not read as missing evidence.
+    search["cutoff_model"] = {"weights": {"visaul": 1.0}}
+    typo = Library(indexed_copy, Config(search=search))  # type: ignore[arg-type]
+    with pytest.raises(SceneseekError, match="unknown features visaul"):
+        typo.search("a cat")
+
+
+def test_signals_are_evidence_of_fixed_meaning(indexed_copy: Path) -> None:
+    """Each moment's signals: per text modality its raw cosine to the query, its visual
+    similarity less the mean of the query's nearest class names, and the fraction of the
+    query's content words it contains."""
+    library = Library(indexed_copy, Config(search={"cutoff": None}))  # type: ignore[arg-type]
     moments = library.search("a cat", top_k=10).results
     query = library.encoders.text.embed_queries(["a cat"])[0]
     classes = np.sort(library.encoders.background @ query)[-NEAREST_CLASSES:].mean()
     for moment in moments:
         stored = library.index_store.segment_vectors(moment.segments[0].id)
-        texts = [float(stored[m] @ query) for m in TEXT_MODALITIES if m in stored]
-        assert moment.text_similarity is not None and texts
-        assert np.isclose(moment.text_similarity, max(texts), atol=1e-5)
-        assert moment.visual_margin is not None
-        assert np.isclose(moment.visual_margin, stored["visual"] @ query - classes, atol=1e-5)
-    # The cat's frames name the query's class: its margin passes where the others' do not.
-    margins = sorted((m.visual_margin for m in moments), reverse=True)  # type: ignore[arg-type]
-    visual = (margins[0] + margins[-1]) / 2
-    marked = Library(indexed_copy, config(1e6, visual=visual)).search("a cat", top_k=10)
-    assert [m.below_cutoff for m in marked.results] == [
-        m.visual_margin < visual
-        for m in marked.results  # type: ignore[operator]
-    ]
-    assert not marked.results[0].below_cutoff and any(m.below_cutoff for m in marked.results)
-    answer = marked.to_dict()["cutoff"]
-    assert answer["min_visual_margin"] == visual and answer["min_text_similarity"] == NEVER
-    texts = sorted(m.text_similarity for m in moments if m.text_similarity is not None)
-    lowest = Library(indexed_copy, config(1e6, text=texts[0])).search("a cat", top_k=10)
-    assert all(m.below_cutoff == (m.text_similarity is None) for m in lowest.results)
+        texts = {m: float(stored[m] @ query) for m in TEXT_MODALITIES if m in stored}
+        assert texts and texts.keys() == moment.signals.keys() - {"visual", "keyword"}
+        for modality, cosine in texts.items():
+            assert np.isclose(moment.signals[modality], cosine, atol=1e-5)
+        assert np.isclose(moment.signals["visual"], stored["visual"] @ query - classes, atol=1e-5)
+    # "a" is a function word: "cat" is the query's one content word.
+    for moment in moments:
+        best = moment.segments[0]
+        texts = [o.text for items in best.observations.values() for o in items]
+        said = " ".join([*texts, *(name for name, _ in best.labels)]).lower()
+        assert moment.signals["keyword"] == (1.0 if re.search(r"\bcat\b", said) else 0.0)
+    assert moments[0].signals["keyword"] == 1.0
+    row = features(moments)[0]
+    assert row["said"] == (1.0 if {"speech", "ocr"} & row.keys() else 0.0)
 
 
 def test_cli_separates_the_weaker_matches(indexed_copy: Path) -> None:
-    fraction = splitting_fraction(Library(indexed_copy), "a cat")
-    env = {
-        "SCENESEEK_SEARCH__CUTOFF": "0",
-        "SCENESEEK_SEARCH__CUTOFF_FRACTION": str(fraction),
-        "COLUMNS": "200",
-    }
     runner = CliRunner()
+    env = {"COLUMNS": "200"}
     shown = runner.invoke(app, ["search", "a cat", "--db", str(indexed_copy)], env=env)
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
@@ -114,7 +125,7 @@ def test_cli_separates_the_weaker_matches(indexed_copy: Path) -> None:
         i for i, line in enumerate(lines) if "weaker matches below the cut-off" in line
     )
     assert any("photos.mp4" in line for line in lines[:separator])
-    assert "above the relevance cut-off" in shown.output
+    assert "(1 above the relevance cut-off)" in shown.output
     as_json = runner.invoke(app, ["search", "a cat", "--db", str(indexed_copy), "--json"], env=env)
     results = json.loads(as_json.stdout)["results"]
     assert not results[0]["below_cutoff"] and results[-1]["below_cutoff"]
@@ -122,42 +133,58 @@ def test_cli_separates_the_weaker_matches(indexed_copy: Path) -> None:
 
 def test_alerts_do_not_fire_below_the_cutoff(indexed_copy: Path, samples: SampleSet) -> None:
     """An alert runs the search on the new video alone; its weaker matches are no events,
-    whatever the alert's own threshold."""
+    whatever the alert's own threshold, and an alert for something absent stays quiet."""
     video = str(samples.photos.resolve())
-    fraction = splitting_fraction(Library(indexed_copy), "a cat", video)
-    library = Library(indexed_copy, config(0.0, fraction))
+    library = Library(indexed_copy)
     every = library.search("a cat", top_k=50, video=video).results
     library.add_alert("a cat", threshold=0.0)
+    library.add_alert(ABSENT[0], threshold=0.0)
     fired = library.check_alerts(video)
     strong = [m for m in every if not m.below_cutoff]
     assert fired and len(fired) == len(strong) < len(every)
     assert {e.start for e in fired} == {round(m.start, 2) for m in strong}
+    assert {e.query for e in fired} == {"a cat"}
 
 
-def test_choice_keeps_first_hits_and_rejects_absent_tops() -> None:
-    inf = float("inf")
-    # (standout, text similarity, visual margin): absent-answer tops, then first hits.
-    tune = HalfScores(
-        absent=[(0.5, 0.80, -0.05), (0.9, 0.85, -0.06), (3.0, 0.79, -0.07), None],
-        first_hits=[
-            ((5.0, 0.70, -0.08), 1.0),  # stands out
-            ((1.0, 0.90, -0.09), 0.5),  # a text says it
-            ((0.8, 0.75, -0.01), 0.3),  # the frames show it
-            ((0.6, 0.82, -inf), 1.0),  # a text comes close; no visual evidence
-            None,
-        ],
+def ranked(rows: list[dict[str, float]], video: str, first_hit: int | None) -> Ranked:
+    """A query's list of moments in one video; absent-answer when ``first_hit`` is -1."""
+    absent = first_hit == -1
+    hit = None if absent else first_hit
+    return Ranked("q", absent, rows, [video] * len(rows), hit)
+
+
+def test_fit_learns_what_separates_first_hits_from_absent_tops() -> None:
+    """Answerable queries whose first correct result has matching words, behind wrong
+    results that have none, and absent-answer queries whose tops stand out as much:
+    the fit weighs the words, not the standout, and its threshold keeps every first hit."""
+    half = []
+    for i in range(12):
+        wrong = {"words": 0.78 + 0.002 * i, "standout": 2.0 + i / 10}
+        right = {"words": 0.88 + 0.003 * i, "standout": 2.0 + i / 10}
+        half.append(ranked([wrong, right], f"v{i % 3}", 1))
+        half.append(ranked([{"words": 0.80 - 0.002 * i, "standout": 2.0 + i / 10}], "v", -1))
+    model = fit_logistic(half, ("words", "standout"))
+    assert model.weights["words"] > 0 and abs(model.weights["standout"]) < model.weights["words"]
+    threshold = choose_threshold(half, model.probability, 0.0)
+    result = outcome(half, lambda row: model.probability(row) >= threshold)
+    assert result.lost == 0 and result.absent_below == 1.0
+    # No words at all (no speech, no caption) counts as the wrong answers' mean.
+    assert math.isclose(
+        model.missing["words"],
+        np.mean([0.78 + 0.002 * i for i in range(12)] + [0.80 - 0.002 * i for i in range(12)]),
     )
-    # Losing none: every feature at most the lowest first hit that needs it. The fraction
-    # is the largest that keeps all (one sits at 0.3 of its top); each threshold sits
-    # halfway down to the next value the half takes under it.
-    chosen = choose(tune, 0.0)
-    assert chosen == Cutoff(4.0, 0.81, -0.03, 0.3)
-    assert tune.lost(chosen) == 0 and tune.absent_below(chosen) == 3 / 4
-    # Allowed to lose one of five: dropping the close text rejects the second absent top.
-    looser = choose(tune, 0.2)
-    assert looser == Cutoff(4.0, 0.875, -0.03, 0.3)
-    assert tune.lost(looser) == 1 / 5 and tune.absent_below(looser) == 1.0
-    assert tune.absent_below(Cutoff(inf, inf, inf, 0.0)) == 1.0
+
+
+def test_threshold_loses_at_most_the_allowed_first_hits() -> None:
+    """The highest threshold that loses at most the allowed share of first hits, halfway
+    down to the next score the half takes under it."""
+    scores = [0.9, 0.7, 0.5, 0.3]  # first hits' scores
+    half = [ranked([{"s": s}], "v", 0) for s in scores] + [ranked([{"s": 0.6}], "v", -1)]
+    score = lambda row: row["s"]  # noqa: E731
+    assert choose_threshold(half, score, 0.0) == 0.3  # nothing under it
+    assert choose_threshold(half, score, 0.25) == 0.4  # lose the 0.3: halfway 0.5 down to it
+    # lose two: halfway from 0.7 down to the absent top at 0.6
+    assert choose_threshold(half, score, 0.5) == pytest.approx(0.65)
 
 
 def test_cli_lists_good_matches_before_weaker_ones(capsys: pytest.CaptureFixture[str]) -> None:
@@ -177,7 +204,7 @@ def test_cli_lists_good_matches_before_weaker_ones(capsys: pytest.CaptureFixture
     response = {
         "query": "a cat",
         "took_ms": 1.0,
-        "cutoff": {"min_standout": 1.0},
+        "cutoff": {"min_relevance": 0.2, "min_fraction": 0.45},
         "results": [result("street.mp4", True), result("cat.mp4", False)],
         "filters": {"from_query": []},
     }

@@ -301,8 +301,8 @@ def test_weaker_matches_are_collapsed_behind_a_toggle(
         assert toggle.get_attribute("aria-expanded") == "true" and toggle.text.startswith("Hide")
         toggle.click()
         assert not any(card.is_displayed() for card in weak)
-    # A top that does not stand out and no evidence that passes: no good match at all.
-    nothing = {"cutoff": 1e6, "cutoff_text_similarity": 9.0, "cutoff_visual_margin": 9.0}
+    # A model that finds no evidence anywhere: no good match at all.
+    nothing = {"cutoff_model": {"bias": -10.0, "weights": {}}}
     with serve(db, config=Config(search=nothing)) as url:  # type: ignore[arg-type]
         browser.get(f"{url}/")
         wait_for(browser, lambda d: "segments" in d.find_element(By.ID, "health").text)

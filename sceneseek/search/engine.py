@@ -7,7 +7,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,8 +26,9 @@ from sceneseek.index.base import (
 )
 from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
-from sceneseek.search.moments import RUNNERS_UP, Cutoff, Moment, mark_below_cutoff, merge
+from sceneseek.search.moments import RUNNERS_UP, Moment, merge, standout
 from sceneseek.search.query_parser import Chip
+from sceneseek.search.relevance import RelevanceModel
 
 MAX_QUERY_CHARS = 1000
 MIN_REFERENCE = 500
@@ -179,18 +180,23 @@ class Searcher:
             max_seconds=self.config.max_moment_seconds,
         )
         cutoff = None
-        # Chosen on text queries; searches by example score on other scales.
+        # Fitted on text queries; searches by example score on other scales.
         if text is not None:
-            self._relevance_evidence(ranked_moments, ranked, query_vectors)
+            self._relevance_evidence(ranked_moments, ranked, query_vectors, text)
             if self.config.cutoff is not None:
-                rule = Cutoff(
+                fitted = self.config.cutoff_model
+                RelevanceModel(
+                    fitted.weights,
+                    fitted.bias,
+                    fitted.missing,
                     self.config.cutoff,
-                    self.config.cutoff_text_similarity,
-                    self.config.cutoff_visual_margin,
                     self.config.cutoff_fraction,
-                )
-                rise = mark_below_cutoff(ranked_moments, rule)
-                cutoff = {**asdict(rule), "standout": round(rise, 4)}
+                ).mark(ranked_moments)
+                cutoff = {
+                    "min_relevance": self.config.cutoff,
+                    "min_fraction": self.config.cutoff_fraction,
+                    "standout": round(standout(ranked_moments), 4),
+                }
         moments = ranked_moments[offset:wanted]
         for moment in moments:
             _explain(moment, ranked, text or "")
@@ -202,24 +208,32 @@ class Searcher:
         moments: list[Moment],
         ranked: dict[str, list[tuple[int, float]]],
         query_vectors: dict[str, np.ndarray],
+        words: str,
     ) -> None:
-        """Give each moment the evidence the cut-off reads besides the score, from the
-        similarities already ranked: its best text cosine, and its visual similarity less
-        the mean of the query's ``NEAREST_CLASSES`` class-name similarities (the background
-        vocabulary is the class names a ConSE visual vector is a mixture of; a visual
-        encoder in another space gets no margin)."""
+        """Give each moment the evidence of fixed meaning the cut-off reads besides the
+        scores (``Moment.signals``), from the similarities already ranked: its best
+        segment's raw cosine to the query per text modality; its visual similarity less
+        the mean of the query's ``NEAREST_CLASSES`` class-name similarities (the
+        background vocabulary is the class names a ConSE visual vector is a mixture of; a
+        visual encoder in another space gets no margin); and the fraction of the query's
+        content words it contains."""
         raw = {m: dict(scores) for m, scores in ranked.items()}
-        texts = [raw[m] for m in raw if m in TEXT_MODALITIES]
+        content = _content_words(words)
         nearest = None
         visual = query_vectors.get("visual")
         classes = self.encoders.background
         if visual is not None and classes.shape[1] == visual.shape[0]:
             nearest = float(np.sort(classes @ visual)[-NEAREST_CLASSES:].mean())
         for moment in moments:
-            best = moment.segments[0].id
-            moment.text_similarity = max((s[best] for s in texts if best in s), default=None)
-            if nearest is not None and best in raw.get("visual", {}):
-                moment.visual_margin = raw["visual"][best] - nearest
+            best = moment.segments[0]
+            signals: dict[str, float] = {
+                m: raw[m][best.id] for m in TEXT_MODALITIES if best.id in raw.get(m, {})
+            }
+            if nearest is not None and best.id in raw.get("visual", {}):
+                signals["visual"] = raw["visual"][best.id] - nearest
+            if content:
+                signals["keyword"] = len(_matched_words(words, best)) / len(content)
+            moment.signals = signals
 
     def _keyword_fields(self) -> tuple[str, ...]:
         """BM25 columns: the enabled text modalities, and visual class names."""
@@ -358,8 +372,13 @@ def _matched_words(query: str, segment: StoredSegment) -> list[str]:
         )
     )
     present = set(re.findall(r"\w+", haystack))
+    return [w for w in _content_words(query) if w in present]
+
+
+def _content_words(query: str) -> list[str]:
+    """The query's distinct words that say something (accents ignored), in order."""
     words = dict.fromkeys(re.findall(r"\w+", _fold(query)))
-    return [w for w in words if w in present and w not in STOPWORDS]
+    return [w for w in words if w not in STOPWORDS]
 
 
 def _fold(text: str) -> str:

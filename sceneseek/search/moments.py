@@ -17,10 +17,11 @@ class Moment:
     segments: list[StoredSegment] = field(default_factory=list)
     contributions: dict[str, float] = field(default_factory=dict)  # of the best segment
     evidence: dict[str, Any] = field(default_factory=dict)
-    below_cutoff: bool = False  # a weak match: its score is under the search's cut-off
-    # What the cut-off reads besides the score (None: no such evidence for this moment).
-    text_similarity: float | None = None  # best raw e5 cosine of the query to its texts
-    visual_margin: float | None = None  # visual similarity minus the query's best classes'
+    below_cutoff: bool = False  # a weak match: under the search's relevance cut-off
+    relevance: float | None = None  # the cut-off's probability that it is a good match
+    # Evidence of fixed meaning the cut-off reads besides the scores, by feature name
+    # (search/relevance.py FEATURES); a feature the moment has no evidence for is absent.
+    signals: dict[str, float] = field(default_factory=dict)
 
     @property
     def shown(self) -> StoredSegment:
@@ -40,6 +41,7 @@ class Moment:
             "end": round(self.end, 2),
             "score": round(self.score, 4),
             "below_cutoff": self.below_cutoff,
+            "relevance": round(self.relevance, 4) if self.relevance is not None else None,
             "evidence": self.evidence,
             "keyframe": round(self.shown.keyframe, 2),
             "thumbnail_segment_id": self.shown.id,
@@ -61,51 +63,6 @@ def standout(moments: list[Moment]) -> float:
         return 0.0
     runners = [m.score for m in moments[1 : RUNNERS_UP + 1]]
     return moments[0].score - sum(runners) / len(runners)
-
-
-@dataclass(frozen=True)
-class Cutoff:
-    """When a moment counts as a good match. The fused score does not compare across
-    queries or libraries (each modality is standardised per query against the library's
-    own vectors, so a query that nothing answers still finds its least-bad segments
-    several deviations up), so the cut-off reads evidence whose meaning is fixed: a
-    moment passes when any of these holds, and it scores at least ``min_fraction`` of
-    the top.
-
-    - the list's top stands out from its runners-up by ``min_standout`` (a clear answer);
-    - a text of the moment (speech, on-screen text, sound tags, people, attributes) is
-      as close to the query as ``min_text_similarity``, a raw e5 cosine, which means the
-      same in every library;
-    - its visual similarity comes within ``min_visual_margin`` of the query's similarity
-      to its own nearest class names (a fixed vocabulary): the frames show what the query
-      names about as well as the classifier's vocabulary can say it."""
-
-    min_standout: float
-    min_text_similarity: float
-    min_visual_margin: float
-    min_fraction: float
-
-    def passes(self, moment: Moment, rise: float) -> bool:
-        return self.accepts(rise, moment.text_similarity, moment.visual_margin)
-
-    def accepts(self, rise: float, text: float | None, visual: float | None) -> bool:
-        """The rule on its three readings (None: that evidence is absent)."""
-        return (
-            rise >= self.min_standout
-            or (text is not None and text >= self.min_text_similarity)
-            or (visual is not None and visual >= self.min_visual_margin)
-        )
-
-
-def mark_below_cutoff(moments: list[Moment], cutoff: Cutoff) -> float:
-    """Mark the moments that are no good match (see ``Cutoff``). Returns the list's
-    standout."""
-    rise = standout(moments)
-    for moment in moments:
-        moment.below_cutoff = (
-            not cutoff.passes(moment, rise) or moment.score < cutoff.min_fraction * moments[0].score
-        )
-    return rise
 
 
 def merge(
