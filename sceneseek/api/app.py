@@ -59,6 +59,7 @@ from sceneseek.errors import (
 )
 from sceneseek.index.keys import KeyStore
 from sceneseek.library import Library
+from sceneseek.local_server import Announcement, withdraw
 from sceneseek.media.picture import read_header
 from sceneseek.paths import is_within, shown, user_path
 
@@ -93,9 +94,10 @@ class ApiSettings:
     key_failure_window_s: float = 60.0
     login_days: int = 30  # how long the web UI's HttpOnly key cookie lasts
     cors_origins: tuple[str, ...] = ()  # none: browsers refuse cross-origin calls
-    # The token `serve` announced to CLI searches on this machine (sceneseek.local_server);
-    # None: no local search route.
-    local_token: str | None = None
+    # What `serve` announced to CLI searches on this machine (sceneseek.local_server):
+    # the local search route answers its token, and shutting down withdraws it. None: no
+    # local search route.
+    announcement: Announcement | None = None
 
 
 # -- response and request models (for validation and the OpenAPI docs) -----------------
@@ -458,6 +460,10 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     async def lifespan(_: FastAPI) -> Any:
         yield
         jobs.close()
+        if settings.announcement is not None:
+            # Here, not after the server returns: uvicorn ends the process by re-raising
+            # the SIGTERM it stopped on.
+            withdraw(library.path, settings.announcement)
 
     app = FastAPI(
         title="sceneseek",
@@ -669,8 +675,8 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
             raise _not_found("segment", segment_id) from None
         return run_search(params, similar_to=segment_id)
 
-    if settings.local_token is not None:
-        token = settings.local_token
+    if settings.announcement is not None:
+        token = settings.announcement.token
 
         @app.post(LOCAL_SEARCH_PATH, include_in_schema=False)
         async def local_search(request: Request) -> Response:

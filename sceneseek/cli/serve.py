@@ -74,7 +74,7 @@ def serve(
         keys=keys,
         require_keys=exposed,
         cors_origins=tuple(cors_origin or ()),
-        local_token=announcement.token if announcement else None,
+        announcement=announcement,
     )
     try:
         api = create_app(library, settings)
