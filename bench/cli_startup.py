@@ -8,7 +8,8 @@ fresh process with PYTHONPATH set to the code measured: this checkout ("after") 
 with ``--before``, another checkout of the package (e.g. ``git archive main`` unpacked),
 alternating one run of each so that load drifts hit both alike. Every case runs once
 unmeasured first (bytecode compiled, model caches written), then N times; the table has
-the median and p90 of each, and the load average before and after. The index is one
+the median and p90 of each, wall and CPU (user + system), and the load average before
+and after. The index is one
 10-second sample video (sceneseek.eval.samples), built in --work on the first run.
 """
 
@@ -16,19 +17,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
+import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_latency import free_port, percentile, start_server  # noqa: E402
 
-from sceneseek.eval.samples import build_sample_media
-from sceneseek.local_server import read_announcement
+from sceneseek.eval.samples import build_sample_media  # noqa: E402
+from sceneseek.local_server import read_announcement  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY = Path(sys.executable).parent / "sceneseek"
@@ -47,44 +48,22 @@ def runner(tree: Path) -> Callable[..., subprocess.CompletedProcess[bytes]]:
     return run
 
 
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(action: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU (user + system, of the child) milliseconds of one run: on a loaded
+    machine the CPU time is the steadier figure."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     action()
-    return (time.perf_counter() - start) * 1000
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall * 1000, cpu * 1000
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(tree: Path, db: Path) -> subprocess.Popen[bytes]:
-    port = free_port()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the server runs
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    command = [str(ENTRY), "serve", "--db", str(db), "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"server exited: {log.read().decode(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                if read_announcement(db) is None:
-                    raise RuntimeError("the server did not announce itself in the index dir")
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("server did not answer within 180 s")
-
-
-def summary(values: list[float]) -> str:
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return f"{statistics.median(ordered):.0f} / {p90:.0f}"
+def summary(runs: list[tuple[float, float]]) -> str:
+    wall, cpu = [w for w, _ in runs], [c for _, c in runs]
+    return (
+        f"{statistics.median(wall):.0f} / {percentile(wall, 0.9):.0f}"
+        f" ({statistics.median(cpu):.0f} / {percentile(cpu, 0.9):.0f})"
+    )
 
 
 def main() -> None:
@@ -108,7 +87,7 @@ def main() -> None:
         "cold `search` in-process (`--json`)": lambda run: run(*search),
     }
     load_before = os.getloadavg()
-    times: dict[tuple[str, str], list[float]] = {}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for case, action in cases.items():
         for run in runs.values():
             action(run)  # unmeasured: bytecode, caches
@@ -116,8 +95,10 @@ def main() -> None:
             for name, run in runs.items():
                 times.setdefault((case, name), []).append(timed(lambda: action(run)))  # noqa: B023
     served = "`search` answered by a running `serve`"
-    server = start_server(ROOT, db)
+    server = start_server(db, free_port())  # this checkout's serve
     try:
+        if read_announcement(db) is None:
+            raise RuntimeError(f"the server did not announce itself in {db}")
         runs["after"](*search)
         times[(served, "after")] = [timed(lambda: runs["after"](*search)) for _ in range(args.runs)]
     finally:
@@ -127,7 +108,7 @@ def main() -> None:
     columns = list(trees)
     print(f"{args.runs} runs each; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs\n")
-    print("| case (wall ms, median / p90) | " + " | ".join(columns) + " |")
+    print("| case: wall ms, median / p90 (CPU ms, median / p90) | " + " | ".join(columns) + " |")
     print("| --- |" + " --- |" * len(columns))
     for case in [*cases, served]:
         cells = [summary(times[(case, n)]) if (case, n) in times else "—" for n in columns]
