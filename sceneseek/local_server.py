@@ -17,13 +17,12 @@ settings answers 412 instead of other results. On anything but a 200 the caller 
 None and searches in-process, which prints the same results, and the same errors, as
 before; so does a stale file, a dead server, or one that answers late.
 
-Standard library only: this runs before any model could load.
+Standard library only, imported where used: this module loads with every command.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import logging
 import os
@@ -122,6 +121,8 @@ def search_request(
 def ask_server(db: Path, body: str) -> dict[str, Any] | None:
     """The search response of a live server on ``db``, or None: no server, or it could
     not or would not answer (the caller then searches in-process)."""
+    import http.client  # here: every other command, --help too, does without it
+
     announcement = read_announcement(db)
     if announcement is None:
         return None
