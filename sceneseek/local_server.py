@@ -118,14 +118,11 @@ def search_request(
     return json.dumps(asked)
 
 
-def ask_server(db: Path, body: str) -> dict[str, Any] | None:
-    """The search response of a live server on ``db``, or None: no server, or it could
-    not or would not answer (the caller then searches in-process)."""
+def ask_server(announcement: Announcement, body: str) -> dict[str, Any] | None:
+    """The search response of the announced server, or None when it could not or would
+    not answer (the caller then searches in-process)."""
     import http.client  # here: every other command, --help too, does without it
 
-    announcement = read_announcement(db)
-    if announcement is None:
-        return None
     connection = http.client.HTTPConnection(
         announcement.host, announcement.port, timeout=CONNECT_TIMEOUT_S
     )

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sceneseek.eval.assets import AssetCache
 from sceneseek.index.keys import KeyStore
 from sceneseek.local_server import (
     ANNOUNCEMENT,
@@ -173,6 +174,8 @@ def test_search_through_serve_prints_the_same_and_falls_back(indexed_copy: Path)
     query = ("a cat", "--top-k", "3")
     alone, served = cli_search(db, *query)
     assert not served and alone["results"]
+    picture = ("--image", str(AssetCache().skimage_images()["chelsea"].path), "--top-k", "3")
+    alone_by_picture, _ = cli_search(db, *picture)
     keys = KeyStore(db)
     keys.add("admin", "operator")  # the local token must work even when keys exist
     keys.close()
@@ -198,6 +201,7 @@ def test_search_through_serve_prints_the_same_and_falls_back(indexed_copy: Path)
         assert announcement is not None and announcement.pid == server.pid
 
         assert cli_search(db, *query) == (alone, True)
+        assert cli_search(db, *picture) == (alone_by_picture, True)
 
         # Only with the token; and a command with other settings is sent back.
         url = base + SEARCH_PATH

@@ -20,7 +20,7 @@ from sceneseek.cli.common import (
     opened,
     out,
 )
-from sceneseek.local_server import ask_server, search_request
+from sceneseek.local_server import ask_server, read_announcement, search_request
 
 
 def search(
@@ -101,12 +101,15 @@ def _served(
     """The answer of a `serve` running on ``db`` with the same settings, if there is one
     and it answers; None otherwise, and for anything the in-process search reports as an
     error (an unreadable picture among them), so the error reads the same."""
+    announcement = read_announcement(db)
+    if announcement is None:
+        return None
     try:
         picture = image.read_bytes() if image else None
     except OSError:
         return None
     body = search_request(db, fingerprint, picture, {**arguments, "video": _indexed_path(video)})
-    return ask_server(db, body)
+    return ask_server(announcement, body)
 
 
 def print_results(response: dict[str, object]) -> None:

@@ -85,7 +85,7 @@ def serve(
     except SceneseekError as exc:
         raise fail(str(exc)) from None
     finally:
-        if announcement:
+        if announcement:  # the app withdraws it on shutdown; this covers a failed start
             withdraw(db, announcement)
         keys.close()
         library.close()
