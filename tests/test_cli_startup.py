@@ -211,6 +211,8 @@ def test_search_through_serve_prints_the_same_and_falls_back(indexed_copy: Path)
         assert httpx.post(url, json=asked, headers=wrong, timeout=30).status_code == 403
         right = {TOKEN_HEADER: announcement.token}
         assert httpx.post(url, json=asked, headers=right, timeout=30).status_code == 412
+        bad_picture = {**asked, "image": "not base64!"}
+        assert httpx.post(url, json=bad_picture, headers=right, timeout=30).status_code == 422
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)

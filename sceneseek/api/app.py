@@ -687,13 +687,14 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
                 raise HTTPException(403, "only a sceneseek command on this machine may ask here")
             try:
                 asked = LocalSearchIn.model_validate_json(await request.body())
+                picture = asked.image
+                image = base64.b64decode(picture, validate=True) if picture is not None else None
             except ValueError:
                 raise HTTPException(422, "not a local search request") from None
             same = (str(library.path.resolve()), library.config.fingerprint())
             if (asked.db, asked.config) != same:
                 raise HTTPException(412, "another index or other settings: search in-process")
             arguments = asked.model_dump(exclude={"db", "config", "image"})
-            image = base64.b64decode(asked.image) if asked.image is not None else None
             try:
                 response = await run_in_threadpool(
                     lambda: locked(library.search, image=image, **arguments)
