@@ -8,6 +8,7 @@ then the defaults below.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,11 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+# Defined apart so the CLI's help can list them without pydantic; still importable here.
+from sceneseek.modalities import ALL_MODALITIES as ALL_MODALITIES
+from sceneseek.modalities import TEXT_MODALITIES as TEXT_MODALITIES
+from sceneseek.modalities import Modality as Modality
 
 
 class SegmentConfig(BaseModel):
@@ -86,11 +92,6 @@ class MetadataConfig(BaseModel):
         description="regex with named groups camera, zone, start (YYYYmmddTHHMMSS)",
     )
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
-
-
-Modality = Literal["visual", "speech", "ocr", "sound", "people", "attributes"]
-ALL_MODALITIES: tuple[Modality, ...] = ("visual", "speech", "ocr", "sound", "people", "attributes")
-TEXT_MODALITIES: tuple[Modality, ...] = ("speech", "ocr", "sound", "people", "attributes")
 
 
 class CutoffModelConfig(BaseModel):
@@ -308,6 +309,11 @@ class Config(BaseSettings):
         description="derived, re-computable data such as class-name embeddings",
     )
     threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    def fingerprint(self) -> str:
+        """A digest of every setting: a process with the same one searches alike (a CLI
+        search lets a running `serve` answer only then)."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     @classmethod
     def settings_customise_sources(

@@ -107,7 +107,7 @@ class Encoders:
     @cached_property
     def language(self) -> LanguageDetector:
         """Language detection, and Apertium translation into English."""
-        return configured(self.config.language)
+        return configured(self.config.language, self.config.cache_dir)
 
     @cached_property
     def background(self) -> np.ndarray:

@@ -17,7 +17,7 @@ from sceneseek.eval.compose import Caption, Card, VideoSpec, compose_cached
 from sceneseek.eval.samples import PHRASE_AT, SampleSet
 from sceneseek.index.base import SegmentFilter
 from sceneseek.ingest import with_english
-from sceneseek.language.detect import LanguageDetector, configured
+from sceneseek.language.detect import LanguageDetector, configured, ngram_identifier
 from sceneseek.library import IndexReport
 
 LANGUAGE = LanguageConfig()
@@ -62,6 +62,26 @@ def test_query_languages_are_told_apart(reader: LanguageDetector) -> None:
     assert readings[0].english is None  # English is searched as typed
     assert readings[3].english is not None and "dog" in readings[3].english.lower()
     assert readings[5].english is None  # French: no pair installed
+
+
+def test_the_unpacked_ngram_model_ranks_as_the_wheels(
+    reader: LanguageDetector, tmp_path: Path
+) -> None:
+    """The model a cold search reads from the cache dir, not the wheel's LZMA copy, ranks
+    every text as the wheel's does; a damaged copy is unpacked again."""
+    texts = ["a street with bicycles", "una calle con bicicletas", "", "GATE 7 CLOSED", "漢字 ß"]
+    wheel = ngram_identifier(reader.languages)
+    expected = [wheel.rank(text) for text in texts]
+    assert [ngram_identifier(reader.languages, tmp_path).rank(t) for t in texts] == expected
+    (unpacked,) = tmp_path.glob("langid-*.npz")
+    written = unpacked.stat().st_mtime_ns
+    ngram_identifier.cache_clear()  # as a new process would
+    assert [ngram_identifier(reader.languages, tmp_path).rank(t) for t in texts] == expected
+    assert unpacked.stat().st_mtime_ns == written  # read, not unpacked again
+    unpacked.write_bytes(b"not a model")
+    ngram_identifier.cache_clear()
+    assert [ngram_identifier(reader.languages, tmp_path).rank(t) for t in texts] == expected
+    assert unpacked.stat().st_size > 1000
 
 
 def test_spanish_query_finds_english_speech_and_says_how(

@@ -8,6 +8,10 @@ docs. ``/api/*`` and ``/metrics`` need a key whenever the index has keys, and al
 when the server was told to require them (bound to a non-loopback interface), so that
 removing the last key never opens an exposed server.
 
+One route carries its own credential instead: ``sceneseek search`` on this machine asks
+a running server through ``LOCAL_SEARCH_PATH`` with the token ``serve`` wrote for it
+(sceneseek.local_server), from a loopback address only, keys or no keys.
+
 A key comes as ``Authorization: Bearer KEY``, ``X-API-Key: KEY`` or the
 ``sceneseek_key`` cookie, which ``POST /api/login`` sets for the web UI (``<img>`` and
 ``<video>`` cannot send headers): ``HttpOnly``, so no script can read the key, and
@@ -22,6 +26,7 @@ window per client address and per key id (token buckets), beyond which the answe
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import math
 import threading
@@ -34,6 +39,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sceneseek.index.keys import KeyStore, Role, key_id
+from sceneseek.local_server import SEARCH_PATH as LOCAL_SEARCH_PATH
+from sceneseek.local_server import TOKEN_HEADER
 
 PROTECTED_PREFIXES = ("/api/", "/metrics")
 READ_METHODS = {"GET", "HEAD"}
@@ -62,8 +69,9 @@ def is_loopback(host: str) -> bool:
 
 
 def required_role(method: str, path: str) -> Role | None:
-    """The least role a request needs; None when it needs no key at all."""
-    if not (path.startswith(PROTECTED_PREFIXES) or path == "/api"):
+    """The least role a request needs; None when it needs no key at all (the local
+    search needs the local token instead: ``local_caller``)."""
+    if path == LOCAL_SEARCH_PATH or not (path.startswith(PROTECTED_PREFIXES) or path == "/api"):
         return None
     if method in READ_METHODS or (method == "POST" and path in READ_POSTS):
         return "read"
@@ -82,6 +90,15 @@ def presented_key(scope: Scope) -> str | None:
         if morsel is not None and morsel.value:
             return morsel.value
     return None
+
+
+def local_caller(scope: Scope, token: str) -> bool:
+    """A `sceneseek` command on this machine: a loopback client that presents the token
+    this server announced in its index directory (sceneseek.local_server)."""
+    host = (scope.get("client") or ("", 0))[0]
+    wanted = TOKEN_HEADER.lower().encode("latin-1")
+    presented = next((v for k, v in scope["headers"] if k.lower() == wanted), b"")
+    return is_loopback(host) and hmac.compare_digest(presented, token.encode())
 
 
 def client_name(scope: Scope) -> str:

@@ -8,6 +8,7 @@ by the id of an indexed video or segment; no endpoint takes a path to read from.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import mimetypes
@@ -31,6 +32,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -38,9 +40,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import sceneseek
 from sceneseek.api.access import (
     COOKIE,
+    LOCAL_SEARCH_PATH,
     ApiKeyAuth,
     FailureLimiter,
     SecurityHeaders,
+    local_caller,
     presented_key,
 )
 from sceneseek.api.jobs import IngestJobs
@@ -55,6 +59,7 @@ from sceneseek.errors import (
 )
 from sceneseek.index.keys import KeyStore
 from sceneseek.library import Library
+from sceneseek.local_server import Announcement, withdraw
 from sceneseek.media.picture import read_header
 from sceneseek.paths import is_within, shown, user_path
 
@@ -89,6 +94,10 @@ class ApiSettings:
     key_failure_window_s: float = 60.0
     login_days: int = 30  # how long the web UI's HttpOnly key cookie lasts
     cors_origins: tuple[str, ...] = ()  # none: browsers refuse cross-origin calls
+    # What `serve` announced to CLI searches on this machine (sceneseek.local_server):
+    # the local search route answers its token, and shutting down withdraws it. None: no
+    # local search route.
+    announcement: Announcement | None = None
 
 
 # -- response and request models (for validation and the OpenAPI docs) -----------------
@@ -220,6 +229,30 @@ class MarkOut(BaseModel):
     scores: dict[str, float] = Field(description="per-modality evidence when marked")
     encoders: dict[str, str] = Field(description="encoder name@version when marked")
     fusion: str | None = Field(description="version of the fusion that ranked it")
+
+
+class LocalSearchIn(BaseModel):
+    """A `sceneseek search` on this machine (sceneseek.local_server): the index and the
+    settings it expects, and ``Library.search``'s own arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    db: str
+    config: str = Field(description="Config.fingerprint() of the asking command")
+    image: str | None = Field(None, description="base64")
+    query: str | None = None
+    top_k: int = 10
+    camera: str | None = None
+    zone: str | None = None
+    time_of_day: str | None = None
+    after: str | None = None
+    before: str | None = None
+    weekdays: str | None = None
+    video: str | None = None
+    parse: bool = True
+    more_like: list[int] = []
+    not_like: list[int] = []
+    translate: bool = True
 
 
 class HealthOut(Open):
@@ -427,6 +460,10 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
     async def lifespan(_: FastAPI) -> Any:
         yield
         jobs.close()
+        if settings.announcement is not None:
+            # Here, not after the server returns: uvicorn ends the process by re-raising
+            # the SIGTERM it stopped on.
+            withdraw(library.path, settings.announcement)
 
     app = FastAPI(
         title="sceneseek",
@@ -637,6 +674,35 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
         except KeyError:
             raise _not_found("segment", segment_id) from None
         return run_search(params, similar_to=segment_id)
+
+    if settings.announcement is not None:
+        token = settings.announcement.token
+
+        @app.post(LOCAL_SEARCH_PATH, include_in_schema=False)
+        async def local_search(request: Request) -> Response:
+            """A `sceneseek search` on this machine, answered as that command would have
+            answered itself: the token is checked before the body is read, and a command
+            with another index or other settings is sent back to search in-process."""
+            if not local_caller(request.scope, token):
+                raise HTTPException(403, "only a sceneseek command on this machine may ask here")
+            try:
+                asked = LocalSearchIn.model_validate_json(await request.body())
+                picture = asked.image
+                image = base64.b64decode(picture, validate=True) if picture is not None else None
+            except ValueError:
+                raise HTTPException(422, "not a local search request") from None
+            same = (str(library.path.resolve()), library.config.fingerprint())
+            if (asked.db, asked.config) != same:
+                raise HTTPException(412, "another index or other settings: search in-process")
+            arguments = asked.model_dump(exclude={"db", "config", "image"})
+            try:
+                response = await run_in_threadpool(
+                    lambda: locked(library.search, image=image, **arguments)
+                )
+            except KeyError as exc:  # a marked segment id that is not in the index
+                raise HTTPException(404, str(exc.args[0])) from None
+            body = json.dumps(response.to_dict(), ensure_ascii=False)
+            return Response(body, media_type="application/json")
 
     # -- browsing ----------------------------------------------------------------------
     @app.get("/api/cameras", tags=["library"])

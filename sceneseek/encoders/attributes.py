@@ -24,6 +24,7 @@ observation, so times stay tight to where an attribute holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -50,7 +51,14 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(flat, cv2.COLOR_RGB2Lab).reshape(*rgb.shape[:-1], 3)
 
 
-PROTOTYPES = _lab(np.array(list(CHROMATIC.values()), np.uint8))
+@cache
+def prototypes() -> np.ndarray:
+    """The chromatic prototypes in Lab; on first use, not at import: OpenCV's first
+    conversion costs ~90 ms, which every process importing the encoders (a CLI search
+    too) paid."""
+    return _lab(np.array(list(CHROMATIC.values()), np.uint8))
+
+
 NAMES = (*CHROMATIC, "black", "grey", "white")
 
 
@@ -80,7 +88,7 @@ def colour_names(lab: np.ndarray, settings: AttributeSettings) -> np.ndarray:
     """Index into ``NAMES`` of every pixel of (..., 3) Lab."""
     shape, lab = lab.shape[:-1], lab.reshape(-1, 3)
     chroma = np.hypot(lab[:, 1], lab[:, 2])
-    nearest = np.argmin(((lab[:, None, :] - PROTOTYPES[None]) ** 2).sum(axis=2), axis=1)
+    nearest = np.argmin(((lab[:, None, :] - prototypes()[None]) ** 2).sum(axis=2), axis=1)
     lightness = lab[:, 0]
     achromatic = np.where(
         lightness < settings.black_lightness,

@@ -16,10 +16,15 @@ translation, in parallel; answers are cached. Apertium's English analyser
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+import numpy as np
+from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+from py3langid.modelio import _to_array
 
 from sceneseek.config import LanguageConfig
 from sceneseek.language.translate import ENGLISH, Translator
@@ -37,8 +42,46 @@ class Reading:
 
 
 @lru_cache(maxsize=4)
-def ngram_identifier(languages: tuple[str, ...]) -> LanguageIdentifier:
-    """py3langid's model (shipped in its wheel), choosing among ``languages`` only."""
+def ngram_identifier(
+    languages: tuple[str, ...], cache_dir: Path | None = None
+) -> LanguageIdentifier:
+    """py3langid's model (shipped in its wheel), choosing among ``languages`` only. The
+    wheel's copy is LZMA-packed: unpacking it takes ~0.4 s, most of a cold `sceneseek
+    search`; so the unpacked model, cut to ``languages``, is kept in ``cache_dir``."""
+    if cache_dir is None:
+        return _from_wheel(languages)
+    model = (MODEL_DIR / MODEL_FILE).stat()
+    key = "\n".join([*languages, str(model.st_size), str(model.st_mtime_ns)])
+    path = cache_dir / f"langid-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    try:
+        with np.load(path) as unpacked:
+            return LanguageIdentifier(
+                unpacked["ptc"],
+                unpacked["pc"],
+                unpacked["classes"].tolist(),
+                _to_array(unpacked["nextmove"]),
+                unpacked["out_feat"].tolist(),
+                tk_row=_to_array(unpacked["nextmove_row"]),
+            )
+    except (OSError, KeyError, ValueError):  # not cached yet (or damaged): unpack again
+        pass
+    identifier = _from_wheel(languages)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
+    np.savez(
+        partial,
+        ptc=identifier.nb_ptc,
+        pc=identifier.nb_pc,
+        classes=np.array(identifier.nb_classes),
+        nextmove=np.asarray(identifier.tk_nextmove),
+        nextmove_row=np.asarray(identifier.tk_row),
+        out_feat=np.asarray(identifier.tk_output, dtype=np.int32),
+    )
+    partial.replace(path)
+    return identifier
+
+
+def _from_wheel(languages: tuple[str, ...]) -> LanguageIdentifier:
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
     identifier.set_languages(list(languages))
     return identifier
@@ -48,17 +91,24 @@ class LanguageDetector:
     """Chooses among ``languages``; the ``preferred`` ones are judged for every text and
     win ties, in order (Galician's dictionary knows most Spanish query words)."""
 
-    def __init__(self, languages: list[str], translator: Translator, preferred: list[str]) -> None:
+    def __init__(
+        self,
+        languages: list[str],
+        translator: Translator,
+        preferred: list[str],
+        cache_dir: Path | None = None,
+    ) -> None:
         self.preferred = list(dict.fromkeys([ENGLISH, *preferred]))
         self.languages = tuple(sorted({*self.preferred, *languages}))
         self.translator = translator
+        self.cache_dir = cache_dir  # where the unpacked n-gram model is kept
 
     def read(self, texts: list[str]) -> list[Reading]:
         """Language and English translation of each text: one analyser process per
         language in play and one translation process per language found, for all the
         texts at once."""
         texts = [" ".join(t.split()) for t in texts]
-        identifier = ngram_identifier(self.languages)
+        identifier = ngram_identifier(self.languages, self.cache_dir)
         ranked = [[lang for lang, _ in identifier.rank(t)][:CANDIDATES] for t in texts]
         jobs: dict[str, list[str]] = {}
         for text, candidates in zip(texts, ranked, strict=True):
@@ -98,7 +148,8 @@ def _knows_most(language: str, unknown: float | None) -> bool:
     return unknown < FOREIGN or (language == ENGLISH and unknown == FOREIGN)
 
 
-def configured(config: LanguageConfig) -> LanguageDetector:
+def configured(config: LanguageConfig, cache_dir: Path | None = None) -> LanguageDetector:
     """The detector and translator ``config`` describes."""
     translator = Translator(config.pairs, config.english_mode)
-    return LanguageDetector([*config.pairs, *config.detect], translator, config.preferred)
+    languages = [*config.pairs, *config.detect]
+    return LanguageDetector(languages, translator, config.preferred, cache_dir)

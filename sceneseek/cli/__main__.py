@@ -1,0 +1,5 @@
+"""``python -m sceneseek.cli``."""
+
+from sceneseek.cli import app
+
+app()
