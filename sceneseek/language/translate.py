@@ -121,22 +121,27 @@ class Resident:
     overruns a request's time limit is stopped (the next request restarts it). Every
     stage is this process's own child, so ``close`` reaps them all."""
 
-    def __init__(self, name: str, stages: Callable[[], list[list[str]]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        stages: Callable[[], list[list[str]]],
+        start_seconds: float = START_SECONDS,
+    ) -> None:
         self.name = name
         self._stages = stages
+        self.start_seconds = start_seconds  # more time for a first request: loading
         self._lock = threading.Lock()
         self._processes: list[subprocess.Popen[bytes]] = []
         self._errors: IO[bytes] | None = None
         self.answered = False  # a request of this pipeline was ever answered
 
-    def ask(self, block: str, lines: int) -> str:
-        """The pipeline's output for ``block`` (``lines`` lines, for the time limit)."""
+    def ask(self, block: str, seconds: float) -> str:
+        """The pipeline's output for ``block``, within ``seconds`` (or TranslationError)."""
         with self._lock:
             if not self._processes or any(p.poll() is not None for p in self._processes):
                 self._stop()
                 self._start()
-            limit = REQUEST_SECONDS + LINE_SECONDS * lines
-            limit += 0.0 if self.answered else START_SECONDS
+            limit = seconds + (0.0 if self.answered else self.start_seconds)
             try:
                 answer = self._exchange(block.encode() + b"\0", limit)
             except TranslationError:
@@ -211,6 +216,8 @@ class Resident:
                         if not chunk:
                             raise self._failure()
                         answer += chunk
+        if any(p.poll() is not None for p in self._processes):
+            raise self._failure()  # a stage that died flushes what it had, NUL and all
         if sent < len(request) or answer.count(0) != 1:
             raise TranslationError(f"apertium {self.name} answered out of turn")
         return answer[:-1].decode(errors="replace")
@@ -284,11 +291,12 @@ def _output(key: str, process: subprocess.Popen[str], lines: list[str]) -> list[
 
 
 def _line_each(key: str, output: str, count: int) -> list[str]:
-    """The first ``count`` lines of ``output``: one per input line, or a TranslationError."""
-    got = output.split("\n")[:count]
-    if len(got) != count:
-        raise TranslationError(f"apertium {key} answered {len(got)} lines for {count}")
-    return got
+    """The first ``count`` lines of ``output``, each ended by a line break as every input
+    line is (a pipeline cut short answers less), or a TranslationError."""
+    got = output.split("\n")
+    if len(got) <= count:
+        raise TranslationError(f"apertium {key} answered {len(got) - 1} lines for {count}")
+    return got[:count]
 
 
 def _lines_block(lines: list[str]) -> str:
@@ -447,7 +455,8 @@ class Translator:
             resident, count = residents[mode], len(lines[mode])
             first = not resident.answered
             try:
-                answer = stage.unblock(resident.ask(block, count))
+                seconds = REQUEST_SECONDS + LINE_SECONDS * count
+                answer = stage.unblock(resident.ask(block, seconds))
                 outputs[mode] = _line_each(resident.name, answer, count)
             except TranslationError as exc:
                 if first:
