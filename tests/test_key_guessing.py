@@ -111,6 +111,16 @@ def test_parallel_attempts_cannot_overrun_the_limit() -> None:
     assert sum(w == 0 for w in waits) == 3
 
 
+def test_a_key_is_looked_up_once_per_request(guarded: Guarded) -> None:
+    statements: list[str] = []
+    guarded.keys._db.set_trace_callback(statements.append)
+    client = guarded.client("10.0.2.1")
+    assert [status(client, k) for k in (guarded.read, guarded.read)] == [200, 200]
+    assert status(client, wrong_secret(guarded.admin)) == 401
+    lookups = [s for s in statements if "FROM api_keys WHERE id" in s]
+    assert len(lookups) == 3  # first sight (scrypt), verified before, wrong secret
+
+
 def test_malformed_keys_are_refused_cheaply_and_count_against_the_client(
     guarded: Guarded,
 ) -> None:

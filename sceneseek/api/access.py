@@ -195,7 +195,8 @@ class ApiKeyAuth:
     async def _check(self, scope: Scope, key: str) -> Role | JSONResponse | None:
         """The key's role, None if it is not valid, or a 429 once this client or key id
         has failed too often; cheap checks first, scrypt last."""
-        if (role := self.keys.known_role(key)) is not None:
+        stored = self.keys.stored(key)
+        if (role := self.keys.known_role(key, stored)) is not None:
             return role  # verified before: never limited, so a flood cannot lock it out
         ident = key_id(key)
         names = [client_name(scope)] + ([f"key:{ident}"] if ident else [])
@@ -210,7 +211,7 @@ class ApiKeyAuth:
         if ident is None:
             return None  # not a key `key add` makes: no lookup, no hash
         # In a thread: scrypt (~50 ms) must not stall every other request on the loop.
-        role = await run_in_threadpool(self.keys.role_of, key)
+        role = await run_in_threadpool(self.keys.role_of, key, stored)
         if role is not None:
             self.limiter.refund(*names)
         return role
