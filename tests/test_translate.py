@@ -125,6 +125,10 @@ def test_a_hung_pipeline_times_out_and_is_stopped() -> None:
     with pytest.raises(TranslationError, match="took over"):
         hung.ask("un perro", 0.5)
     assert hung.pids() == []
+    broken = Resident("broken", lambda: [["sh", "-c", "echo no dictionary >&2; exit 3"]])
+    with pytest.raises(TranslationError, match="broken stopped: no dictionary"):
+        broken.ask("un perro", 5)
+    assert broken.pids() == []
     echo = Resident("echo", lambda: [["cat"]], start_seconds=0)
     assert echo.ask("^un$ perro", 5) == "^un$ perro"  # a NUL ends each answer
     echo.close()

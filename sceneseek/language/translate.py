@@ -148,6 +148,9 @@ class Resident:
                 self._stop()
                 raise
             self.answered = True
+            if self._errors is not None and self._errors.tell():
+                self._errors.seek(0)  # the stages share this offset: warnings since the
+                self._errors.truncate()  # last answer are all a failure needs
             return answer
 
     def start(self) -> None:
