@@ -262,6 +262,17 @@ class LanguageConfig(BaseModel):
     english_mode: str = Field(
         "eng-spa", description="an Apertium mode reading English (detection counts its words)"
     )
+    keep_apertium_running: bool = Field(
+        True,
+        description="keep one Apertium process per mode running between queries (off: one"
+        " started per call, 0.1-0.4 s each)",
+    )
+    one_shot_modes: list[str] = Field(
+        default_factory=lambda: ["cat-eng"],
+        description="Apertium modes whose translation starts per call even so: cat-eng's"
+        " tagger carries state from one request to the next, so a kept-running one answers"
+        " by what it was asked before (bench/apertium_latency.py checks every mode)",
+    )
     detect: list[str] = Field(
         default_factory=lambda: ["fr", "de", "it", "pt"],
         description="languages recognised beyond those of `pairs` (searched as typed)",

@@ -109,6 +109,11 @@ class Encoders:
         """Language detection, and Apertium translation into English."""
         return configured(self.config.language, self.config.cache_dir)
 
+    def close(self) -> None:
+        """Stop the processes the encoders keep running (Apertium's pipelines)."""
+        if "language" in self.__dict__:
+            self.language.translator.close()
+
     @cached_property
     def background(self) -> np.ndarray:
         """Text-space embeddings of a broad vocabulary: the reference against which a
@@ -253,7 +258,8 @@ def with_english(
     """Speech and on-screen text with the English translation of what is not English
     beside it, so English keywords find it (ImageNet, AudioSet and most transcripts are
     English). Speech is in its utterance's language, else the file's; the language of
-    each on-screen text is detected (and kept). One Apertium process per language."""
+    each on-screen text is detected (and kept). One request per language, to the
+    pipelines the reader keeps running."""
     out = dict(observations)
     speech = observations.get("speech", [])
     by_language: dict[str, list[str]] = {}

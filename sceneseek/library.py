@@ -467,6 +467,7 @@ class Library:
     def close(self) -> None:
         if "index_store" in self.__dict__:
             self.index_store.close()
+        self.encoders.close()
 
 
 def image_vectors(data: bytes, visual: VisualEncoder, max_pixels: int) -> dict[str, np.ndarray]:

@@ -8,7 +8,9 @@ at different addresses. A few seconds (a handful of scrypt hashes)."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,8 +84,8 @@ def test_the_limit_refills_over_the_window() -> None:
     now = [0.0]
     limiter = FailureLimiter(3, 60.0, clock=lambda: now[0])
     for _ in range(3):
-        assert limiter.retry_after("client:a", "key:1") == 0
-        limiter.spend("client:a", "key:1")
+        assert limiter.take("client:a", "key:1") == 0
+    assert limiter.take("client:a", "key:1") == pytest.approx(20.0)  # refused: not counted
     assert limiter.retry_after("client:a") == pytest.approx(20.0)
     assert limiter.retry_after("client:b", "key:1") == pytest.approx(20.0)
     assert limiter.retry_after("client:b", "key:2") == 0
@@ -91,13 +93,32 @@ def test_the_limit_refills_over_the_window() -> None:
     assert limiter.retry_after("key:1") == pytest.approx(1.0)
     now[0] = 20.0
     assert limiter.retry_after("key:1") == 0
-    limiter.spend("key:1")
+    assert limiter.take("key:1") == 0
     limiter.refund("key:1")  # an attempt that turned out right costs nothing
     assert limiter.retry_after("key:1") == 0
     now[0] = 1000.0  # a long quiet spell refills to the burst, never beyond
     for _ in range(3):
-        limiter.spend("key:1")
+        assert limiter.take("key:1") == 0
     assert limiter.retry_after("key:1") > 0
+
+
+def test_parallel_attempts_cannot_overrun_the_limit() -> None:
+    """Threads that all check before any counts (a clock that yields in between) get
+    the burst and no more: the check and the count are one step."""
+    limiter = FailureLimiter(3, 60.0, clock=lambda: time.sleep(0.01) or 0.0)
+    with ThreadPoolExecutor(8) as pool:
+        waits = list(pool.map(lambda _: limiter.take("client:a"), range(8)))
+    assert sum(w == 0 for w in waits) == 3
+
+
+def test_a_key_is_looked_up_once_per_request(guarded: Guarded) -> None:
+    statements: list[str] = []
+    guarded.keys._db.set_trace_callback(statements.append)
+    client = guarded.client("10.0.2.1")
+    assert [status(client, k) for k in (guarded.read, guarded.read)] == [200, 200]
+    assert status(client, wrong_secret(guarded.admin)) == 401
+    lookups = [s for s in statements if "FROM api_keys WHERE id" in s]
+    assert len(lookups) == 3  # first sight (scrypt), verified before, wrong secret
 
 
 def test_malformed_keys_are_refused_cheaply_and_count_against_the_client(

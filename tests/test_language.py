@@ -102,6 +102,20 @@ def test_spanish_query_finds_english_speech_and_says_how(
     assert english.translation is None and english.results[0].video == str(samples.speech)
 
 
+def test_a_translated_query_is_embedded_once(indexed: tuple[Path, IndexReport]) -> None:
+    """Both phrasings in one model call, shared by the text modalities and the visual
+    one (ConSE embeds queries with the same e5): the model itself runs, counted."""
+    library = Library(indexed[0])
+    calls: list[object] = []
+    model = library.encoders.text._model  # type: ignore[attr-defined]
+    encode = model.encode
+    model.encode = lambda *args: calls.append(args) or encode(*args)
+    response = library.search("un perro ladrando en el parque", top_k=3)
+    assert response.translation is not None and len(calls) == 1
+    assert calls[0][0] == ["un perro ladrando en el parque", response.translation.text]
+    library.close()
+
+
 def test_a_language_without_a_pair_is_searched_as_typed(
     indexed: tuple[Path, IndexReport],
 ) -> None:

@@ -136,20 +136,30 @@ class FailureLimiter:
     def retry_after(self, *names: str) -> float:
         """Seconds until every name may fail once more; 0 when they may now."""
         with self._lock:
-            now = self.clock()
-            missing = max(1.0 - self._tokens(name, now) for name in names)
-            return 0.0 if missing <= 0 else missing / self.rate
+            return self._wait(names, self.clock())
 
-    def spend(self, *names: str) -> None:
-        """Count one failure (or one attempt that may fail) against every name."""
+    def take(self, *names: str) -> float:
+        """Count one attempt that may fail against every name, if they may fail once
+        more: 0. Otherwise count nothing and return ``retry_after``. One step under one
+        lock, so parallel attempts cannot all pass the check before any is counted."""
         with self._lock:
             now = self.clock()
-            for name in names:
-                self._buckets[name] = (self._tokens(name, now) - 1.0, now)
-            if len(self._buckets) > self.MAX_BUCKETS:
-                full = [n for n in self._buckets if self._tokens(n, now) >= self.capacity]
-                for name in full:
-                    del self._buckets[name]
+            wait = self._wait(names, now)
+            if wait == 0:
+                self._spend(names, now)
+            return wait
+
+    def _wait(self, names: tuple[str, ...], now: float) -> float:
+        missing = max(1.0 - self._tokens(name, now) for name in names)
+        return 0.0 if missing <= 0 else missing / self.rate
+
+    def _spend(self, names: tuple[str, ...], now: float) -> None:
+        for name in names:
+            self._buckets[name] = (self._tokens(name, now) - 1.0, now)
+        if len(self._buckets) > self.MAX_BUCKETS:
+            full = [n for n in self._buckets if self._tokens(n, now) >= self.capacity]
+            for name in full:
+                del self._buckets[name]
 
     def refund(self, *names: str) -> None:
         """Give back what ``spend`` took for an attempt that succeeded."""
@@ -202,23 +212,23 @@ class ApiKeyAuth:
     async def _check(self, scope: Scope, key: str) -> Role | JSONResponse | None:
         """The key's role, None if it is not valid, or a 429 once this client or key id
         has failed too often; cheap checks first, scrypt last."""
-        if (role := self.keys.known_role(key)) is not None:
+        stored = self.keys.stored(key)
+        if (role := self.keys.known_role(key, stored)) is not None:
             return role  # verified before: never limited, so a flood cannot lock it out
         ident = key_id(key)
         names = [client_name(scope)] + ([f"key:{ident}"] if ident else [])
-        wait = self.limiter.retry_after(*names)
-        if wait > 0:
+        wait = self.limiter.take(*names)  # counted before the hash: guesses in parallel
+        if wait > 0:  # cannot overrun the limit
             seconds = math.ceil(wait)
             return JSONResponse(
                 {"detail": f"too many failed API key attempts; retry in {seconds} s"},
                 status_code=429,
                 headers={"Retry-After": str(seconds)},
             )
-        self.limiter.spend(*names)  # before the hash, so parallel guesses cannot overrun
         if ident is None:
             return None  # not a key `key add` makes: no lookup, no hash
         # In a thread: scrypt (~50 ms) must not stall every other request on the loop.
-        role = await run_in_threadpool(self.keys.role_of, key)
+        role = await run_in_threadpool(self.keys.role_of, key, stored)
         if role is not None:
             self.limiter.refund(*names)
         return role

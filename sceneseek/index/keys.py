@@ -51,6 +51,15 @@ def _hash(key: str, salt: bytes) -> bytes:
     return hashlib.scrypt(key.encode(), salt=salt, **SCRYPT)
 
 
+@dataclass(frozen=True)
+class StoredKey:
+    """A key's row: its role, and the salt and scrypt hash of its secret."""
+
+    role: Role
+    salt: bytes
+    hash: bytes
+
+
 class KeyStore:
     """The keys of one index directory, over its own SQLite connection (the table sits
     in the index so keys travel with it, but checking one never loads the vectors)."""
@@ -107,33 +116,10 @@ class KeyStore:
         with self._lock:
             return self._db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
 
-    def known_role(self, key: str) -> Role | None:
-        """The role of a key this store has verified before and that still exists;
-        None otherwise. Never runs scrypt, so it may answer before any rate limit."""
-        return self._verified_role(key, self._row(key))
-
-    def role_of(self, key: str) -> Role | None:
-        """The role of a presented key, or None when it is not (or no longer) valid.
-        Costs one scrypt the first time a well-formed key with an existing id is seen."""
-        row = self._row(key)
-        if row is None:
-            return None
-        if (known := self._verified_role(key, row)) is not None:
-            return known
-        role, salt, stored = row
-        if not hmac.compare_digest(_hash(key, salt), stored):
-            return None
-        self._verified[hashlib.sha256(key.encode()).digest()] = (key_id(key), stored)
-        return role
-
-    def _verified_role(self, key: str, row: tuple[Role, bytes, bytes] | None) -> Role | None:
-        if row is None:
-            return None
-        role, _, stored = row
-        digest = hashlib.sha256(key.encode()).digest()
-        return role if self._verified.get(digest) == (key_id(key), stored) else None
-
-    def _row(self, key: str) -> tuple[Role, bytes, bytes] | None:
+    def stored(self, key: str) -> StoredKey | None:
+        """What the store holds for a presented key's id (one lookup, which
+        ``known_role`` and ``role_of`` then share); None for a malformed key or an
+        unknown id."""
         ident = key_id(key)
         if ident is None:
             return None
@@ -141,7 +127,27 @@ class KeyStore:
             row = self._db.execute(
                 "SELECT role, salt, hash FROM api_keys WHERE id = ?", (ident,)
             ).fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else StoredKey(row[0], row[1], row[2])
+
+    def known_role(self, key: str, stored: StoredKey | None) -> Role | None:
+        """The role of a key this store has verified before and that still exists;
+        None otherwise. Never runs scrypt, so it may answer before any rate limit."""
+        if stored is None:
+            return None
+        digest = hashlib.sha256(key.encode()).digest()
+        return stored.role if self._verified.get(digest) == (key_id(key), stored.hash) else None
+
+    def role_of(self, key: str, stored: StoredKey | None) -> Role | None:
+        """The role of a presented key, or None when it is not (or no longer) valid.
+        Costs one scrypt the first time a well-formed key with an existing id is seen."""
+        if stored is None:
+            return None
+        if (known := self.known_role(key, stored)) is not None:
+            return known
+        if not hmac.compare_digest(_hash(key, stored.salt), stored.hash):
+            return None
+        self._verified[hashlib.sha256(key.encode()).digest()] = (key_id(key), stored.hash)
+        return stored.role
 
     def close(self) -> None:
         with self._lock:

@@ -9,9 +9,9 @@ Catalan to the n-grams, but English knows all three words and Catalan not "cat";
 jirafa" looks Icelandic, but only Spanish knows both words. A language without an
 installed pair wins unless a readable language knows most of the words.
 
-langid's English was right on every labelled query, so English queries start no
-Apertium process; the others start a few analysers (one light process each) and one
-translation, in parallel; answers are cached. Apertium's English analyser
+langid's English was right on every labelled query, so English queries ask Apertium
+nothing; the others ask a few analysers and one translation, each a process kept running
+between queries (``translate.Resident``); answers are cached. Apertium's English analyser
 (``english_mode``) must be installed."""
 
 from __future__ import annotations
@@ -150,6 +150,8 @@ def _knows_most(language: str, unknown: float | None) -> bool:
 
 def configured(config: LanguageConfig, cache_dir: Path | None = None) -> LanguageDetector:
     """The detector and translator ``config`` describes."""
-    translator = Translator(config.pairs, config.english_mode)
+    translator = Translator(
+        config.pairs, config.english_mode, config.keep_apertium_running, config.one_shot_modes
+    )
     languages = [*config.pairs, *config.detect]
     return LanguageDetector(languages, translator, config.preferred, cache_dir)
