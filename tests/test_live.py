@@ -210,6 +210,78 @@ def test_stream_is_searchable_live_survives_disconnect_and_stops_cleanly(
     assert not list(recordings.glob("*.tmp"))
 
 
+@pytest.fixture(scope="module")
+def short_clip(camera_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seven seconds of the camera clip around the phrase (a GOP boundary every 1 s)."""
+    out = tmp_path_factory.mktemp("short") / "short.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-ss", "5", "-i", str(camera_clip), "-t", "7",
+         "-c", "copy", "-f", "mpegts", str(out)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return out
+
+
+def test_several_streams_into_one_watch_each_under_its_camera(
+    samples: SampleSet,
+    short_clip: Path,
+    encoders: Encoders,
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    """Two live streams and one that never answers, in one `watch` (one model set): both
+    live ones are indexed under their own camera, every closed chunk exactly once; the
+    dead one retries on its own without holding the others up."""
+    db, ports = tmp_path / "lib", {"cam-a": free_port(), "cam-b": free_port()}
+    dead = f"tcp://127.0.0.1:{free_port()}"
+    senders = {camera: Sender(short_clip, port) for camera, port in ports.items()}
+    processes.extend(sender.process for sender in senders.values())
+    log = (tmp_path / "watch.log").open("wb")
+    streams = [f"--stream={camera}=tcp://127.0.0.1:{port}" for camera, port in ports.items()]
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "sceneseek.cli", "watch", "--db", str(db), *streams,
+         f"--stream=cam-dead={dead}", "--zone", "dock"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    processes.append(watcher)
+    encoders.text.embed_queries(["warm up"])
+    for camera, sender in senders.items():
+        wait_for(f"{camera} to be read", lambda s=sender: s.process.poll(), 90)  # sent it all
+        wait_for(
+            f"the phrase on {camera}",
+            lambda c=camera: phrase_moment(db, encoders, lambda m: m.segments[0].camera == c),
+            60,
+        )
+    watcher.send_signal(signal.SIGTERM)
+    assert watcher.wait(30) == 0, (tmp_path / "watch.log").read_text()[-3000:]
+    library = Library(db)
+    try:
+        videos = library.videos()
+    finally:
+        library.close()
+    indexed = sorted((v.camera, Path(v.path).name) for v in videos)
+    listed = []
+    for camera in ports:
+        for chunk_list in (db / "recordings" / camera).glob(".*.csv"):
+            for line in chunk_list.read_text().splitlines():
+                name, start, end = line.rsplit(",", 2)
+                listed += [(camera, name)] if float(end) > float(start) else []
+    assert indexed == sorted(listed) and {camera for camera, _ in indexed} == set(ports)
+    assert all(name.startswith(camera + "_") for camera, name in indexed)
+    assert all(v.zone == "dock" for v in videos)
+    assert "cam-dead" not in {v.camera for v in videos}
+    assert f"{dead}: recording ended" in (tmp_path / "watch.log").read_text()  # and retried
+
+
+def test_watch_refuses_streams_that_would_share_files(tmp_path: Path) -> None:
+    given = ["watch", "--db", str(tmp_path / "lib"), "--stream", "cam 1=tcp://127.0.0.1:9",
+             "--stream", "cam_1=tcp://127.0.0.1:10"]  # fmt: skip
+    refused = CliRunner().invoke(app, given)
+    assert refused.exit_code == 1 and "cameras must differ" in refused.output
+    bad = CliRunner().invoke(app, ["watch", "--db", str(tmp_path / "lib"), "--stream", "cam-1"])
+    assert bad.exit_code == 1 and "CAMERA=URL" in bad.output
+
+
 class Receiver(BaseHTTPRequestHandler):
     posts: list[dict[str, object]] = []
     arrived = threading.Event()
