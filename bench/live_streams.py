@@ -22,11 +22,9 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +35,7 @@ import numpy as np
 
 from sceneseek import Library
 from sceneseek.errors import SceneseekError
+from sceneseek.eval.camera import LoopbackCamera
 from sceneseek.media.decode import probe
 
 TOLERANCE_S = 1.5  # a found moment may overlap the phrase's span this loosely
@@ -53,36 +52,26 @@ class Phrase:
 
 @dataclass
 class Sender:
-    """ffmpeg sending a clip in real time to whoever connects to its port; ``anchor``
-    is the wall time of the clip's first frame, from its own progress reports."""
+    """One stream: a camera id, the clip its loopback camera sends, the phrases in it."""
 
     camera: str
+    split: str  # the benchmark half its video belongs to
     clip: Path
     loop_s: float  # the source video's length: the clip repeats it
     phrases: list[Phrase]
-    port: int = 0
-    anchor: float | None = None
-    process: subprocess.Popen[bytes] | None = None
+    sending: LoopbackCamera | None = None
 
     def start(self) -> None:
-        with socket.socket() as probe_socket:
-            probe_socket.bind(("127.0.0.1", 0))
-            self.port = int(probe_socket.getsockname()[1])
-        self.process = subprocess.Popen(
-            ["ffmpeg", "-v", "error", "-nostdin", "-re", "-i", str(self.clip), "-c", "copy",
-             "-f", "mpegts", f"tcp://127.0.0.1:{self.port}?listen=1",
-             "-progress", "pipe:1", "-stats_period", "0.2", "-nostats"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        threading.Thread(target=self._progress, daemon=True).start()
+        self.sending = LoopbackCamera(self.clip)
 
-    def _progress(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            key, _, value = line.decode().strip().partition("=")
-            if key == "out_time_us" and value.isdigit() and int(value) > 0:
-                estimate = time.time() - int(value) / 1e6
-                self.anchor = estimate if self.anchor is None else min(self.anchor, estimate)
+    @property
+    def url(self) -> str:
+        assert self.sending is not None
+        return self.sending.url
+
+    @property
+    def anchor(self) -> float | None:
+        return self.sending.anchor if self.sending else None
 
     def said(self, until: float) -> list[tuple[int, Phrase, float, float]]:
         """Every phrase occurrence fully sent by wall time ``until``: (repetition,
@@ -96,15 +85,14 @@ class Sender:
         return [said for said in found if said[3] <= until]
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        if self.sending:
+            self.sending.kill()
 
 
 @dataclass
 class Run:
     streams: int
-    lags: list[float] = field(default_factory=list)  # phrase end → found
+    lags: list[tuple[float, str]] = field(default_factory=list)  # phrase end → found, half
     missed: int = 0
     chunks: list[dict[str, Any]] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
@@ -112,6 +100,7 @@ class Run:
     ffmpeg_rss_mb: float = 0.0  # peak total of its ffmpeg recorders
 
     def summary(self, seconds: float) -> dict[str, Any]:
+        lags = [lag for lag, _ in self.lags]
         chunk_lags = [c["lag"] for c in self.chunks]
         index_s = [c["seconds"] for c in self.chunks]
         times = np.array([c["at"] for c in self.chunks])
@@ -120,11 +109,16 @@ class Run:
             slope = float(np.polyfit(times - times[0], chunk_lags, 1)[0] * 60)
         return {
             "streams": self.streams,
-            "phrases_found": len(self.lags),
+            "phrases_found": len(lags),
             "phrases_missed": self.missed,
-            "lag_p50": percentile(self.lags, 50),
-            "lag_p95": percentile(self.lags, 95),
-            "lag_max": max(self.lags, default=None),
+            "lag_p50": percentile(lags, 50),
+            "lag_p95": percentile(lags, 95),
+            "lag_max": max(lags, default=None),
+            **{
+                f"{half}_lag_p{q}": percentile([lag for lag, s in self.lags if s == half], q)
+                for half in ("tune", "test")
+                for q in (50, 95)
+            },
             "chunks": len(self.chunks),
             "chunk_lag_p50": percentile(chunk_lags, 50),
             "chunk_lag_p95": percentile(chunk_lags, 95),
@@ -234,12 +228,11 @@ def run_streams(senders: list[Sender], args: argparse.Namespace, work: Path) -> 
     subprocess.run(["rm", "-rf", str(db)], check=True)
     run = Run(n)
     for sender in senders:
-        sender.anchor = None
         sender.start()
     command = [
         sys.executable, "-m", "sceneseek.cli", "--log-format", "text", "watch", "--db", str(db),
         "--chunk-seconds", f"{args.chunk_seconds:g}",
-        *[f"--stream={s.camera}=tcp://127.0.0.1:{s.port}" for s in senders],
+        *[f"--stream={s.camera}={s.url}" for s in senders],
     ]  # fmt: skip
     with log_path.open("wb") as log_file:
         watcher = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
@@ -273,7 +266,7 @@ def run_streams(senders: list[Sender], args: argparse.Namespace, work: Path) -> 
                         pending.setdefault(key, (sender, phrase, start, end))
             for key, (sender, phrase, start, end) in list(pending.items()):
                 if found(library, sender.camera, phrase, start, end):
-                    run.lags.append(time.time() - end)
+                    run.lags.append((time.time() - end, sender.split))
                     done.add(key)
                     del pending[key]
                 elif time.time() - end > GIVE_UP_S:
@@ -309,6 +302,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     dataset = json.loads((args.dataset / "dataset.json").read_text())
+    halves = {video["file"]: video["split"] for video in dataset["videos"]}
     phrases = english_phrases(dataset)
     counts = [int(n) for n in args.streams.split(",")]
     # The videos with most phrases first; each stream gets its own.
@@ -321,8 +315,9 @@ def main() -> None:
         source = args.dataset / file
         clip = stream_clip(source, args.work / f"{Path(file).stem}-{args.seconds:g}s.ts",
                            args.seconds + 30)  # fmt: skip
-        senders.append(Sender(f"cam{number}", clip, probe(source).duration, phrases[file]))
-        print(f"cam{number}: {file}, {len(phrases[file])} phrases", file=sys.stderr)
+        camera, half = f"cam{number}", halves[file]
+        senders.append(Sender(camera, half, clip, probe(source).duration, phrases[file]))
+        print(f"{camera}: {file} ({half}), {len(phrases[file])} phrases", file=sys.stderr)
     results = []
     for n in counts:
         run = run_streams(senders[:n], args, args.work)

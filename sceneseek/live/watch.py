@@ -159,6 +159,32 @@ def segment_args(source: str, chunk_seconds: float, phase: float) -> list[str]:
     return [*cut, "-segment_atclocktime", "1", "-segment_clocktime_offset", f"{phase:.3f}"]
 
 
+class OutputClock:
+    """An ffmpeg process's ``-progress`` reports, read on a thread: how far its output
+    has got, when that last moved (monotonic), and ``anchor``, the wall time of output
+    time 0."""
+
+    def __init__(self, reports: IO[bytes]) -> None:
+        self.out_time = 0.0
+        self.last_progress = time.monotonic()
+        self.anchor: float | None = None
+        threading.Thread(target=self._read, args=(reports,), daemon=True).start()
+
+    def _read(self, reports: IO[bytes]) -> None:
+        for raw in reports:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key != "out_time_us" or not value.lstrip("-").isdigit():
+                continue
+            seconds = int(value) / 1e6
+            if seconds > self.out_time:
+                self.out_time = seconds
+                self.last_progress = time.monotonic()
+                # The output can lag a live source but never lead it: the earliest
+                # estimate of when stream time 0 happened is the best one.
+                estimate = time.time() - seconds
+                self.anchor = estimate if self.anchor is None else min(self.anchor, estimate)
+
+
 class Recording:
     """One ffmpeg process writing ``<camera>_<run start>_<n>.ts`` chunks and the CSV list
     of closed ones; watches its progress so a stalled source can be cut."""
@@ -183,10 +209,6 @@ class Recording:
         if self.log_path.exists() and self.log_path.stat().st_size > LOG_LIMIT:
             self.log_path.unlink()
         self.log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.started = time.monotonic()
-        self.last_progress = self.started
-        self.out_time = 0.0
-        self.anchor: float | None = None  # wall time of stream time 0
         self.reencode = reencode
         self.listed = 0  # chunks closed so far
         command = [
@@ -225,23 +247,7 @@ class Recording:
                 start_new_session=True,  # a terminal Ctrl-C reaches us, and we stop it cleanly
             )
         assert self.process.stdout is not None
-        threading.Thread(
-            target=self._read_progress, args=(self.process.stdout,), daemon=True
-        ).start()
-
-    def _read_progress(self, stream: IO[bytes]) -> None:
-        for raw in stream:
-            key, _, value = raw.decode(errors="replace").strip().partition("=")
-            if key != "out_time_us" or not value.lstrip("-").isdigit():
-                continue
-            seconds = int(value) / 1e6
-            if seconds > self.out_time:
-                self.out_time = seconds
-                self.last_progress = time.monotonic()
-                # The output can lag a live source but never lead it: the earliest
-                # estimate of when stream time 0 happened is the best one.
-                estimate = time.time() - seconds
-                self.anchor = estimate if self.anchor is None else min(self.anchor, estimate)
+        self.clock = OutputClock(self.process.stdout)
 
     def closed(self) -> list[tuple[Path, float, float]]:
         """Chunks ffmpeg has finished since the last call: (path, start, end) in stream
@@ -262,12 +268,12 @@ class Recording:
         """Wall-clock time of a chunk's first frame, never later than now minus its
         length (which a file read faster than real time would otherwise give)."""
         now = time.time()
-        anchor = self.anchor if self.anchor is not None else now - end
+        anchor = self.clock.anchor if self.clock.anchor is not None else now - end
         stamp = min(anchor + start, now - (end - start))
         return datetime.fromtimestamp(stamp).astimezone()
 
     def stalled(self, stall_s: float) -> bool:
-        return self.running and time.monotonic() - self.last_progress > stall_s
+        return self.running and time.monotonic() - self.clock.last_progress > stall_s
 
     @property
     def running(self) -> bool:
@@ -703,6 +709,7 @@ def _index_file(
 
 __all__ = [
     "Chunk",
+    "OutputClock",
     "Recording",
     "WatchReport",
     "stop_on_signals",
