@@ -10,8 +10,8 @@ MPEG-TS over loopback TCP into ONE ``sceneseek watch --stream camK=URL ...`` pro
 queries (dataset.json: text and interval) are the phrases: each time one has been sent
 (its end, on the sender's own clock), this process, which is not the watcher, searches
 the index for it every ``--poll`` seconds, on its camera, until a moment with speech
-evidence overlapping the phrase's wall-clock span comes back; the lag is the time from
-the phrase's end to that search. The watcher's log gives each chunk's indexing time and
+evidence holding the phrase's last second (wall clock) comes back; the lag is the time
+from the phrase's end to that search. The watcher's log gives each chunk's indexing time and
 its lag (chunk end → indexed); the slope of that lag over the run says whether the queue
 is growing (the machine holds N streams only while it stays flat).
 """
@@ -38,7 +38,8 @@ from sceneseek.errors import SceneseekError
 from sceneseek.eval.camera import LoopbackCamera
 from sceneseek.media.decode import probe
 
-TOLERANCE_S = 1.5  # a found moment may overlap the phrase's span this loosely
+TOLERANCE_S = 1.5  # a found moment may reach past the phrase's end this far
+LAST_S = 1.0  # it must hold the phrase's last second: a phrase is searchable once all of it is
 GIVE_UP_S = 90.0  # a phrase not searchable this long after it was said is missed
 GROWING_S_PER_MIN = 1.0  # chunk lag rising faster than this over a run: a growing queue
 
@@ -131,6 +132,7 @@ class Run:
             "load_mean": statistics.fmean(self.load) if self.load else None,
             "watch_rss_mb": self.rss_mb,
             "ffmpeg_rss_mb": self.ffmpeg_rss_mb,
+            "lags": [round(lag, 2) for lag, _ in self.lags],
         }
 
 
@@ -186,7 +188,8 @@ def children(pid: int) -> list[int]:
 
 def found(library: Library, camera: str, phrase: Phrase, start: float, end: float) -> bool:
     """Whether searching the phrase on its camera returns a moment with speech evidence
-    overlapping the span it was said in."""
+    holding the end of the span it was said in (a phrase cut by a chunk boundary counts
+    once its second part is searchable)."""
     try:
         results = library.search(
             phrase.query, top_k=5, camera=camera, parse=False,
@@ -199,7 +202,7 @@ def found(library: Library, camera: str, phrase: Phrase, start: float, end: floa
         if wall is None or moment.segments[0].camera != camera or "speech" not in moment.evidence:
             continue
         said_from, said_to = wall.timestamp() + moment.start, wall.timestamp() + moment.end
-        if said_from < end + TOLERANCE_S and said_to > start - TOLERANCE_S:
+        if said_from < end + TOLERANCE_S and said_to > end - LAST_S:
             return True
     return False
 
