@@ -41,7 +41,7 @@ from sceneseek.media.decode import probe
 TOLERANCE_S = 1.5  # a found moment may reach past the phrase's end this far
 LAST_S = 1.0  # it must hold the phrase's last second: a phrase is searchable once all of it is
 GIVE_UP_S = 90.0  # a phrase not searchable this long after it was said is missed
-GROWING_S_PER_MIN = 1.0  # chunk lag rising faster than this over a run: a growing queue
+GROWING_S_PER_MIN = 3.0  # chunk lag rising faster than this over a run: a growing queue
 
 
 @dataclass(frozen=True)
