@@ -382,7 +382,7 @@ def watch_streams(
                     state.step(report)
                     # Every closed chunk, even once asked to stop: one taken and
                     # skipped would be lost (the loop after `finish` sees only later ones).
-                    queue.put(state)
+                    queue.take_from(state)
                 if queue:
                     _index_chunk(library, *queue.pop(), report, on_chunk, len(queue))
                 else:
@@ -397,7 +397,7 @@ def watch_streams(
             for state in states:
                 state.finish()
         for state in states:  # the chunks ffmpeg closed on stopping
-            queue.put(state)
+            queue.take_from(state)
         while queue:
             _index_chunk(library, *queue.pop(), report, on_chunk, len(queue))
     return report
@@ -415,7 +415,7 @@ class _ChunkQueue:
         self._heap: list[tuple[float, int, Chunk, Stream]] = []
         self._count = 0  # ties (same end) in arrival order
 
-    def put(self, state: _StreamState) -> None:
+    def take_from(self, state: _StreamState) -> None:
         for chunk in state.take_closed():
             self._count += 1
             end = chunk.start.timestamp() + chunk.duration
