@@ -106,8 +106,10 @@ def main() -> None:
         server.wait(timeout=60)
     load_after = os.getloadavg()
     columns = list(trees)
-    print(f"{args.runs} runs each; load average {load_before[0]:.2f} before, "
-          f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs\n")
+    print(
+        f"{args.runs} runs each; load average {load_before[0]:.2f} before, "
+        f"{load_after[0]:.2f} after; {os.cpu_count()} CPUs\n"
+    )
     print("| case: wall ms, median / p90 (CPU ms, median / p90) | " + " | ".join(columns) + " |")
     print("| --- |" + " --- |" * len(columns))
     for case in [*cases, served]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from sceneseek import Config, Library
 from sceneseek.cli import app
 from sceneseek.errors import SceneseekError
+from sceneseek.eval.camera import LoopbackCamera, free_port
 from sceneseek.eval.samples import SampleSet
 from sceneseek.ingest import Encoders
 from sceneseek.live.watch import sweep, watch_folder
@@ -55,40 +56,6 @@ def camera_clip(samples: SampleSet, tmp_path_factory: pytest.TempPathFactory) ->
 def encoders() -> Encoders:
     """The test's own query-side models, shared by the fresh Library each poll opens."""
     return Encoders(Config())
-
-
-class Sender:
-    """ffmpeg serving the clip in real time on a loopback TCP port, like a camera; it
-    starts sending when the watcher connects. ``anchor`` is the wall time of the clip's
-    first frame, from ffmpeg's own progress reports."""
-
-    def __init__(self, clip: Path, port: int) -> None:
-        self.anchor: float | None = None
-        self.process = subprocess.Popen(
-            ["ffmpeg", "-v", "error", "-nostdin", "-re", "-i", str(clip), "-c", "copy",
-             "-f", "mpegts", f"tcp://127.0.0.1:{port}?listen=1",
-             "-progress", "pipe:1", "-stats_period", "0.2", "-nostats"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        threading.Thread(target=self._progress, daemon=True).start()
-
-    def _progress(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            key, _, value = line.decode().strip().partition("=")
-            if key == "out_time_us" and value.isdigit() and int(value) > 0:
-                estimate = time.time() - int(value) / 1e6
-                self.anchor = estimate if self.anchor is None else min(self.anchor, estimate)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        return int(probe_socket.getsockname()[1])
 
 
 def wait_for(what: str, check: Callable[[], T | None], timeout: float) -> T:
@@ -139,7 +106,7 @@ def test_stream_is_searchable_live_survives_disconnect_and_stops_cleanly(
     phrase = samples.find("speech.mp4", "phrase")
     phrase_start, phrase_end = phrase.start - CLIP_OFFSET, phrase.end - CLIP_OFFSET
     db, port = tmp_path / "lib", free_port()
-    sender = Sender(camera_clip, port)
+    sender = LoopbackCamera(camera_clip, port)
     processes.append(sender.process)
     log = (tmp_path / "watch.log").open("wb")
     watcher = subprocess.Popen(
@@ -169,7 +136,7 @@ def test_stream_is_searchable_live_survives_disconnect_and_stops_cleanly(
     sender.kill()
     time.sleep(2.0)
     restarted = time.time()
-    sender = Sender(camera_clip, port)
+    sender = LoopbackCamera(camera_clip, port)
     processes.append(sender.process)
     spoken_again = wait_for("the watcher to reconnect", lambda: sender.anchor, 30) + phrase_end
     second = wait_for(
@@ -208,6 +175,74 @@ def test_stream_is_searchable_live_survives_disconnect_and_stops_cleanly(
         assert video.camera == "cam-live" and video.zone == "dock"
         assert abs(probe(recordings / name).duration - video.duration) < 0.2
     assert not list(recordings.glob("*.tmp"))
+
+
+@pytest.fixture(scope="module")
+def short_clip(camera_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seven seconds of the camera clip around the phrase (a GOP boundary every 1 s)."""
+    out = tmp_path_factory.mktemp("short") / "short.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-ss", "5", "-i", str(camera_clip), "-t", "7",
+         "-c", "copy", "-f", "mpegts", str(out)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return out
+
+
+def test_several_streams_into_one_watch_each_under_its_camera(
+    samples: SampleSet,
+    short_clip: Path,
+    encoders: Encoders,
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    """Two live streams and one that never answers, in one `watch` (one model set): both
+    live ones are indexed under their own camera, every closed chunk exactly once; the
+    dead one retries on its own without holding the others up."""
+    db, dead = tmp_path / "lib", f"tcp://127.0.0.1:{free_port()}"
+    senders = {camera: LoopbackCamera(short_clip) for camera in ("cam-a", "cam-b")}
+    processes.extend(sender.process for sender in senders.values())
+    log = (tmp_path / "watch.log").open("wb")
+    streams = [f"--stream={camera}={sender.url}" for camera, sender in senders.items()]
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "sceneseek.cli", "watch", "--db", str(db), *streams,
+         f"--stream=cam-dead={dead}", "--zone", "dock"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    processes.append(watcher)
+    encoders.text.embed_queries(["warm up"])
+    for camera, sender in senders.items():
+        wait_for(f"{camera} to be read", sender.process.poll, 90)  # sent it all
+        on_camera = partial(lambda camera, moment: moment.segments[0].camera == camera, camera)
+        wait_for(f"the phrase on {camera}", partial(phrase_moment, db, encoders, on_camera), 60)
+    watcher.send_signal(signal.SIGTERM)
+    assert watcher.wait(30) == 0, (tmp_path / "watch.log").read_text()[-3000:]
+    library = Library(db)
+    try:
+        videos = library.videos()
+    finally:
+        library.close()
+    indexed = sorted((v.camera or "", Path(v.path).name) for v in videos)
+    listed = []
+    for camera in senders:
+        for chunk_list in (db / "recordings" / camera).glob(".*.csv"):
+            for line in chunk_list.read_text().splitlines():
+                name, start, end = line.rsplit(",", 2)
+                listed += [(camera, name)] if float(end) > float(start) else []
+    assert indexed == sorted(listed) and {camera for camera, _ in indexed} == set(senders)
+    assert all(name.startswith(camera + "_") for camera, name in indexed)
+    assert all(v.zone == "dock" for v in videos)
+    assert "cam-dead" not in {v.camera for v in videos}
+    assert f"{dead}: recording ended" in (tmp_path / "watch.log").read_text()  # and retried
+
+
+def test_watch_refuses_streams_that_would_share_files(tmp_path: Path) -> None:
+    given = ["watch", "--db", str(tmp_path / "lib"), "--stream", "cam 1=tcp://127.0.0.1:9",
+             "--stream", "cam_1=tcp://127.0.0.1:10"]  # fmt: skip
+    refused = CliRunner().invoke(app, given)
+    assert refused.exit_code == 1 and "cameras must differ" in refused.output
+    bad = CliRunner().invoke(app, ["watch", "--db", str(tmp_path / "lib"), "--stream", "cam-1"])
+    assert bad.exit_code == 1 and "CAMERA=URL" in bad.output
 
 
 class Receiver(BaseHTTPRequestHandler):

@@ -16,17 +16,26 @@ def watch(
         str | None,
         typer.Argument(help="stream URL (rtsp, http(s), HLS, udp, tcp) or a growing .ts file"),
     ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stream", help="instead: CAMERA=URL, repeatable: several streams, one model set"
+        ),
+    ] = None,
     folder: Annotated[
         Path | None, typer.Option("--folder", help="instead: index video files as they appear here")
     ] = None,
-    camera: Annotated[str | None, typer.Option(help="camera id (required for a stream)")] = None,
+    camera: Annotated[str | None, typer.Option(help="camera id (required for a SOURCE)")] = None,
     zone: Annotated[str | None, typer.Option(help="zone name")] = None,
     chunk_seconds: Annotated[
         float, typer.Option("--chunk-seconds", help="recording chunk length: the search delay")
     ] = 6.0,
     record_dir: Annotated[
         Path | None,
-        typer.Option("--record-dir", help="where chunks go (default DB/recordings/CAMERA)"),
+        typer.Option(
+            "--record-dir",
+            help="where chunks go (default DB/recordings/CAMERA; with --stream: DIR/CAMERA)",
+        ),
     ] = None,
     retention_hours: Annotated[
         float, typer.Option("--retention-hours", help="delete chunks older than this (0: keep all)")
@@ -36,28 +45,31 @@ def watch(
     ] = False,
     modalities: ModalitiesOption = None,
 ) -> None:
-    """Index live: record a stream into chunks and index each as it closes, or index files
+    """Index live: record streams into chunks and index each as it closes, or index files
     as they land in a folder. Checks alerts on everything indexed; stops on Ctrl-C/SIGTERM."""
     from sceneseek.errors import SceneseekError
-    from sceneseek.live.watch import watch_folder, watch_stream
+    from sceneseek.live.watch import Stream, camera_slug, watch_folder, watch_streams
 
-    if (source is None) == (folder is None):
-        raise fail("give either a stream SOURCE or --folder DIR")
+    if [source is not None, bool(stream), folder is not None].count(True) != 1:
+        raise fail("give one of a stream SOURCE, --stream CAMERA=URL ... or --folder DIR")
     if source is not None and not camera:
         raise fail("a stream needs --camera ID")
+    streams = [Stream(source, camera, zone, record_dir)] if source and camera else []
+    for given in stream or []:
+        named, _, url = given.partition("=")
+        if not named.strip() or not url.strip():
+            raise fail(f"--stream {given!r}: give CAMERA=URL")
+        where = record_dir / camera_slug(named.strip()) if record_dir else None
+        streams.append(Stream(url.strip(), named.strip(), zone, where))
     with opened(db, config_for(modalities)) as library:
         try:
             if folder is not None:
                 report = watch_folder(library, folder, camera, zone)
             else:
-                assert source is not None and camera is not None
-                report = watch_stream(
+                report = watch_streams(
                     library,
-                    source,
-                    camera,
-                    zone,
+                    streams,
                     chunk_seconds=chunk_seconds,
-                    record_dir=record_dir,
                     retention_hours=retention_hours or None,
                     reencode=True if reencode else None,
                 )

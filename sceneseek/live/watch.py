@@ -1,4 +1,4 @@
-"""Live ingest: a stream (RTSP/HTTP/HLS/MPEG-TS URL, or a growing file) recorded into
+"""Live ingest: streams (RTSP/HTTP/HLS/MPEG-TS URLs, or growing files) recorded into
 rotating chunks that are indexed as soon as they close, and a folder whose new video
 files are indexed once they stop growing.
 
@@ -7,11 +7,12 @@ segment muxer cuts it into MPEG-TS chunks (kept on disk for playback, deleted af
 retention period) and lists each one in a CSV *after* it has been closed. A chunk is
 indexed only once listed, so a chunk still being written (or cut short by a crash) is
 never indexed; the index write itself is atomic per video. One ``Library`` is kept for
-the whole session, so the models load once.
+the whole session and serves every stream, so the models load once.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import re
@@ -20,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,7 +62,7 @@ class WatchReport:
     indexed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     events: list[AlertEvent] = field(default_factory=list)
-    runs: int = 0  # ffmpeg launches: 1 + reconnections
+    runs: int = 0  # ffmpeg launches: one per stream + reconnections
     lags: list[float] = field(default_factory=list)
 
 
@@ -124,9 +125,9 @@ def input_args(source: str, timeout_s: float, offset: int = 0) -> list[str]:
     return [*probe, "-rw_timeout", micros, "-i", source]
 
 
-def encode_args(chunk_seconds: float, reencode: bool) -> list[str]:
-    """Copy the first video and audio stream as they are; re-encode (keyframes forced
-    at chunk boundaries) when the source's codecs do not fit MPEG-TS."""
+def encode_args(reencode: bool) -> list[str]:
+    """Copy the first video and audio stream as they are; re-encode (a keyframe forced
+    every second, where a chunk may be cut) when the source's codecs do not fit MPEG-TS."""
     maps = ["-map", "0:v:0", "-map", "0:a:0?"]
     if not reencode:
         return [*maps, "-c", "copy"]
@@ -139,12 +140,49 @@ def encode_args(chunk_seconds: float, reencode: bool) -> list[str]:
         "-tune",
         "zerolatency",
         "-force_key_frames",
-        f"expr:gte(t,n_forced*{chunk_seconds:g})",
+        "expr:gte(t,n_forced)",
         "-c:a",
         "aac",
         "-ac",
         "1",
     ]
+
+
+def segment_args(source: str, chunk_seconds: float, phase: float) -> list[str]:
+    """Cut every ``chunk_seconds`` (at the next keyframe): a live source at wall-clock
+    boundaries shifted by ``phase``, so the streams of one watcher close their chunks in
+    turn and keep their turn across reconnections; a file, which may be read faster
+    than real time, by its own timestamps."""
+    cut = ["-segment_time", f"{chunk_seconds:g}"]
+    if not is_url(source):
+        return cut
+    return [*cut, "-segment_atclocktime", "1", "-segment_clocktime_offset", f"{phase:.3f}"]
+
+
+class OutputClock:
+    """An ffmpeg process's ``-progress`` reports, read on a thread: how far its output
+    has got, when that last moved (monotonic), and ``anchor``, the wall time of output
+    time 0."""
+
+    def __init__(self, reports: IO[bytes]) -> None:
+        self.out_time = 0.0
+        self.last_progress = time.monotonic()
+        self.anchor: float | None = None
+        threading.Thread(target=self._read, args=(reports,), daemon=True).start()
+
+    def _read(self, reports: IO[bytes]) -> None:
+        for raw in reports:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key != "out_time_us" or not value.lstrip("-").isdigit():
+                continue
+            seconds = int(value) / 1e6
+            if seconds > self.out_time:
+                self.out_time = seconds
+                self.last_progress = time.monotonic()
+                # The output can lag a live source but never lead it: the earliest
+                # estimate of when stream time 0 happened is the best one.
+                estimate = time.time() - seconds
+                self.anchor = estimate if self.anchor is None else min(self.anchor, estimate)
 
 
 class Recording:
@@ -161,6 +199,7 @@ class Recording:
         timeout_s: float,
         run_id: str,
         offset: int = 0,
+        phase: float = 0.0,
     ) -> None:
         self.source = source
         self.run_id = run_id
@@ -170,10 +209,6 @@ class Recording:
         if self.log_path.exists() and self.log_path.stat().st_size > LOG_LIMIT:
             self.log_path.unlink()
         self.log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.started = time.monotonic()
-        self.last_progress = self.started
-        self.out_time = 0.0
-        self.anchor: float | None = None  # wall time of stream time 0
         self.reencode = reencode
         self.listed = 0  # chunks closed so far
         command = [
@@ -183,11 +218,10 @@ class Recording:
             "-loglevel",
             "info",
             *input_args(source, timeout_s, offset),
-            *encode_args(chunk_seconds, reencode),
+            *encode_args(reencode),
             "-f",
             "segment",
-            "-segment_time",
-            f"{chunk_seconds:g}",
+            *segment_args(source, chunk_seconds, phase),
             "-segment_format",
             "mpegts",
             "-reset_timestamps",
@@ -213,23 +247,7 @@ class Recording:
                 start_new_session=True,  # a terminal Ctrl-C reaches us, and we stop it cleanly
             )
         assert self.process.stdout is not None
-        threading.Thread(
-            target=self._read_progress, args=(self.process.stdout,), daemon=True
-        ).start()
-
-    def _read_progress(self, stream: IO[bytes]) -> None:
-        for raw in stream:
-            key, _, value = raw.decode(errors="replace").strip().partition("=")
-            if key != "out_time_us" or not value.lstrip("-").isdigit():
-                continue
-            seconds = int(value) / 1e6
-            if seconds > self.out_time:
-                self.out_time = seconds
-                self.last_progress = time.monotonic()
-                # The output can lag a live source but never lead it: the earliest
-                # estimate of when stream time 0 happened is the best one.
-                estimate = time.time() - seconds
-                self.anchor = estimate if self.anchor is None else min(self.anchor, estimate)
+        self.clock = OutputClock(self.process.stdout)
 
     def closed(self) -> list[tuple[Path, float, float]]:
         """Chunks ffmpeg has finished since the last call: (path, start, end) in stream
@@ -250,12 +268,12 @@ class Recording:
         """Wall-clock time of a chunk's first frame, never later than now minus its
         length (which a file read faster than real time would otherwise give)."""
         now = time.time()
-        anchor = self.anchor if self.anchor is not None else now - end
+        anchor = self.clock.anchor if self.clock.anchor is not None else now - end
         stamp = min(anchor + start, now - (end - start))
         return datetime.fromtimestamp(stamp).astimezone()
 
     def stalled(self, stall_s: float) -> bool:
-        return self.running and time.monotonic() - self.last_progress > stall_s
+        return self.running and time.monotonic() - self.clock.last_progress > stall_s
 
     @property
     def running(self) -> bool:
@@ -298,13 +316,21 @@ class Recording:
 
 
 # -- stream watcher ---------------------------------------------------------------------
-def watch_stream(
+@dataclass(frozen=True)
+class Stream:
+    """One camera to record: its source, the camera id its chunks are indexed under, and
+    where its chunks go (None: ``<db>/recordings/<camera>``)."""
+
+    source: str
+    camera: str
+    zone: str | None = None
+    record_dir: Path | None = None
+
+
+def watch_streams(
     library: Library,
-    source: str,
-    camera: str,
-    zone: str | None = None,
+    streams: Sequence[Stream],
     chunk_seconds: float = 6.0,
-    record_dir: Path | None = None,
     retention_hours: float | None = 72.0,
     stall_seconds: float | None = None,
     reencode: bool | None = None,
@@ -312,41 +338,68 @@ def watch_stream(
     stop: threading.Event | None = None,
     on_chunk: ChunkCallback | None = None,
 ) -> WatchReport:
-    """Record ``source`` into chunks under ``record_dir`` (default: ``<db>/recordings/
-    <camera>``) and index each as it closes, with its wall-clock start; reconnect with
-    exponential backoff when the source drops or stalls; check alerts after each chunk.
-    Runs until ``stop`` is set (or SIGINT/SIGTERM when none is given; also when a
-    growing file source is not a URL and ``stop`` is set). ``reencode`` None: copy the
-    codecs, switching to re-encoding if a copy run reads the input but writes nothing."""
+    """Record each stream into chunks and index each chunk as it closes, with its
+    wall-clock start; reconnect a stream with exponential backoff when it drops or
+    stalls, without touching the others; check alerts after each chunk. Runs until
+    ``stop`` is set (or SIGINT/SIGTERM when none is given). ``reencode`` None: copy the
+    codecs, switching a stream to re-encoding if a copy run reads the input but writes
+    nothing.
+
+    One process serves every stream: one set of models (each set is hundreds of MB,
+    and the models' threads already fill the cores) and one indexing queue, oldest chunk
+    end first, so no stream's chunk waits behind a newer one. Recording is ffmpeg's
+    work, in its own processes; this loop polls them between chunks, so a reconnection
+    waits at most one chunk's indexing. Live sources are cut at wall-clock boundaries
+    staggered across the streams: cut together, N chunks would close at once and the
+    last would wait for N - 1 others."""
     if chunk_seconds < MIN_CHUNK_SECONDS:
         raise ValueError(f"chunk length must be at least {MIN_CHUNK_SECONDS:g} s")
-    directory = record_dir or library.path / "recordings" / camera_slug(camera)
-    directory.mkdir(parents=True, exist_ok=True)
+    if not streams:
+        raise ValueError("no stream to watch")
+    slugs = [camera_slug(s.camera) for s in streams]
+    if len(set(slugs)) < len(slugs):
+        raise ValueError(f"cameras must differ (as file names): {', '.join(slugs)}")
     stall = stall_seconds or max(15.0, 3 * chunk_seconds)
     report = WatchReport()
     stop_event = stop or threading.Event()
-    with stop_on_signals(stop_event) if stop is None else _nothing(stop_event):
-        _warm_up(library)
+    states = []
+    for number, stream in enumerate(streams):
+        directory = stream.record_dir or library.path / "recordings" / camera_slug(stream.camera)
+        directory.mkdir(parents=True, exist_ok=True)
+        phase = chunk_seconds * number / len(streams)
         state = _StreamState(
-            source, directory, camera, chunk_seconds, bool(reencode), stall, max_backoff
+            stream, directory, chunk_seconds, phase, bool(reencode), stall, max_backoff
         )
         state.auto_reencode = reencode is None
+        states.append(state)
+    queue = _ChunkQueue()
+    with stop_on_signals(stop_event) if stop is None else _nothing(stop_event):
+        _warm_up(library)
         last_sweep = 0.0
         try:
             while not stop_event.is_set():
-                state.step(report)
-                # All of them, even once asked to stop: a chunk taken here and skipped
-                # would be lost (the loop after `finish` sees only later ones).
-                for chunk in state.take_closed():
-                    _index_chunk(library, chunk, camera, zone, report, on_chunk)
+                for state in states:
+                    state.step(report)
+                    # Every closed chunk, even once asked to stop: one taken and
+                    # skipped would be lost (the loop after `finish` sees only later ones).
+                    queue.take_from(state)
+                if queue:
+                    _index_chunk(library, *queue.pop(), report, on_chunk, len(queue))
+                else:
+                    stop_event.wait(0.2)
                 if retention_hours and time.monotonic() - last_sweep > 60:
                     last_sweep = time.monotonic()
-                    sweep(library, directory, retention_hours * 3600, state.current_list())
-                stop_event.wait(0.2)
+                    for state in states:
+                        sweep(
+                            library, state.directory, retention_hours * 3600, state.current_list()
+                        )
         finally:
-            state.finish()
-        for chunk in state.take_closed():  # the chunk ffmpeg closed on stopping
-            _index_chunk(library, chunk, camera, zone, report, on_chunk)
+            for state in states:
+                state.finish()
+        for state in states:  # the chunks ffmpeg closed on stopping
+            queue.take_from(state)
+        while queue:
+            _index_chunk(library, *queue.pop(), report, on_chunk, len(queue))
     return report
 
 
@@ -355,24 +408,46 @@ def _nothing(stop: threading.Event) -> Iterator[threading.Event]:
     yield stop
 
 
+class _ChunkQueue:
+    """Closed chunks of every stream waiting to be indexed, the oldest end first."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Chunk, Stream]] = []
+        self._count = 0  # ties (same end) in arrival order
+
+    def take_from(self, state: _StreamState) -> None:
+        for chunk in state.take_closed():
+            self._count += 1
+            end = chunk.start.timestamp() + chunk.duration
+            heapq.heappush(self._heap, (end, self._count, chunk, state.stream))
+
+    def pop(self) -> tuple[Chunk, Stream]:
+        _, _, chunk, stream = heapq.heappop(self._heap)
+        return chunk, stream
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
 class _StreamState:
     """Launching, watching and relaunching ffmpeg; queueing the chunks it closes."""
 
     def __init__(
         self,
-        source: str,
+        stream: Stream,
         directory: Path,
-        camera: str,
         chunk_seconds: float,
+        phase: float,
         reencode: bool,
         stall_s: float,
         max_backoff: float,
     ) -> None:
-        self.source = source
+        self.stream = stream
+        self.source = stream.source
         self.max_backoff = max_backoff
         self.directory = directory
-        self.camera = camera
         self.chunk_seconds = chunk_seconds
+        self.phase = phase
         self.reencode = reencode
         self.auto_reencode = False
         self.stall_s = stall_s
@@ -430,12 +505,13 @@ class _StreamState:
         self.recording = Recording(
             self.source,
             self.directory,
-            self.camera,
+            self.stream.camera,
             self.chunk_seconds,
             self.reencode,
             self.stall_s,
             run_id,
             self.offset,
+            self.phase,
         )
         report.runs += 1
         log.info("recording %s → %s (run %d)", self.source, self.directory, report.runs)
@@ -495,12 +571,13 @@ def _warm_up(library: Library) -> None:
 def _index_chunk(
     library: Library,
     chunk: Chunk,
-    camera: str | None,
-    zone: str | None,
+    stream: Stream,
     report: WatchReport,
     on_chunk: ChunkCallback | None,
+    waiting: int,
 ) -> None:
-    result = library.index([chunk.path], camera=camera, zone=zone, start=chunk.start)
+    started = time.perf_counter()
+    result = library.index([chunk.path], stream.camera, stream.zone, start=chunk.start)
     report.failed.extend(result.failed)
     for path, cause in result.failed:
         log.warning("could not index %s: %s", path, cause)
@@ -512,11 +589,14 @@ def _index_chunk(
     report.events.extend(events)
     report.lags.append(lag)
     log.info(
-        "indexed %s (%.1f s from %s), searchable %.1f s after its end%s",
+        "indexed %s (%.1f s from %s) in %.1f s, searchable %.1f s after its end, "
+        "%d chunks waiting%s",
         chunk.path.name,
         chunk.duration,
         chunk.start.strftime("%H:%M:%S"),
+        time.perf_counter() - started,
         lag,
+        waiting,
         f", {len(events)} alert events" if events else "",
     )
     if on_chunk:
@@ -629,10 +709,12 @@ def _index_file(
 
 __all__ = [
     "Chunk",
+    "OutputClock",
     "Recording",
     "WatchReport",
     "stop_on_signals",
+    "Stream",
     "sweep",
     "watch_folder",
-    "watch_stream",
+    "watch_streams",
 ]
