@@ -38,7 +38,6 @@ from sceneseek.ingest import Encoders
 from sceneseek.ingest_ray import RayCluster, connect
 from sceneseek.media.decode import FrameBatch, decode_audio, probe, sample_frames
 from sceneseek.media.segment import colour_histogram
-from sceneseek.paths import expand_paths
 
 QUERIES = [
     "a cat",
@@ -171,7 +170,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     config = Config()
-    files = expand_paths([args.videos]).files
+    files = sorted(Path(args.videos).glob("*.mp4"))  # no sceneseek.paths: older checkouts run it
     duration = sum(probe(f).duration for f in files)
     if args.speech:
         speech = speech_seconds(files, config, args.speech)
