@@ -123,8 +123,8 @@ class Encoders:
     def passages(self, texts: list[str]) -> np.ndarray:
         """Passage embeddings of observation texts, each distinct text embedded once per
         process: people, sound and attribute sentences recur across segments and files
-        ("no people in the scene, nobody there, empty"), and e5 is ingest's third-largest
-        cost. Embedding a text alone or in a batch gives the same vector."""
+        ("no people in the scene, nobody there, empty"), and e5 costs ingest as much as
+        decoding does. Embedding a text alone or in a batch gives the same vector."""
         new = [t for t in dict.fromkeys(texts) if t not in self._passages]
         for text, vector in zip(new, self.text.embed_passages(new), strict=True):
             self._passages[text] = vector
@@ -161,7 +161,7 @@ class ReaderThread:
     and classifies, and a two-core machine keeps both cores busy. The bound keeps a reader
     that falls behind from holding a long file's frames in memory."""
 
-    DEPTH = 32  # frames waiting per reader: ~20 MB of 480p frames
+    DEPTH = 32  # frames waiting per reader: ~40 MB of 854x480 frames
 
     def __init__(self, session: FrameSession) -> None:
         self._session = session
