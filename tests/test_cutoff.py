@@ -90,20 +90,30 @@ def test_the_model_and_its_threshold_come_from_the_config(indexed_copy: Path) ->
 
 
 def test_signals_are_evidence_of_fixed_meaning(indexed_copy: Path) -> None:
-    """Each moment's signals: per text modality its raw cosine to the query, its visual
-    similarity less the mean of the query's nearest class names, and the fraction of the
-    query's content words it contains."""
+    """Each moment's signals: per text modality its raw cosine to the query, the best of
+    speech and on-screen text also standardised against the query's cosines to the
+    background vocabulary, its visual similarity less the mean of the query's nearest
+    class names, and the fraction of the query's content words it contains."""
     library = Library(indexed_copy, Config(search={"cutoff": None}))  # type: ignore[arg-type]
     moments = library.search("a cat", top_k=10).results
     query = library.encoders.text.embed_queries(["a cat"])[0]
-    classes = np.sort(library.encoders.background @ query)[-NEAREST_CLASSES:].mean()
+    background = library.encoders.background @ query
+    classes = np.sort(background)[-NEAREST_CLASSES:].mean()
+    derived = {"visual", "keyword", "words", "words_z"}
     for moment in moments:
         stored = library.index_store.segment_vectors(moment.segments[0].id)
         texts = {m: float(stored[m] @ query) for m in TEXT_MODALITIES if m in stored}
-        assert texts and texts.keys() == moment.signals.keys() - {"visual", "keyword"}
+        assert texts and texts.keys() == moment.signals.keys() - derived
         for modality, cosine in texts.items():
             assert np.isclose(moment.signals[modality], cosine, atol=1e-5)
+        said = [texts[m] for m in ("speech", "ocr") if m in texts]
+        assert ("words" in moment.signals) == bool(said)
+        if said:
+            assert np.isclose(moment.signals["words"], max(said), atol=1e-5)
+            standardised = (max(said) - background.mean()) / background.std()
+            assert np.isclose(moment.signals["words_z"], standardised, atol=1e-3)
         assert np.isclose(moment.signals["visual"], stored["visual"] @ query - classes, atol=1e-5)
+    assert any("words_z" in m.signals for m in moments)  # the caption and the speech
     # "a" is a function word: "cat" is the query's one content word.
     for moment in moments:
         best = moment.segments[0]

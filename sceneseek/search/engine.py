@@ -28,7 +28,7 @@ from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
 from sceneseek.search.moments import RUNNERS_UP, Moment, merge, standout
 from sceneseek.search.query_parser import Chip
-from sceneseek.search.relevance import RelevanceModel
+from sceneseek.search.relevance import SAID, RelevanceModel
 
 MAX_QUERY_CHARS = 1000
 MIN_REFERENCE = 500
@@ -212,16 +212,21 @@ class Searcher:
     ) -> None:
         """Give each moment the evidence of fixed meaning the cut-off reads besides the
         scores (``Moment.signals``), from the similarities already ranked: its best
-        segment's raw cosine to the query per text modality; its visual similarity less
-        the mean of the query's ``NEAREST_CLASSES`` class-name similarities (the
-        background vocabulary is the class names a ConSE visual vector is a mixture of; a
-        visual encoder in another space gets no margin); and the fraction of the query's
-        content words it contains."""
+        segment's raw cosine to the query per text modality, and the best of speech and
+        on-screen text also in standard deviations above the query's similarities to the
+        background vocabulary (e5 puts some queries close to any text, so one raw cosine
+        reads differently per query); its visual similarity less the mean of the query's
+        ``NEAREST_CLASSES`` class-name similarities (the background vocabulary is the
+        class names a ConSE visual vector is a mixture of; a visual encoder in another
+        space gets no margin); and the fraction of the query's content words it
+        contains."""
         raw = {m: dict(scores) for m, scores in ranked.items()}
         content = _content_words(words)
+        classes = self.encoders.background
+        text = query_vectors.get("fused")
+        background = classes @ text if text is not None else None
         nearest = None
         visual = query_vectors.get("visual")
-        classes = self.encoders.background
         if visual is not None and classes.shape[1] == visual.shape[0]:
             nearest = float(np.sort(classes @ visual)[-NEAREST_CLASSES:].mean())
         for moment in moments:
@@ -229,6 +234,11 @@ class Searcher:
             signals: dict[str, float] = {
                 m: raw[m][best.id] for m in TEXT_MODALITIES if best.id in raw.get(m, {})
             }
+            said = [signals[m] for m in SAID if m in signals]
+            if said:
+                signals["words"] = max(said)
+                if background is not None:
+                    signals["words_z"] = float((max(said) - background.mean()) / background.std())
             if nearest is not None and best.id in raw.get("visual", {}):
                 signals["visual"] = raw["visual"][best.id] - nearest
             if content:

@@ -25,6 +25,7 @@ FEATURES = (
     "speech",  # raw e5 cosine of the query to the moment's transcript
     "ocr",  # ... to its on-screen text
     "words",  # the larger of those two: what is said or written
+    "words_z",  # the same in standard deviations above the query's background similarity
     "said",  # 1 when the moment has speech or on-screen text, else 0
     "sound",  # ... to its sound tags
     "people",  # ... to its people descriptions
@@ -45,12 +46,10 @@ def features(moments: list[Moment]) -> list[dict[str, float]]:
     rows = []
     for i, moment in enumerate(moments):
         after = moments[i + 1].score if i + 1 < len(moments) else 0.0
-        row = {**moment.signals, "standout": rise, "lead": moment.score - after}
-        said = [moment.signals[m] for m in SAID if m in moment.signals]
-        row["said"] = 1.0 if said else 0.0
-        if said:
-            row["words"] = max(said)
-        rows.append(row)
+        said = 1.0 if "words" in moment.signals else 0.0
+        rows.append(
+            {**moment.signals, "said": said, "standout": rise, "lead": moment.score - after}
+        )
     return rows
 
 
