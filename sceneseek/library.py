@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sceneseek import learning, versions
-from sceneseek.alerts import alert_store, evaluate_alerts, validate_alert
+from sceneseek import versions
+from sceneseek.alerts import SavedAlerts, alert_store
 from sceneseek.config import CameraConfig, Config, MetadataConfig
 from sceneseek.encoders.base import VisualEncoder
 from sceneseek.errors import (
@@ -36,8 +36,7 @@ from sceneseek.index.milvus import MilvusIndex, recorded_backend, refuse_other_b
 from sceneseek.index.snapshot import Snapshot, export_snapshot
 from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail, display_path
 from sceneseek.ingest_ray import RayCluster, analyse_on_ray
-from sceneseek.language.translate import ENGLISH, TranslationError
-from sceneseek.learning import Uncertain
+from sceneseek.learning import Learning, Uncertain, active_fusion
 from sceneseek.media.decode import content_hash, probe, regular_file
 from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
 from sceneseek.media.picture import decode_picture
@@ -47,6 +46,7 @@ from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
+from sceneseek.search.translation import query_translation
 
 
 @dataclass
@@ -217,7 +217,7 @@ class Library:
         if not (self.path / "index.sqlite").exists():
             raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
         self._check_encoders(writing=False)
-        fusion = learning.active_fusion(self)
+        fusion = active_fusion(self.index_store, self.config.search)
         searcher = Searcher(
             self.index_store, self.encoders, fusion.search, list(self.config.modalities)
         )
@@ -263,20 +263,7 @@ class Library:
         """The query's language and English translation; None for English, for a
         translation that changes nothing (a name, a word both languages share), and when
         ``language.translate_queries`` is off."""
-        if not self.config.language.translate_queries:
-            return None
-        try:
-            reading = self.encoders.language.read([" ".join(query.split())])[0]
-        except TranslationError as exc:  # search as typed rather than fail
-            return QueryTranslation("und", None, f"no translation: {exc}")
-        if reading.language == ENGLISH:
-            return None
-        if reading.english is None:
-            note = f"no offline translation for {reading.language}; searched as typed"
-            return QueryTranslation(reading.language, None, note)
-        if reading.english.casefold() == query.casefold():
-            return None
-        return QueryTranslation(reading.language, reading.english)
+        return query_translation(query, self.encoders)
 
     def add_camera(
         self,
@@ -366,16 +353,7 @@ class Library:
         search had for it and the encoder and fusion versions, so `learn` can train on it."""
         self.segment(segment_id)  # KeyError for an unknown id
         self._check_encoders(writing=False)
-        query = " ".join(plain_text(query).split())
-        scores = learning.modality_scores(self, query, [segment_id])[segment_id]
-        return self.index_store.add_mark(
-            query,
-            segment_id,
-            relevant,
-            scores,
-            self.index_store.encoder_versions(),
-            learning.active_fusion(self).version,
-        )
+        return self._learning().mark(query, segment_id, relevant)
 
     def marks(self) -> list[Mark]:
         return self.index_store.marks()
@@ -383,11 +361,15 @@ class Library:
     def learn(self, dry_run: bool = False) -> LearnReport:
         """Fit the fusion weights on the marks; adopted only if better on held-out queries."""
         self._check_encoders(writing=False)
-        return learning.learn(self, dry_run)
+        return self._learning().learn(dry_run)
 
     def uncertain(self, limit: int = 20) -> list[Uncertain]:
         """Unmarked results of stored queries nearest the relevant/irrelevant boundary."""
-        return learning.uncertain(self, limit)
+        return self._learning().uncertain(limit)
+
+    def _learning(self) -> Learning:
+        """The marks service over the index open now (a reindex swaps it)."""
+        return Learning(self.index_store, self.encoders, self.config, self.search)
 
     def models(self) -> versions.ModelsReport:
         """Encoder name@version per role (configured and in the index), the fusion in use
@@ -414,7 +396,7 @@ class Library:
 
     def fusion_version(self) -> str:
         """The version of the fusion that ranks searches now."""
-        return learning.active_fusion(self).version
+        return active_fusion(self.index_store, self.config.search).version
 
     def stats(self) -> dict[str, int]:
         return self.index_store.stats()
@@ -439,30 +421,28 @@ class Library:
     ) -> int:
         """Save a query that fires on newly indexed video (see ``check_alerts``); the
         threshold is on the moment score that search shows. Returns the alert id."""
-        query = plain_text(query)
-        camera, zone = (plain_text(t) if t else None for t in (camera, zone))
-        validate_alert(query, threshold, time_of_day, webhook, self.config.alerts.webhook_hosts)
-        store = alert_store(self)
-        return store.add_alert(
-            " ".join(query.split()), threshold, camera, zone, time_of_day, webhook
-        )
+        return self._saved_alerts().add(query, camera, zone, time_of_day, threshold, webhook)
 
     def alerts(self) -> list[Alert]:
-        return alert_store(self).alerts()
+        return alert_store(self.index_store).alerts()
 
     def remove_alert(self, alert_id: int) -> None:
         """Delete an alert and its events; KeyError for an unknown id."""
-        if not is_row_id(alert_id) or not alert_store(self).remove_alert(alert_id):
+        if not is_row_id(alert_id) or not alert_store(self.index_store).remove_alert(alert_id):
             raise KeyError(f"no alert with id {alert_id}")
 
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
         """Stored events, newest first."""
-        return alert_store(self).alert_events(alert_id, limit)
+        return alert_store(self.index_store).alert_events(alert_id, limit)
 
     def check_alerts(self, video: str | Path) -> list[AlertEvent]:
         """Evaluate every alert on one indexed video: store the new events and POST each
         to its alert's webhook (5 s timeout; failures are logged, never raised)."""
-        return evaluate_alerts(self, video)
+        return self._saved_alerts().evaluate(video)
+
+    def _saved_alerts(self) -> SavedAlerts:
+        """The alerts service over the index open now, running this library's search."""
+        return SavedAlerts(self.index_store, self.search, self.config.alerts.webhook_hosts)
 
     def close(self) -> None:
         if "index_store" in self.__dict__:
