@@ -8,10 +8,9 @@ response = lib.search("a man talking on the phone in a car", top_k=5)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
@@ -20,45 +19,25 @@ from sceneseek import versions
 from sceneseek.alerts import SavedAlerts, alert_store
 from sceneseek.config import CameraConfig, Config, MetadataConfig
 from sceneseek.encoders.base import VisualEncoder
-from sceneseek.errors import (
-    EncoderMismatchError,
-    MediaError,
-    QueryError,
-    SceneseekError,
-    failure_cause,
-)
-from sceneseek.faults import crash_point
+from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
-from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo, VideoRecord
+from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo
 from sceneseek.index.check import CheckReport, check_index
 from sceneseek.index.milvus import MilvusIndex, recorded_backend, refuse_other_backend
 from sceneseek.index.snapshot import Snapshot, export_snapshot
-from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail, display_path
+from sceneseek.ingest import Encoders, IndexReport, Ingest, ProgressFn
 from sceneseek.ingest_ray import RayCluster, analyse_on_ray
 from sceneseek.learning import Learning, Uncertain, active_fusion
-from sceneseek.media.decode import content_hash, probe, regular_file
-from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
+from sceneseek.media.decode import content_hash, regular_file
+from sceneseek.media.metadata import VideoMetadata, zone_named
 from sceneseek.media.picture import decode_picture
 from sceneseek.media.thumbnail import frame_jpeg
-from sceneseek.paths import expand_paths
 from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
 from sceneseek.search.translation import query_translation
-
-
-@dataclass
-class IndexReport:
-    indexed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, cause)
-    seconds_of_video: float = 0.0
-    events: list[AlertEvent] = field(default_factory=list)  # saved alerts the new videos fired
-
-
-ProgressFn = Callable[[str, str], None]  # (path, status) after each file
 
 
 class Library:
@@ -114,74 +93,18 @@ class Library:
         ``ray``, decoding and encoding run on a Ray cluster's workers; hashing, skipping
         and every write to the index stay in this process."""
         self._check_encoders(writing=True)
-        report = IndexReport()
-
-        def done(path: Path, status: str) -> None:
-            if progress:
-                progress(str(path), status)
-
-        given = VideoMetadata(camera, zone, start)
-        expansion = expand_paths(paths)
-        report.failed.extend(expansion.problems)
-        pending = self._pending(expansion.files, given, report, done)
-        if ray is None:
-            analysed: Iterator[tuple[PendingVideo, Analysed]] = (
-                (job, analyse_or_fail(job.info, self.config, self.encoders)) for job in pending
-            )
-        else:
-            analysed = analyse_on_ray(pending, self.config, ray, self.encoders.versions())
-        for job, result in analysed:
-            done(job.path, self._store(job, result, report))
-            crash_point("between-videos")
-        return report
-
-    def _pending(
-        self,
-        files: list[Path],
-        given: VideoMetadata,
-        report: IndexReport,
-        done: Callable[[Path, str], None],
-    ) -> Iterator[PendingVideo]:
-        """The files that need analysis, lazily; unchanged and unreadable ones are
-        recorded in the report (and the index) instead."""
-        for path in files:
-            key = display_path(path)
-            try:
-                digest = content_hash(path) if path.is_file() else ""
-                if digest and self.index_store.video_hash(key) == digest:
-                    report.unchanged.append(key)
-                    done(path, "unchanged")
-                    continue
-                info = probe(path)
-                where = resolve(path, given, self._metadata_sources())
-            except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
-                done(path, self._record_failure(key, failure_cause(exc), report))
-                continue
-            yield PendingVideo(path, key, digest, info, where)
-
-    def _store(self, job: PendingVideo, result: Analysed, report: IndexReport) -> str:
-        """Write one analysed file (or its failure) to the index; the only writer."""
-        if result.failure is not None:
-            return self._record_failure(job.key, result.failure, report)
-        info, where, language = job.info, job.where, result.language
-        video = VideoRecord(
-            job.key, job.digest, info.duration, where.camera, where.zone, where.start, language
+        ingest = Ingest(
+            self.index_store,
+            self.config,
+            self.encoders,
+            self._metadata_sources(),
+            self.check_alerts,
         )
-        crash_point("encoded")
-        try:
-            self.index_store.replace_video(video, result.segments)
-        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
-            return self._record_failure(job.key, failure_cause(exc), report)
-        report.indexed.append(job.key)
-        report.seconds_of_video += info.duration
-        # Saved alerts run on every newly indexed video, whichever way it came in.
-        report.events.extend(self.check_alerts(job.key))
-        return "indexed"
-
-    def _record_failure(self, key: str, cause: str, report: IndexReport) -> str:
-        report.failed.append((key, cause))
-        self.index_store.record_failure(key, cause)
-        return "failed"
+        analyser = None
+        if ray is not None:
+            expected = self.encoders.versions()
+            analyser = partial(analyse_on_ray, config=self.config, cluster=ray, versions=expected)
+        return ingest.run(paths, VideoMetadata(camera, zone, start), progress, analyser)
 
     def search(
         self,
