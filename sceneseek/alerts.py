@@ -19,6 +19,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +29,7 @@ from sceneseek.errors import QueryError, SceneseekError
 from sceneseek.index.alerts import Alert, AlertEvent, AlertStore
 from sceneseek.index.base import Index
 from sceneseek.ingest import display_path
+from sceneseek.records import to_json
 from sceneseek.search.filters import parse_time_of_day, plain_text
 
 if TYPE_CHECKING:
@@ -61,14 +63,14 @@ def alert_store(store: Index) -> AlertStore:
     return store
 
 
+@dataclass(frozen=True)
 class SavedAlerts:
     """The alerts saved in one index, and their evaluation on its newly indexed videos.
     Receives the index, the search to run and the hosts webhooks may reach."""
 
-    def __init__(self, store: Index, search: AlertSearch, webhook_hosts: Sequence[str]) -> None:
-        self.store = store
-        self.search = search
-        self.webhook_hosts = webhook_hosts
+    store: Index
+    search: AlertSearch
+    webhook_hosts: Sequence[str]
 
     def add(
         self,
@@ -114,7 +116,7 @@ class SavedAlerts:
             if alert.webhook:
                 post_webhook(
                     alert.webhook,
-                    {"alert": alert.to_dict(), "event": event.to_dict()},
+                    {"alert": to_json(alert), "event": to_json(event)},
                     self.webhook_hosts,
                 )
         return new

@@ -426,6 +426,7 @@ ProgressFn = Callable[[str, str], None]  # (path, status) after each file
 Analyser = Callable[[Iterator[PendingVideo]], Iterable[tuple[PendingVideo, Analysed]]]
 
 
+@dataclass(frozen=True)
 class Ingest:
     """A batch of files into one index: unchanged files skipped by content hash, the
     rest analysed (here, or by the ``Analyser`` given) and stored, changed ones replaced
@@ -433,19 +434,11 @@ class Ingest:
     config and encoders, where camera metadata comes from, and what to run on each newly
     stored video (the saved alerts)."""
 
-    def __init__(
-        self,
-        store: Index,
-        config: Config,
-        encoders: Encoders,
-        metadata: MetadataConfig,
-        on_stored: Callable[[str], list[AlertEvent]],
-    ) -> None:
-        self.store = store
-        self.config = config
-        self.encoders = encoders
-        self.metadata = metadata
-        self.on_stored = on_stored
+    store: Index
+    config: Config
+    encoders: Encoders
+    metadata: MetadataConfig  # the cameras registered in the index included
+    on_stored: Callable[[str], list[AlertEvent]]
 
     def run(
         self,

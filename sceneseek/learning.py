@@ -67,14 +67,14 @@ def active_fusion(store: Index, search: SearchConfig) -> Fusion:
     return Fusion(fit.config_version(search), search)
 
 
+@dataclass(frozen=True)
 class Learning:
     """The marks of one index as training data for its fusion."""
 
-    def __init__(self, store: Index, encoders: Encoders, config: Config, search: Search) -> None:
-        self.store = store
-        self.encoders = encoders
-        self.config = config
-        self.search = search
+    store: Index
+    encoders: Encoders
+    config: Config
+    search: Search
 
     def fusion(self) -> Fusion:
         return active_fusion(self.store, self.config.search)
