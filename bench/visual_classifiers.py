@@ -21,8 +21,8 @@ from sceneseek.encoders import visual_encoders
 from sceneseek.encoders.base import VisualEncoder
 from sceneseek.encoders.visual_effnet import CROPS
 from sceneseek.ingest import Encoders
-from sceneseek.library import expand_paths
 from sceneseek.media.decode import probe, sample_frames
+from sceneseek.paths import expand_paths
 
 
 def frames_of(files: list[Path], fps: float, short_side: int) -> list[np.ndarray]:

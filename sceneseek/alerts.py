@@ -19,29 +19,143 @@ import logging
 import socket
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from sceneseek.errors import QueryError, SceneseekError
 from sceneseek.index.alerts import Alert, AlertEvent, AlertStore
+from sceneseek.index.base import Index
 from sceneseek.ingest import display_path
-from sceneseek.search.filters import parse_time_of_day
+from sceneseek.records import to_json
+from sceneseek.search.filters import parse_time_of_day, plain_text
 
 if TYPE_CHECKING:
-    from sceneseek.library import Library
+    from sceneseek.search.engine import SearchResponse
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_S = 5.0
 MAX_EVENTS_PER_ALERT = 50  # moments of one video; more would be one long event anyway
 
 
-def alert_store(library: Library) -> AlertStore:
-    store = library.index_store
+class AlertSearch(Protocol):
+    """The search an alert runs (``Library.search``), so that an event's score is the
+    score search shows for that moment."""
+
+    def __call__(
+        self,
+        query: str,
+        *,
+        top_k: int,
+        camera: str | None,
+        zone: str | None,
+        time_of_day: str | None,
+        video: str | None,
+    ) -> SearchResponse: ...
+
+
+def alert_store(store: Index) -> AlertStore:
+    """The index as the store of alerts, if its backend keeps them."""
     if not isinstance(store, AlertStore):
         raise SceneseekError(f"the {type(store).__name__} backend does not store alerts")
     return store
+
+
+@dataclass(frozen=True)
+class SavedAlerts:
+    """The alerts saved in one index, and their evaluation on its newly indexed videos.
+    Receives the index, the search to run and the hosts webhooks may reach."""
+
+    store: Index
+    search: AlertSearch
+    webhook_hosts: Sequence[str]
+
+    def add(
+        self,
+        query: str,
+        camera: str | None,
+        zone: str | None,
+        time_of_day: str | None,
+        threshold: float,
+        webhook: str | None,
+    ) -> int:
+        query = plain_text(query)
+        camera, zone = (plain_text(t) if t else None for t in (camera, zone))
+        validate_alert(query, threshold, time_of_day, webhook, self.webhook_hosts)
+        return alert_store(self.store).add_alert(
+            " ".join(query.split()), threshold, camera, zone, time_of_day, webhook
+        )
+
+    def evaluate(self, video: str | Path) -> list[AlertEvent]:
+        """Run every alert on one indexed video; store and notify the events not seen
+        before (re-checking a video never fires twice for the same moment). Returns the
+        new events."""
+        store = alert_store(self.store)
+        alerts = store.alerts()
+        if not alerts:
+            return []
+        key = display_path(Path(video))
+        found: list[AlertEvent] = []
+        for alert in alerts:
+            found.extend(self._matches(alert, key))
+        new = store.add_alert_events(found)
+        by_id = {a.id: a for a in alerts}
+        for event in new:
+            alert = by_id[event.alert_id]
+            log.info(
+                "alert %d %r: %s %.1f-%.1f s score %.2f",
+                alert.id,
+                alert.query,
+                event.video,
+                event.start,
+                event.end,
+                event.score,
+            )
+            if alert.webhook:
+                post_webhook(
+                    alert.webhook,
+                    {"alert": to_json(alert), "event": to_json(event)},
+                    self.webhook_hosts,
+                )
+        return new
+
+    def _matches(self, alert: Alert, video: str) -> list[AlertEvent]:
+        try:
+            response = self.search(
+                alert.query,
+                top_k=MAX_EVENTS_PER_ALERT,
+                camera=alert.camera,
+                zone=alert.zone,
+                time_of_day=alert.time_of_day,
+                video=video,
+            )
+        except SceneseekError as exc:  # one broken alert must not stop the others
+            log.warning("alert %d %r could not run: %s", alert.id, alert.query, exc)
+            return []
+        now = datetime.now().astimezone()
+        events = []
+        for moment in response.results:
+            # A weak match (under the search's cut-off, which here weighs the video's
+            # moments against each other) is not an event, whatever the alert's threshold.
+            if moment.video != video or moment.below_cutoff or moment.score < alert.threshold:
+                continue
+            wall = moment.segments[0].wall_start
+            events.append(
+                AlertEvent(
+                    id=0,
+                    alert_id=alert.id,
+                    query=alert.query,
+                    video=video,
+                    start=round(moment.start, 2),
+                    end=round(moment.end, 2),
+                    score=round(moment.score, 4),
+                    wall_time=wall + timedelta(seconds=moment.start) if wall else None,
+                    created=now,
+                )
+            )
+        return events
 
 
 def validate_alert(
@@ -133,76 +247,6 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     def connect(self) -> None:
         raw = socket.create_connection((self.address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
-def evaluate_alerts(library: Library, video: str | Path) -> list[AlertEvent]:
-    """Run every alert on one indexed video; store and notify the events not seen before
-    (re-checking a video never fires twice for the same moment). Returns the new events."""
-    store = alert_store(library)
-    alerts = store.alerts()
-    if not alerts:
-        return []
-    key = display_path(Path(video))
-    found: list[AlertEvent] = []
-    for alert in alerts:
-        found.extend(_matches(library, alert, key))
-    new = store.add_alert_events(found)
-    by_id = {a.id: a for a in alerts}
-    for event in new:
-        alert = by_id[event.alert_id]
-        log.info(
-            "alert %d %r: %s %.1f-%.1f s score %.2f",
-            alert.id,
-            alert.query,
-            event.video,
-            event.start,
-            event.end,
-            event.score,
-        )
-        if alert.webhook:
-            post_webhook(
-                alert.webhook,
-                {"alert": alert.to_dict(), "event": event.to_dict()},
-                library.config.alerts.webhook_hosts,
-            )
-    return new
-
-
-def _matches(library: Library, alert: Alert, video: str) -> list[AlertEvent]:
-    try:
-        response = library.search(
-            alert.query,
-            top_k=MAX_EVENTS_PER_ALERT,
-            camera=alert.camera,
-            zone=alert.zone,
-            time_of_day=alert.time_of_day,
-            video=video,
-        )
-    except SceneseekError as exc:  # one broken alert must not stop the others
-        log.warning("alert %d %r could not run: %s", alert.id, alert.query, exc)
-        return []
-    now = datetime.now().astimezone()
-    events = []
-    for moment in response.results:
-        # A weak match (under the search's cut-off, which here weighs the video's moments
-        # against each other) is not an event, whatever the alert's threshold.
-        if moment.video != video or moment.below_cutoff or moment.score < alert.threshold:
-            continue
-        wall = moment.segments[0].wall_start
-        events.append(
-            AlertEvent(
-                id=0,
-                alert_id=alert.id,
-                query=alert.query,
-                video=video,
-                start=round(moment.start, 2),
-                end=round(moment.end, 2),
-                score=round(moment.score, 4),
-                wall_time=wall + timedelta(seconds=moment.start) if wall else None,
-                created=now,
-            )
-        )
-    return events
 
 
 def post_webhook(

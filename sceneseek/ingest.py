@@ -1,9 +1,10 @@
-"""Ingest one video: decode → segment → encode every enabled modality → segment records.
+"""Ingest: one video decoded → segmented → encoded per enabled modality → segment
+records, and ``Ingest``, which runs a batch of files through that into one index.
 
-One function per stage, each usable alone; ``analyse`` chains them for the library.
-Every modality other than visual yields timed ``Observation`` texts (speech, on-screen
-text, sound events, people/motion descriptions); a segment gets the observations that
-overlap it, embedded per modality and indexed for BM25.
+One function per stage, each usable alone; ``analyse`` chains them. Every modality other
+than visual yields timed ``Observation`` texts (speech, on-screen text, sound events,
+people/motion descriptions); a segment gets the observations that overlap it, embedded
+per modality and indexed for BM25.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sceneseek.config import TEXT_MODALITIES, Config
+from sceneseek.config import TEXT_MODALITIES, Config, MetadataConfig
 from sceneseek.encoders import (
     audio_taggers,
     frame_readers,
@@ -42,13 +44,14 @@ from sceneseek.encoders.base import (
 from sceneseek.encoders.vocabulary import load_class_names
 from sceneseek.errors import failure_cause
 from sceneseek.faults import crash_point
-from sceneseek.index.base import SegmentRecord, observation_text
+from sceneseek.index.alerts import AlertEvent
+from sceneseek.index.base import Index, SegmentRecord, VideoRecord, observation_text
 from sceneseek.language.detect import LanguageDetector, configured
 from sceneseek.language.translate import ENGLISH
-from sceneseek.media.decode import MediaInfo, decode_audio, sample_frames
-from sceneseek.media.metadata import VideoMetadata
+from sceneseek.media.decode import MediaInfo, content_hash, decode_audio, probe, sample_frames
+from sceneseek.media.metadata import VideoMetadata, resolve
 from sceneseek.media.segment import ShotSegmenter, Span, colour_histogram
-from sceneseek.paths import printable
+from sceneseek.paths import expand_paths, printable
 
 FRAME_MODALITIES = ("ocr", "people", "attributes")
 
@@ -406,3 +409,111 @@ def display_path(path: Path) -> str:
     except (RuntimeError, OSError):  # a symlink loop: absolute, as named
         absolute = os.path.abspath(path.expanduser())
     return printable(absolute)
+
+
+@dataclass
+class IndexReport:
+    indexed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, cause)
+    seconds_of_video: float = 0.0
+    events: list[AlertEvent] = field(default_factory=list)  # saved alerts the new videos fired
+
+
+ProgressFn = Callable[[str, str], None]  # (path, status) after each file
+# Where the pending files are analysed (``analyse_or_fail`` here, or on Ray workers); the
+# results may come back in any order.
+Analyser = Callable[[Iterator[PendingVideo]], Iterable[tuple[PendingVideo, Analysed]]]
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """A batch of files into one index: unchanged files skipped by content hash, the
+    rest analysed (here, or by the ``Analyser`` given) and stored, changed ones replaced
+    atomically; a bad file is reported and the batch goes on. Receives the index, the
+    config and encoders, where camera metadata comes from, and what to run on each newly
+    stored video (the saved alerts)."""
+
+    store: Index
+    config: Config
+    encoders: Encoders
+    metadata: MetadataConfig  # the cameras registered in the index included
+    on_stored: Callable[[str], list[AlertEvent]]
+
+    def run(
+        self,
+        paths: Iterable[str | Path],
+        given: VideoMetadata,
+        progress: ProgressFn | None = None,
+        analyser: Analyser | None = None,
+    ) -> IndexReport:
+        """Hashing, skipping and every write to the index happen in this process,
+        whichever ``analyser`` decodes and encodes."""
+        report = IndexReport()
+
+        def done(path: Path, status: str) -> None:
+            if progress:
+                progress(str(path), status)
+
+        expansion = expand_paths(paths)
+        report.failed.extend(expansion.problems)
+        pending = self._pending(expansion.files, given, report, done)
+        analysed = (analyser or self._analyse_here)(pending)
+        for job, result in analysed:
+            done(job.path, self._store(job, result, report))
+            crash_point("between-videos")
+        return report
+
+    def _analyse_here(
+        self, pending: Iterator[PendingVideo]
+    ) -> Iterator[tuple[PendingVideo, Analysed]]:
+        for job in pending:
+            yield job, analyse_or_fail(job.info, self.config, self.encoders)
+
+    def _pending(
+        self,
+        files: list[Path],
+        given: VideoMetadata,
+        report: IndexReport,
+        done: Callable[[Path, str], None],
+    ) -> Iterator[PendingVideo]:
+        """The files that need analysis, lazily; unchanged and unreadable ones are
+        recorded in the report (and the index) instead."""
+        for path in files:
+            key = display_path(path)
+            try:
+                digest = content_hash(path) if path.is_file() else ""
+                if digest and self.store.video_hash(key) == digest:
+                    report.unchanged.append(key)
+                    done(path, "unchanged")
+                    continue
+                info = probe(path)
+                where = resolve(path, given, self.metadata)
+            except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
+                done(path, self._record_failure(key, failure_cause(exc), report))
+                continue
+            yield PendingVideo(path, key, digest, info, where)
+
+    def _store(self, job: PendingVideo, result: Analysed, report: IndexReport) -> str:
+        """Write one analysed file (or its failure) to the index; the only writer."""
+        if result.failure is not None:
+            return self._record_failure(job.key, result.failure, report)
+        info, where, language = job.info, job.where, result.language
+        video = VideoRecord(
+            job.key, job.digest, info.duration, where.camera, where.zone, where.start, language
+        )
+        crash_point("encoded")
+        try:
+            self.store.replace_video(video, result.segments)
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
+            return self._record_failure(job.key, failure_cause(exc), report)
+        report.indexed.append(job.key)
+        report.seconds_of_video += info.duration
+        # Saved alerts run on every newly indexed video, whichever way it came in.
+        report.events.extend(self.on_stored(job.key))
+        return "indexed"
+
+    def _record_failure(self, key: str, cause: str, report: IndexReport) -> str:
+        report.failed.append((key, cause))
+        self.store.record_failure(key, cause)
+        return "failed"

@@ -1,7 +1,7 @@
 """Distributed ingest: decoding and encoding of a batch fanned out over a Ray cluster.
 
 Each worker is a long-lived Ray actor holding its own ``Encoders``, so the models load
-once per worker, not once per video. The driver (``Library.index``) still hashes, probes
+once per worker, not once per video. The driver (``ingest.Ingest``) still hashes, probes
 and skips unchanged files, and stays the index's only writer: workers return ``Analysed``
 records (their numpy vectors travel through Ray's object store), which the driver stores
 as they complete, in any order. Ray is optional (``pip install 'sceneseek[ray]'``) and

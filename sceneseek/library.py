@@ -8,57 +8,36 @@ response = lib.search("a man talking on the phone in a car", top_k=5)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
 
-from sceneseek import learning, versions
-from sceneseek.alerts import alert_store, evaluate_alerts, validate_alert
+from sceneseek import versions
+from sceneseek.alerts import SavedAlerts, alert_store
 from sceneseek.config import CameraConfig, Config, MetadataConfig
 from sceneseek.encoders.base import VisualEncoder
-from sceneseek.errors import (
-    EncoderMismatchError,
-    MediaError,
-    QueryError,
-    SceneseekError,
-    failure_cause,
-)
-from sceneseek.faults import crash_point
+from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
-from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo, VideoRecord
+from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo
 from sceneseek.index.check import CheckReport, check_index
 from sceneseek.index.milvus import MilvusIndex, recorded_backend, refuse_other_backend
 from sceneseek.index.snapshot import Snapshot, export_snapshot
-from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail, display_path
+from sceneseek.ingest import Encoders, IndexReport, Ingest, ProgressFn
 from sceneseek.ingest_ray import RayCluster, analyse_on_ray
-from sceneseek.language.translate import ENGLISH, TranslationError
-from sceneseek.learning import Uncertain
-from sceneseek.media.decode import content_hash, probe, regular_file
-from sceneseek.media.metadata import VideoMetadata, resolve, zone_named
+from sceneseek.learning import Learning, Uncertain, active_fusion
+from sceneseek.media.decode import content_hash, regular_file
+from sceneseek.media.metadata import VideoMetadata, zone_named
 from sceneseek.media.picture import decode_picture
 from sceneseek.media.thumbnail import frame_jpeg
-from sceneseek.paths import expand_paths
 from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
-
-
-@dataclass
-class IndexReport:
-    indexed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, cause)
-    seconds_of_video: float = 0.0
-    events: list[AlertEvent] = field(default_factory=list)  # saved alerts the new videos fired
-
-
-ProgressFn = Callable[[str, str], None]  # (path, status) after each file
+from sceneseek.search.translation import query_translation
 
 
 class Library:
@@ -114,74 +93,18 @@ class Library:
         ``ray``, decoding and encoding run on a Ray cluster's workers; hashing, skipping
         and every write to the index stay in this process."""
         self._check_encoders(writing=True)
-        report = IndexReport()
-
-        def done(path: Path, status: str) -> None:
-            if progress:
-                progress(str(path), status)
-
-        given = VideoMetadata(camera, zone, start)
-        expansion = expand_paths(paths)
-        report.failed.extend(expansion.problems)
-        pending = self._pending(expansion.files, given, report, done)
-        if ray is None:
-            analysed: Iterator[tuple[PendingVideo, Analysed]] = (
-                (job, analyse_or_fail(job.info, self.config, self.encoders)) for job in pending
-            )
-        else:
-            analysed = analyse_on_ray(pending, self.config, ray, self.encoders.versions())
-        for job, result in analysed:
-            done(job.path, self._store(job, result, report))
-            crash_point("between-videos")
-        return report
-
-    def _pending(
-        self,
-        files: list[Path],
-        given: VideoMetadata,
-        report: IndexReport,
-        done: Callable[[Path, str], None],
-    ) -> Iterator[PendingVideo]:
-        """The files that need analysis, lazily; unchanged and unreadable ones are
-        recorded in the report (and the index) instead."""
-        for path in files:
-            key = display_path(path)
-            try:
-                digest = content_hash(path) if path.is_file() else ""
-                if digest and self.index_store.video_hash(key) == digest:
-                    report.unchanged.append(key)
-                    done(path, "unchanged")
-                    continue
-                info = probe(path)
-                where = resolve(path, given, self._metadata_sources())
-            except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
-                done(path, self._record_failure(key, failure_cause(exc), report))
-                continue
-            yield PendingVideo(path, key, digest, info, where)
-
-    def _store(self, job: PendingVideo, result: Analysed, report: IndexReport) -> str:
-        """Write one analysed file (or its failure) to the index; the only writer."""
-        if result.failure is not None:
-            return self._record_failure(job.key, result.failure, report)
-        info, where, language = job.info, job.where, result.language
-        video = VideoRecord(
-            job.key, job.digest, info.duration, where.camera, where.zone, where.start, language
+        ingest = Ingest(
+            self.index_store,
+            self.config,
+            self.encoders,
+            self._metadata_sources(),
+            self.check_alerts,
         )
-        crash_point("encoded")
-        try:
-            self.index_store.replace_video(video, result.segments)
-        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
-            return self._record_failure(job.key, failure_cause(exc), report)
-        report.indexed.append(job.key)
-        report.seconds_of_video += info.duration
-        # Saved alerts run on every newly indexed video, whichever way it came in.
-        report.events.extend(self.check_alerts(job.key))
-        return "indexed"
-
-    def _record_failure(self, key: str, cause: str, report: IndexReport) -> str:
-        report.failed.append((key, cause))
-        self.index_store.record_failure(key, cause)
-        return "failed"
+        analyser = None
+        if ray is not None:
+            expected = self.encoders.versions()
+            analyser = partial(analyse_on_ray, config=self.config, cluster=ray, versions=expected)
+        return ingest.run(paths, VideoMetadata(camera, zone, start), progress, analyser)
 
     def search(
         self,
@@ -217,7 +140,7 @@ class Library:
         if not (self.path / "index.sqlite").exists():
             raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
         self._check_encoders(writing=False)
-        fusion = learning.active_fusion(self)
+        fusion = active_fusion(self.index_store, self.config.search)
         searcher = Searcher(
             self.index_store, self.encoders, fusion.search, list(self.config.modalities)
         )
@@ -263,20 +186,7 @@ class Library:
         """The query's language and English translation; None for English, for a
         translation that changes nothing (a name, a word both languages share), and when
         ``language.translate_queries`` is off."""
-        if not self.config.language.translate_queries:
-            return None
-        try:
-            reading = self.encoders.language.read([" ".join(query.split())])[0]
-        except TranslationError as exc:  # search as typed rather than fail
-            return QueryTranslation("und", None, f"no translation: {exc}")
-        if reading.language == ENGLISH:
-            return None
-        if reading.english is None:
-            note = f"no offline translation for {reading.language}; searched as typed"
-            return QueryTranslation(reading.language, None, note)
-        if reading.english.casefold() == query.casefold():
-            return None
-        return QueryTranslation(reading.language, reading.english)
+        return query_translation(query, self.encoders)
 
     def add_camera(
         self,
@@ -366,16 +276,7 @@ class Library:
         search had for it and the encoder and fusion versions, so `learn` can train on it."""
         self.segment(segment_id)  # KeyError for an unknown id
         self._check_encoders(writing=False)
-        query = " ".join(plain_text(query).split())
-        scores = learning.modality_scores(self, query, [segment_id])[segment_id]
-        return self.index_store.add_mark(
-            query,
-            segment_id,
-            relevant,
-            scores,
-            self.index_store.encoder_versions(),
-            learning.active_fusion(self).version,
-        )
+        return self._learning().mark(query, segment_id, relevant)
 
     def marks(self) -> list[Mark]:
         return self.index_store.marks()
@@ -383,11 +284,15 @@ class Library:
     def learn(self, dry_run: bool = False) -> LearnReport:
         """Fit the fusion weights on the marks; adopted only if better on held-out queries."""
         self._check_encoders(writing=False)
-        return learning.learn(self, dry_run)
+        return self._learning().learn(dry_run)
 
     def uncertain(self, limit: int = 20) -> list[Uncertain]:
         """Unmarked results of stored queries nearest the relevant/irrelevant boundary."""
-        return learning.uncertain(self, limit)
+        return self._learning().uncertain(limit)
+
+    def _learning(self) -> Learning:
+        """The marks service over the index open now (a reindex swaps it)."""
+        return Learning(self.index_store, self.encoders, self.config, self.search)
 
     def models(self) -> versions.ModelsReport:
         """Encoder name@version per role (configured and in the index), the fusion in use
@@ -414,7 +319,7 @@ class Library:
 
     def fusion_version(self) -> str:
         """The version of the fusion that ranks searches now."""
-        return learning.active_fusion(self).version
+        return active_fusion(self.index_store, self.config.search).version
 
     def stats(self) -> dict[str, int]:
         return self.index_store.stats()
@@ -439,30 +344,28 @@ class Library:
     ) -> int:
         """Save a query that fires on newly indexed video (see ``check_alerts``); the
         threshold is on the moment score that search shows. Returns the alert id."""
-        query = plain_text(query)
-        camera, zone = (plain_text(t) if t else None for t in (camera, zone))
-        validate_alert(query, threshold, time_of_day, webhook, self.config.alerts.webhook_hosts)
-        store = alert_store(self)
-        return store.add_alert(
-            " ".join(query.split()), threshold, camera, zone, time_of_day, webhook
-        )
+        return self._saved_alerts().add(query, camera, zone, time_of_day, threshold, webhook)
 
     def alerts(self) -> list[Alert]:
-        return alert_store(self).alerts()
+        return alert_store(self.index_store).alerts()
 
     def remove_alert(self, alert_id: int) -> None:
         """Delete an alert and its events; KeyError for an unknown id."""
-        if not is_row_id(alert_id) or not alert_store(self).remove_alert(alert_id):
+        if not is_row_id(alert_id) or not alert_store(self.index_store).remove_alert(alert_id):
             raise KeyError(f"no alert with id {alert_id}")
 
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
         """Stored events, newest first."""
-        return alert_store(self).alert_events(alert_id, limit)
+        return alert_store(self.index_store).alert_events(alert_id, limit)
 
     def check_alerts(self, video: str | Path) -> list[AlertEvent]:
         """Evaluate every alert on one indexed video: store the new events and POST each
         to its alert's webhook (5 s timeout; failures are logged, never raised)."""
-        return evaluate_alerts(self, video)
+        return self._saved_alerts().evaluate(video)
+
+    def _saved_alerts(self) -> SavedAlerts:
+        """The alerts service over the index open now, running this library's search."""
+        return SavedAlerts(self.index_store, self.search, self.config.alerts.webhook_hosts)
 
     def close(self) -> None:
         if "index_store" in self.__dict__:

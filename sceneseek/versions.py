@@ -87,14 +87,12 @@ class ModelsReport:
 
 
 def models(library: Library) -> ModelsReport:
-    from sceneseek.learning import active_fusion
-
     configured = library.encoders.versions()
     stored = library.index_store.encoder_versions()
     roles = [RoleVersion(r, configured.get(r), stored.get(r)) for r in _roles(configured, stored)]
     return ModelsReport(
         roles=roles,
-        fusion=active_fusion(library).version,
+        fusion=library.fusion_version(),
         fusions=library.index_store.fusions(),
         index_format=SCHEMA_VERSION,
         backend=library.backend,

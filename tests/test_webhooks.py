@@ -120,7 +120,8 @@ def test_posting_checks_the_address_again(tmp_path: Path) -> None:
         url = f"http://{address}:{server.server_address[1]}/hook"
         library = Library(tmp_path / "lib", Config(modalities=["visual"]))
         try:
-            alert_store(library).add_alert("a cat", 2.0, None, None, None, url)  # unchecked
+            store = alert_store(library.index_store)
+            store.add_alert("a cat", 2.0, None, None, None, url)  # unchecked
         finally:
             library.close()
         assert not post_webhook(url, {"event": "cat"})

@@ -13,7 +13,19 @@ from typing import Annotated, Any
 
 import typer
 
-from sceneseek.cli import admin, alerts, evaluation, index, keys, learning, live, search, serve
+from sceneseek.cli import (
+    admin,
+    alerts,
+    cameras,
+    evaluation,
+    index,
+    keys,
+    learning,
+    live,
+    search,
+    serve,
+    snapshots,
+)
 from sceneseek.cli.common import fail
 from sceneseek.cli.search import print_results
 
@@ -87,8 +99,8 @@ _add(app, admin.models)
 _add(app, index.reindex)
 
 camera = _group("camera", "The camera registry: default zone and timezone per camera.")
-_add(camera, index.camera_add, "add")
-_add(camera, index.camera_list, "list")
+_add(camera, cameras.camera_add, "add")
+_add(camera, cameras.camera_list, "list")
 
 alert = _group("alert", "Saved queries that fire on newly indexed video (see `watch`).")
 _add(alert, alerts.alert_add, "add")
@@ -102,5 +114,5 @@ _add(key, keys.key_list, "list")
 _add(key, keys.key_remove, "remove")
 
 snapshot = _group("snapshot", "Export or import a consistent copy of an index (tar.gz).")
-_add(snapshot, admin.snapshot_export, "export")
-_add(snapshot, admin.snapshot_import, "import")
+_add(snapshot, snapshots.snapshot_export, "export")
+_add(snapshot, snapshots.snapshot_import, "import")

@@ -1,13 +1,10 @@
-"""Looking after an index: size and drift, encoder versions, snapshots."""
+"""Looking after an index: size and drift, encoder versions."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.table import Table
 
 from sceneseek.cli.common import (
@@ -106,32 +103,3 @@ def models(db: DbOption, modalities: ModalitiesOption = None) -> None:
     out.print(f"index format {report.index_format}, backend {report.backend}", highlight=False)
     if report.reindex:
         out.print(f"reindex pending: {report.reindex[0]} of {report.reindex[1]} videos done")
-
-
-def snapshot_export(
-    archive: Annotated[Path, typer.Argument(help="the .tar.gz to write")], db: DbOption
-) -> None:
-    """Snapshot the index (safe while it is in use) with a manifest of versions, counts
-    and checksum."""
-    with opened(db) as library:
-        snapshot = library.export_snapshot(archive)
-    counts = ", ".join(f"{n} {t}" for t, n in snapshot.manifest["counts"].items())
-    out.print(f"{archive}: format {snapshot.manifest['format']}, {counts}", highlight=False)
-
-
-def snapshot_import(
-    archive: Annotated[Path, typer.Argument(help="a snapshot written by `snapshot export`")],
-    db: DbOption,
-) -> None:
-    """Unpack a snapshot into a new index directory after checking format and checksum
-    (with the Milvus backend configured, its vectors go into Milvus)."""
-    from sceneseek.config import Config
-    from sceneseek.errors import SceneseekError
-    from sceneseek.index.snapshot import import_snapshot
-
-    try:
-        snapshot = import_snapshot(archive, db, Config().index)
-    except SceneseekError as exc:
-        raise fail(str(exc)) from None
-    counts = ", ".join(f"{n} {t}" for t, n in snapshot.manifest["counts"].items())
-    out.print(f"imported into {db}: {counts}", highlight=False)

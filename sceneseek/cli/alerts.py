@@ -10,17 +10,26 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sceneseek.cli.common import DbOption, JsonOption, clock, fail, opened, out
+from sceneseek.cli.common import (
+    CameraOption,
+    DbOption,
+    JsonOption,
+    TimeOfDayOption,
+    ZoneOption,
+    clock,
+    fail,
+    opened,
+    out,
+)
+from sceneseek.records import to_json
 
 
 def alert_add(
     query: Annotated[str, typer.Argument(help="what to be alerted about, in your words")],
     db: DbOption,
-    camera: Annotated[str | None, typer.Option(help="only this camera")] = None,
-    zone: Annotated[str | None, typer.Option(help="only this zone")] = None,
-    time_of_day: Annotated[
-        str | None, typer.Option("--time-of-day", help="HH:MM-HH:MM, may wrap midnight")
-    ] = None,
+    camera: CameraOption = None,
+    zone: ZoneOption = None,
+    time_of_day: TimeOfDayOption = None,
     threshold: Annotated[
         float, typer.Option(help="minimum moment score (as `search` shows it)")
     ] = 2.0,
@@ -42,7 +51,7 @@ def alert_list(
     with opened(db) as library:
         alerts = library.alerts()
     if json_output:
-        sys.stdout.write(json.dumps({"alerts": [a.to_dict() for a in alerts]}) + "\n")
+        sys.stdout.write(json.dumps({"alerts": [to_json(a) for a in alerts]}) + "\n")
         return
     table = Table("id", "query", "threshold", "filters", "webhook", title_justify="left")
     for a in alerts:
@@ -65,7 +74,7 @@ def alert_events(
     with opened(db) as library:
         events = library.alert_events(alert_id, limit)
     if json_output:
-        sys.stdout.write(json.dumps({"events": [e.to_dict() for e in events]}) + "\n")
+        sys.stdout.write(json.dumps({"events": [to_json(e) for e in events]}) + "\n")
         return
     table = Table(
         "id", "alert", "query", "video", "start–end", "score", "when", title_justify="left"

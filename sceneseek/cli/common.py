@@ -32,6 +32,12 @@ ModalitiesOption = Annotated[
     typer.Option(help=f"comma-separated subset of {','.join(ALL_MODALITIES)} (default: all)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="one JSON object")]
+# The filters that searches and alerts share.
+CameraOption = Annotated[str | None, typer.Option(help="only this camera")]
+ZoneOption = Annotated[str | None, typer.Option(help="only this zone")]
+TimeOfDayOption = Annotated[
+    str | None, typer.Option("--time-of-day", help="HH:MM-HH:MM, may wrap midnight")
+]
 
 
 def fail(message: str) -> typer.Exit:

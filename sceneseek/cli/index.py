@@ -1,4 +1,4 @@
-"""Building and keeping an index: index, info, check, reindex, the camera registry."""
+"""Building and keeping an index: index, info, check, reindex."""
 
 from __future__ import annotations
 
@@ -120,31 +120,6 @@ def check(
         out.print(f"{db}: {verdict} ({counts})", highlight=False, soft_wrap=True)
     if not report.consistent:
         raise typer.Exit(1)
-
-
-def camera_add(
-    camera_id: Annotated[str, typer.Argument(help="camera id as in --camera or file names")],
-    db: DbOption,
-    name: Annotated[str | None, typer.Option(help="human name")] = None,
-    zone: Annotated[str | None, typer.Option(help="default zone of its videos")] = None,
-    timezone: Annotated[
-        str, typer.Option(help="IANA timezone for start times without an offset")
-    ] = "UTC",
-) -> None:
-    """Add or replace a camera in the index's registry."""
-    with opened(db) as library:
-        library.add_camera(camera_id, name, zone, timezone)
-    out.print(f"camera {camera_id}: zone {zone or '-'}, timezone {timezone}")
-
-
-def camera_list(db: DbOption) -> None:
-    """Cameras from the config and the index."""
-    with opened(db) as library:
-        cameras = library.cameras()
-    table = Table("camera", "name", "zone", "timezone", title_justify="left")
-    for camera_id, camera in cameras.items():
-        table.add_row(camera_id, camera.name or "", camera.zone or "", camera.timezone)
-    out.print(table)
 
 
 def reindex(

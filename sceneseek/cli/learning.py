@@ -20,6 +20,7 @@ from sceneseek.cli.common import (
     opened,
     out,
 )
+from sceneseek.records import to_json
 
 
 def mark(
@@ -84,7 +85,7 @@ def uncertain(
     with opened(db, config_for(modalities)) as library:
         found = library.uncertain(limit)
     if json_output:
-        sys.stdout.write(json.dumps({"uncertain": [vars(u) for u in found]}) + "\n")
+        sys.stdout.write(json.dumps({"uncertain": [to_json(u) for u in found]}) + "\n")
         return
     table = Table(
         "query", "segment", "video", "start–end", "score", "p(relevant)", title_justify="left"

@@ -12,9 +12,12 @@ import typer
 from rich.table import Table
 
 from sceneseek.cli.common import (
+    CameraOption,
     DbOption,
     JsonOption,
     ModalitiesOption,
+    TimeOfDayOption,
+    ZoneOption,
     clock,
     config_for,
     fail,
@@ -31,11 +34,9 @@ def search(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="number of moments")] = 10,
     json_output: JsonOption = False,
-    camera: Annotated[str | None, typer.Option(help="only this camera")] = None,
-    zone: Annotated[str | None, typer.Option(help="only this zone")] = None,
-    time_of_day: Annotated[
-        str | None, typer.Option("--time-of-day", help="HH:MM-HH:MM, may wrap midnight")
-    ] = None,
+    camera: CameraOption = None,
+    zone: ZoneOption = None,
+    time_of_day: TimeOfDayOption = None,
     modalities: ModalitiesOption = None,
     image: Annotated[
         Path | None, typer.Option(help="search by an example picture instead of words")

@@ -1,0 +1,15 @@
+"""The API's routes, one module per area, in the order the OpenAPI docs list them."""
+
+from sceneseek.api.routes import alerts, browse, feedback, ingest, media, search, status
+
+ROUTERS = (
+    status.router,
+    search.router,
+    browse.router,
+    media.router,
+    ingest.router,
+    feedback.router,
+    alerts.router,
+)
+
+__all__ = ["ROUTERS", "search"]
