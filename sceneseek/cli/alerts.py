@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import DbOption, JsonOption, clock, fail, opened, out
 
@@ -39,6 +38,8 @@ def alert_list(
     json_output: JsonOption = False,
 ) -> None:
     """The saved alerts."""
+    from rich.table import Table
+
     with opened(db) as library:
         alerts = library.alerts()
     if json_output:
@@ -62,6 +63,8 @@ def alert_events(
     json_output: JsonOption = False,
 ) -> None:
     """Moments that fired alerts, newest first."""
+    from rich.table import Table
+
     with opened(db) as library:
         events = library.alert_events(alert_id, limit)
     if json_output:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import (
     DbOption,
@@ -73,6 +72,8 @@ def index(
 
 def info(db: DbOption) -> None:
     """What an index holds: videos, segments per modality, and the encoders that built it."""
+    from rich.table import Table
+
     require_index(db)
     with opened(db) as library:
         stats = library.stats()
@@ -139,6 +140,8 @@ def camera_add(
 
 def camera_list(db: DbOption) -> None:
     """Cameras from the config and the index."""
+    from rich.table import Table
+
     with opened(db) as library:
         cameras = library.cameras()
     table = Table("camera", "name", "zone", "timezone", title_justify="left")

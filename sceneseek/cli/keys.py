@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import DbOption, err, fail, out
 
@@ -48,6 +47,8 @@ def key_add(
 
 def key_list(db: DbOption) -> None:
     """Keys by id, role and name (the keys themselves are not stored)."""
+    from rich.table import Table
+
     with _keys(db) as keys:
         listed = keys.entries()
     table = Table("id", "role", "name", "created", title_justify="left")

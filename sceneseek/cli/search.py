@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import (
     DbOption,
@@ -114,6 +113,8 @@ def _served(
 
 
 def print_results(response: dict[str, object]) -> None:
+    from rich.table import Table
+
     results = response["results"]
     assert isinstance(results, list)
     chips = [c["label"] for c in response["filters"]["from_query"]]  # type: ignore[index]

@@ -127,8 +127,6 @@ class AttributeSession:
     (moving regions), reset at every cut and while the camera moves."""
 
     def __init__(self, settings: AttributeSettings) -> None:
-        import cv2
-
         self.settings = settings
         self._times: list[float] = []
         self._texts: list[str] = []

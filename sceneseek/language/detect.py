@@ -89,7 +89,7 @@ def _unpacked(folder: Path) -> LanguageIdentifier:
         load("ptc"),
         load("pc"),
         load("classes").tolist(),
-        memoryview(load("nextmove")),  # indexed like the wheel's array.array
+        memoryview(load("nextmove").data),  # indexed like the wheel's array.array
         load("out_feat").tolist(),
         tk_row=_to_array(load("nextmove_row")),
     )
