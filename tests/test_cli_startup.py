@@ -60,6 +60,18 @@ print(json.dumps({{"exit": result.exit_code, "heavy": heavy, "output": result.ou
 """
 
 
+def probed(args: list[str], heavy: tuple[str, ...]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=heavy), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        check=True,
+    )
+    return dict(json.loads(done.stdout))
+
+
 @pytest.mark.parametrize(
     ("args", "exit_code"),
     [
@@ -73,15 +85,7 @@ print(json.dumps({{"exit": result.exit_code, "heavy": heavy, "output": result.ou
     ],
 )
 def test_help_and_argument_errors_load_nothing_heavy(args: list[str], exit_code: int) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-        check=True,
-    )
-    probe = json.loads(done.stdout)
+    probe = probed(args, HEAVY)
     assert probe["exit"] == exit_code, probe["output"]
     assert probe["heavy"] == [], f"{args} loaded {probe['heavy']}"
 
@@ -103,16 +107,9 @@ NOT_FOR_TEXT = (
 
 
 def test_a_text_search_loads_no_decoder_frame_model_or_faiss(indexed_copy: Path) -> None:
-    args = ["search", "--db", str(indexed_copy), "a cat", "--top-k", "3", "--json"]
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=NOT_FOR_TEXT), *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-        check=True,
+    probe = probed(
+        ["search", "--db", str(indexed_copy), "a cat", "--top-k", "3", "--json"], NOT_FOR_TEXT
     )
-    probe = json.loads(done.stdout)
     assert probe["exit"] == 0, probe["output"]
     assert json.loads(probe["output"])["results"]  # it did search, every modality's version checked
     assert probe["heavy"] == [], f"a text search loaded {probe['heavy']}"
