@@ -1,7 +1,5 @@
 """Looking after an index: size and drift, encoder versions, snapshots."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

@@ -1,7 +1,5 @@
 """Saved queries that fire on newly indexed video, and the moments that fired them."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

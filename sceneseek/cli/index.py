@@ -1,7 +1,5 @@
 """Building and keeping an index: index, info, check, reindex, the camera registry."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

@@ -1,7 +1,5 @@
 """API keys for `serve`."""
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -17,7 +15,7 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def _keys(db: Path) -> Iterator[KeyStore]:
+def _keys(db: Path) -> Iterator["KeyStore"]:
     """The key table of ``db`` for one command, errors (a damaged database too) as one line."""
     from sceneseek.errors import SceneseekError, reporting_damage
     from sceneseek.index.keys import KeyStore

@@ -1,7 +1,5 @@
 """Marks, learned fusion and the results worth marking next."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

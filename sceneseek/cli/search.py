@@ -1,8 +1,6 @@
 """Searching: in this process, or through a `serve` running on the same index
 (sceneseek.local_server), which prints the same."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
