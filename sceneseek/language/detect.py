@@ -90,7 +90,7 @@ def _unpacked(folder: Path) -> LanguageIdentifier:
         load("pc"),
         load("classes").tolist(),
         memoryview(load("nextmove").data),  # indexed like the wheel's array.array
-        load("out_feat").tolist(),
+        memoryview(load("out_feat").data),  # and like its list
         tk_row=_to_array(load("nextmove_row")),
     )
 
