@@ -1,10 +1,11 @@
-"""Name → factory registries, so config picks encoders and backends by name."""
+"""Name → factory registries, so config picks encoders and backends by name; and a
+module imported on first use. Both import by name what a process may never need."""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -39,3 +40,15 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted({*self._factories, *self._modules})
+
+
+class LazyModule:
+    """Stands for the module ``name``, importing it when an attribute is first read: for
+    a library only some paths through the code that names it need (faiss: only an index
+    past its exact-search threshold)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)

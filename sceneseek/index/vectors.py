@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sceneseek.faults import crash_point
-from sceneseek.lazy import LazyModule
+from sceneseek.registry import LazyModule
 
 if TYPE_CHECKING:
     import faiss
