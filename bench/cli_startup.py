@@ -2,7 +2,7 @@
 in-process search, and a search a running `serve` answers (issue #16, item 4); then
 where a cold search's time goes, step by step.
 
-Usage: python bench/cli_startup.py [--runs N] [--before TREE] [--work DIR]
+Usage: python bench/cli_startup.py [--runs N] [--before TREE] [--work DIR] [--search-only]
 
 Each case runs the entry point next to this interpreter (``.venv/bin/sceneseek``) in a
 fresh process with PYTHONPATH set to the code measured: this checkout ("after") and,
@@ -114,6 +114,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--before", type=Path, help="another checkout to compare against")
     parser.add_argument("--work", type=Path, default=ROOT / "bench/out/cli-startup")
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="the cold in-process search alone: short enough to fit a quiet spell",
+    )
     args = parser.parse_args()
     trees = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
     runs = {name: runner(tree) for name, tree in trees.items()}
@@ -129,6 +134,8 @@ def main() -> None:
         ),
         "cold `search` in-process (`--json`)": lambda run: run(*search),
     }
+    if args.search_only:
+        cases = {case: action for case, action in cases.items() if case.startswith("cold")}
     load_before = os.getloadavg()
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for case, action in cases.items():
@@ -138,15 +145,8 @@ def main() -> None:
             for name, run in runs.items():
                 times.setdefault((case, name), []).append(timed(lambda: action(run)))  # noqa: B023
     served = "`search` answered by a running `serve`"
-    server = start_server(db, free_port())  # this checkout's serve
-    try:
-        if read_announcement(db) is None:
-            raise RuntimeError(f"the server did not announce itself in {db}")
-        runs["after"](*search)
-        times[(served, "after")] = [timed(lambda: runs["after"](*search)) for _ in range(args.runs)]
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    if not args.search_only:
+        times[(served, "after")] = served_times(db, runs["after"], search, args.runs)
     load_after = os.getloadavg()
     columns = list(trees)
     print(
@@ -158,7 +158,23 @@ def main() -> None:
     for case in [*cases, served]:
         cells = [summary(times[(case, n)]) if (case, n) in times else "—" for n in columns]
         print(f"| {case} | " + " | ".join(cells) + " |")
-    print_steps(trees, db, args.runs)
+    if not args.search_only:
+        print_steps(trees, db, args.runs)
+
+
+def served_times(
+    db: Path, run: Callable[..., object], search: tuple[str, ...], runs: int
+) -> list[tuple[float, float]]:
+    """A search with this checkout's `serve` running on the index, ``runs`` times."""
+    server = start_server(db, free_port())
+    try:
+        if read_announcement(db) is None:
+            raise RuntimeError(f"the server did not announce itself in {db}")
+        run(*search)
+        return [timed(lambda: run(*search)) for _ in range(runs)]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def print_steps(trees: dict[str, Path], db: Path, runs: int) -> None:
