@@ -1,7 +1,8 @@
 """Wall time of the installed `sceneseek` entry point: --help, a bad argument, a cold
-in-process search, and a search a running `serve` answers (issue #16, item 4).
+in-process search, and a search a running `serve` answers (issue #16, item 4); then
+where a cold search's time goes, step by step.
 
-Usage: python bench/cli_startup.py [--runs N] [--before TREE] [--work DIR]
+Usage: python bench/cli_startup.py [--runs N] [--before TREE] [--work DIR] [--search-only]
 
 Each case runs the entry point next to this interpreter (``.venv/bin/sceneseek``) in a
 fresh process with PYTHONPATH set to the code measured: this checkout ("after") and,
@@ -11,11 +12,18 @@ unmeasured first (bytecode compiled, model caches written), then N times; the ta
 the median and p90 of each, wall and CPU (user + system), and the load average before
 and after. The index is one
 10-second sample video (sceneseek.eval.samples), built in --work on the first run.
+Bytecode is written and used (PYTHONDONTWRITEBYTECODE is dropped), as in an install.
+
+The steps table runs the search's stages through the Python API in a fresh interpreter
+per run (``STEPS``), with the collector off in both trees so that each row shows the
+work itself rather than where a collection happened to fall; the interpreter's own
+start (``python -c pass``) is its first row.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -36,8 +44,43 @@ ENTRY = Path(sys.executable).parent / "sceneseek"
 QUERY = "a street with bicycles"
 
 
+# One cold search through the API, stage by stage: wall and CPU ms of each, as JSON.
+STEPS = """
+import gc, json, sys, time
+gc.disable()
+marks, start, cpu = [], time.perf_counter(), time.process_time()
+def mark(step):
+    marks.append((step, (time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000))
+import sceneseek.cli
+mark("import the CLI (typer, rich)")
+from sceneseek.config import Config
+config = Config()
+mark("read the config (pydantic-settings)")
+from sceneseek.library import Library
+mark("import the library (numpy, index, search)")
+library = Library(sys.argv[1], config)
+library.index_store
+mark("open the index")
+library.encoders.versions()
+mark("make every encoder for its version (loads e5)")
+library.query_translation(sys.argv[2])
+mark("read the query's language (langid)")
+response = library.search(sys.argv[2])
+mark("search (embed, score, fuse, explain)")
+json.dumps(response.to_dict())
+library.close()
+mark("print and close")
+print(json.dumps(marks))
+"""
+
+
+def child_env(tree: Path) -> dict[str, str]:
+    kept = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**kept, "PYTHONPATH": str(tree)}
+
+
 def runner(tree: Path) -> Callable[..., subprocess.CompletedProcess[bytes]]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = child_env(tree)
 
     def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[bytes]:
         done = subprocess.run([str(ENTRY), *args], env=env, capture_output=True, timeout=600)
@@ -71,6 +114,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--before", type=Path, help="another checkout to compare against")
     parser.add_argument("--work", type=Path, default=ROOT / "bench/out/cli-startup")
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="the cold in-process search alone: short enough to fit a quiet spell",
+    )
     args = parser.parse_args()
     trees = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
     runs = {name: runner(tree) for name, tree in trees.items()}
@@ -86,6 +134,8 @@ def main() -> None:
         ),
         "cold `search` in-process (`--json`)": lambda run: run(*search),
     }
+    if args.search_only:
+        cases = {case: action for case, action in cases.items() if case.startswith("cold")}
     load_before = os.getloadavg()
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for case, action in cases.items():
@@ -95,15 +145,8 @@ def main() -> None:
             for name, run in runs.items():
                 times.setdefault((case, name), []).append(timed(lambda: action(run)))  # noqa: B023
     served = "`search` answered by a running `serve`"
-    server = start_server(db, free_port())  # this checkout's serve
-    try:
-        if read_announcement(db) is None:
-            raise RuntimeError(f"the server did not announce itself in {db}")
-        runs["after"](*search)
-        times[(served, "after")] = [timed(lambda: runs["after"](*search)) for _ in range(args.runs)]
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    if not args.search_only:
+        times[(served, "after")] = served_times(db, runs["after"], search, args.runs)
     load_after = os.getloadavg()
     columns = list(trees)
     print(
@@ -115,6 +158,60 @@ def main() -> None:
     for case in [*cases, served]:
         cells = [summary(times[(case, n)]) if (case, n) in times else "—" for n in columns]
         print(f"| {case} | " + " | ".join(cells) + " |")
+    if not args.search_only:
+        print_steps(trees, db, args.runs)
+
+
+def served_times(
+    db: Path, run: Callable[..., object], search: tuple[str, ...], runs: int
+) -> list[tuple[float, float]]:
+    """A search with this checkout's `serve` running on the index, ``runs`` times."""
+    server = start_server(db, free_port())
+    try:
+        if read_announcement(db) is None:
+            raise RuntimeError(f"the server did not announce itself in {db}")
+        run(*search)
+        return [timed(lambda: run(*search)) for _ in range(runs)]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def print_steps(trees: dict[str, Path], db: Path, runs: int) -> None:
+    """Median wall and CPU ms of each stage of a cold search, per tree."""
+    steps: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    order: list[str] = ["start the interpreter"]
+    for attempt in range(runs + 1):  # the first: unmeasured
+        for name, tree in trees.items():
+            wall, cpu = timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+            done = subprocess.run(  # -P: the tree's package, not the one in the cwd
+                [sys.executable, "-P", "-c", STEPS, str(db), QUERY],
+                env=child_env(tree),
+                capture_output=True,
+                check=True,
+                timeout=600,
+            )
+            if not attempt:
+                continue
+            steps.setdefault(("start the interpreter", name), []).append((wall, cpu))
+            previous = (0.0, 0.0)
+            for step, step_wall, step_cpu in json.loads(done.stdout):
+                if step not in order:
+                    order.append(step)
+                took = (step_wall - previous[0], step_cpu - previous[1])
+                steps.setdefault((step, name), []).append(took)
+                previous = (step_wall, step_cpu)
+    columns = list(trees)
+    print("\n| step of a cold search: wall ms (CPU ms), median | " + " | ".join(columns) + " |")
+    print("| --- |" + " --- |" * len(columns))
+    for step in order:
+        cells = []
+        for name in columns:
+            taken = steps[(step, name)]
+            wall = statistics.median(w for w, _ in taken)
+            cpu = statistics.median(c for _, c in taken)
+            cells.append(f"{wall:.0f} ({cpu:.0f})")
+        print(f"| {step} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ stale, foreign or configured otherwise."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -59,6 +60,18 @@ print(json.dumps({{"exit": result.exit_code, "heavy": heavy, "output": result.ou
 """
 
 
+def probed(args: list[str], heavy: tuple[str, ...]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=heavy), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        check=True,
+    )
+    return dict(json.loads(done.stdout))
+
+
 @pytest.mark.parametrize(
     ("args", "exit_code"),
     [
@@ -72,17 +85,67 @@ print(json.dumps({{"exit": result.exit_code, "heavy": heavy, "output": result.ou
     ],
 )
 def test_help_and_argument_errors_load_nothing_heavy(args: list[str], exit_code: int) -> None:
+    probe = probed(args, HEAVY)
+    assert probe["exit"] == exit_code, probe["output"]
+    assert probe["heavy"] == [], f"{args} loaded {probe['heavy']}"
+
+
+# What a text search needs none of: decoding (PyAV, PIL, OpenCV), the frame, speech and
+# sound models, torch, and faiss (an index this small is searched exactly). It does make
+# every configured encoder, to compare their versions with the index's, but none loads.
+NOT_FOR_TEXT = (
+    "av",
+    "cv2",
+    "PIL",
+    "torch",
+    "onnxruntime",
+    "ctranslate2",
+    "faster_whisper",
+    "tesserocr",
+    "faiss",
+)
+
+
+def test_a_text_search_loads_no_decoder_frame_model_or_faiss(indexed_copy: Path) -> None:
+    probe = probed(
+        ["search", "--db", str(indexed_copy), "a cat", "--top-k", "3", "--json"], NOT_FOR_TEXT
+    )
+    assert probe["exit"] == 0, probe["output"]
+    assert json.loads(probe["output"])["results"]  # it did search, every modality's version checked
+    assert probe["heavy"] == [], f"a text search loaded {probe['heavy']}"
+
+
+# Runs the program as the `sceneseek` script does, then says whether the collector is on
+# and whether the objects were left frozen for the exit.
+PROGRAM = """
+import gc, sys
+from sceneseek.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print(gc.isenabled(), gc.get_freeze_count() > 0)
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "collector"), [("search", "False True"), ("info", "True False")]
+)
+def test_only_a_one_shot_command_runs_without_the_collector(
+    indexed_copy: Path, command: str, collector: str
+) -> None:
+    args = [command, "--db", str(indexed_copy)] + (
+        ["a cat", "--json"] if command == "search" else []
+    )
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        [sys.executable, "-c", PROGRAM, *args],
         capture_output=True,
         text=True,
         env=ENV,
-        timeout=120,
+        timeout=300,
         check=True,
     )
-    probe = json.loads(done.stdout)
-    assert probe["exit"] == exit_code, probe["output"]
-    assert probe["heavy"] == [], f"{args} loaded {probe['heavy']}"
+    assert done.stdout.splitlines()[-1] == collector
 
 
 def test_package_loads_config_and_library_on_first_use() -> None:
@@ -96,6 +159,58 @@ def test_package_loads_config_and_library_on_first_use() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.split() == ["False", "sceneseek.library", "sceneseek.config", "PASSIVE"]
+
+
+# -- encoders imported when created -------------------------------------------------------
+# In a fresh interpreter: make the readers a search makes for their versions, then report
+# their versions, which encoder modules got imported, and whether OpenCV did.
+READERS = """
+import json, sys
+from sceneseek.encoders import frame_readers
+made = [frame_readers.create(name) for name in ("people-hog", "attributes-pixels")]
+loaded = sorted(m for m in sys.modules if m.startswith("sceneseek.encoders."))
+opencv = "cv2" in sys.modules
+import cv2
+print(json.dumps({"versions": [r.info.version for r in made], "loaded": loaded,
+                  "opencv": opencv, "cv2": cv2.__version__}))
+"""
+
+
+def test_creating_an_encoder_imports_its_module_only() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", READERS], capture_output=True, text=True, env=ENV, check=True
+    )
+    probe = json.loads(done.stdout)
+    assert probe["loaded"] == [
+        "sceneseek.encoders.attributes",
+        "sceneseek.encoders.base",
+        "sceneseek.encoders.people",
+    ]
+    assert not probe["opencv"]  # the version was read without importing OpenCV ...
+    assert probe["versions"] == [f"1-cv{probe['cv2']}"] * 2  # ... and is the one it reports
+
+
+def test_every_encoder_module_registers_the_names_declared_for_it() -> None:
+    """The registries name each built-in encoder with its module before importing any;
+    a name its module does not register (or registers undeclared) would fail here."""
+    from sceneseek.encoders import base
+
+    registries = [
+        base.text_encoders,
+        base.visual_encoders,
+        base.speech_encoders,
+        base.audio_taggers,
+        base.frame_readers,
+    ]
+    declared = {r.kind: r.names() for r in registries}
+    package = Path(base.__file__).parent
+    for module in sorted(package.glob("*.py")):
+        importlib.import_module(f"sceneseek.encoders.{module.stem}")
+    for registry in registries:
+        assert registry.names() == declared[registry.kind]  # nothing registered undeclared
+        assert sorted(registry._factories) == declared[registry.kind], registry.kind
+    with pytest.raises(KeyError, match="unknown frame reader 'ocr-nope'; registered: attri"):
+        base.frame_readers.create("ocr-nope")
 
 
 # -- the announcement a search trusts ----------------------------------------------------

@@ -127,6 +127,9 @@ def test_registry_and_info() -> None:
     reader = frame_readers.create("ocr-tesseract", threads=2, unused="ignored")
     assert reader.info.name == "ocr-tesseract"
     assert "eng+spa" in reader.info.version
+    tesserocr = pytest.importorskip("tesserocr")  # the version was asked of its library:
+    engine = tesserocr.tesseract_version().split()[1]  # the one tesserocr reports
+    assert reader.info.version.startswith(f"tesseract-{engine}+") and reader.backend == "tesserocr"
     frame = np.zeros((64, 64, 3), np.uint8)
     frame[20:40, 10:50] = 255
     with pytest.raises(OcrError, match="language data"):

@@ -19,6 +19,7 @@ from sceneseek.encoders.speech_whisper import (
     WhisperBase,
     island_languages,
 )
+from sceneseek.errors import SceneseekError
 from sceneseek.eval.assets import AssetCache, espeak
 
 pytestmark = pytest.mark.slow
@@ -155,6 +156,17 @@ def test_whisper_base_guesses_among_the_librarys_languages_only(
 
     assert [u.language for u in transcript.utterances] == ["es"], transcript
     assert {"mujer", "dice"} <= set(_words(transcript.utterances[0].text)), transcript
+
+
+def test_an_unknown_speech_language_is_refused_when_the_model_loads(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """Made for its version alone (a search), the encoder loads and checks nothing;
+    the check comes before the model first hears speech."""
+    encoder = speech_encoders.create("whisper-base", cache_dir=cache_dir, languages=["es", "xx"])
+    assert encoder.info.version.endswith("+languages-es-xx")
+    with pytest.raises(SceneseekError, match="Whisper knows no language 'xx'"):
+        encoder.transcribe(_spoken("hola a todos", "es", tmp_path))
 
 
 def test_whisper_base_says_nothing_for_silence(cache_dir: Path) -> None:

@@ -1,11 +1,7 @@
 """Looking after an index: size and drift, encoder versions."""
 
-from __future__ import annotations
-
 import json
 import sys
-
-from rich.table import Table
 
 from sceneseek.cli.common import (
     DbOption,
@@ -25,6 +21,8 @@ def stats(
 ) -> None:
     """Index size and growth, live ingest lag, and drift of recent segments against the
     first ones (warns above the thresholds in the config's [monitor] section)."""
+    from rich.table import Table
+
     from sceneseek.config import Config
     from sceneseek.errors import SceneseekError
     from sceneseek.monitor.drift import measure_drift, warn_if_drifting
@@ -83,6 +81,8 @@ def stats(
 def models(db: DbOption, modalities: ModalitiesOption = None) -> None:
     """Encoder name@version per role (configured and in the index), the fusion in use,
     learned fusions, index format and backend."""
+    from rich.table import Table
+
     require_index(db)
     with opened(db, config_for(modalities)) as library:
         report = library.models()

@@ -1,14 +1,11 @@
 """Saved queries that fire on newly indexed video, and the moments that fired them."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import (
     CameraOption,
@@ -48,6 +45,8 @@ def alert_list(
     json_output: JsonOption = False,
 ) -> None:
     """The saved alerts."""
+    from rich.table import Table
+
     with opened(db) as library:
         alerts = library.alerts()
     if json_output:
@@ -71,6 +70,8 @@ def alert_events(
     json_output: JsonOption = False,
 ) -> None:
     """Moments that fired alerts, newest first."""
+    from rich.table import Table
+
     with opened(db) as library:
         events = library.alert_events(alert_id, limit)
     if json_output:

@@ -1,11 +1,8 @@
 """The camera registry: default zone and timezone per camera."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import DbOption, opened, out
 
@@ -27,6 +24,8 @@ def camera_add(
 
 def camera_list(db: DbOption) -> None:
     """Cameras from the config and the index."""
+    from rich.table import Table
+
     with opened(db) as library:
         cameras = library.cameras()
     table = Table("camera", "name", "zone", "timezone", title_justify="left")

@@ -1,7 +1,5 @@
 """Scoring search on a benchmark."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

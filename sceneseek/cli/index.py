@@ -1,14 +1,11 @@
 """Building and keeping an index: index, info, check, reindex."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import (
     DbOption,
@@ -73,6 +70,8 @@ def index(
 
 def info(db: DbOption) -> None:
     """What an index holds: videos, segments per modality, and the encoders that built it."""
+    from rich.table import Table
+
     require_index(db)
     with opened(db) as library:
         stats = library.stats()

@@ -1,7 +1,5 @@
 """API keys for `serve`."""
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -9,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import DbOption, err, fail, out
 
@@ -18,7 +15,7 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def _keys(db: Path) -> Iterator[KeyStore]:
+def _keys(db: Path) -> Iterator["KeyStore"]:
     """The key table of ``db`` for one command, errors (a damaged database too) as one line."""
     from sceneseek.errors import SceneseekError, reporting_damage
     from sceneseek.index.keys import KeyStore
@@ -48,6 +45,8 @@ def key_add(
 
 def key_list(db: DbOption) -> None:
     """Keys by id, role and name (the keys themselves are not stored)."""
+    from rich.table import Table
+
     with _keys(db) as keys:
         listed = keys.entries()
     table = Table("id", "role", "name", "created", title_justify="left")

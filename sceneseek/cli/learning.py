@@ -1,14 +1,11 @@
 """Marks, learned fusion and the results worth marking next."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import (
     DbOption,
@@ -49,6 +46,8 @@ def learn(
 ) -> None:
     """Fit the fusion weights on the marks; adopt them only if they rank held-out queries'
     marks better than the fusion in use (cross-validated, folds grouped by query)."""
+    from rich.table import Table
+
     with opened(db, config_for(modalities)) as library:
         report = library.learn(dry_run)
     out.print(
@@ -82,6 +81,8 @@ def uncertain(
 ) -> None:
     """Unmarked results of stored queries (marks', alerts') nearest the decision boundary:
     the ones whose verdict would teach `learn` the most. Mark them with `sceneseek mark`."""
+    from rich.table import Table
+
     with opened(db, config_for(modalities)) as library:
         found = library.uncertain(limit)
     if json_output:

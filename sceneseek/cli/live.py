@@ -1,7 +1,5 @@
 """Live ingest: record a stream, or follow a folder, and index as it comes."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

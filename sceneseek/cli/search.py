@@ -1,15 +1,12 @@
 """Searching: in this process, or through a `serve` running on the same index
 (sceneseek.local_server), which prints the same."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
-from rich.table import Table
 
 from sceneseek.cli.common import (
     CameraOption,
@@ -115,6 +112,8 @@ def _served(
 
 
 def print_results(response: dict[str, object]) -> None:
+    from rich.table import Table
+
     results = response["results"]
     assert isinstance(results, list)
     chips = [c["label"] for c in response["filters"]["from_query"]]  # type: ignore[index]

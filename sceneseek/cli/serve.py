@@ -1,7 +1,5 @@
 """The HTTP API and web UI over one index, announced to CLI searches on this machine."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """Exporting or importing a consistent copy of an index (tar.gz)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

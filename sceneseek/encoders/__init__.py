@@ -1,15 +1,6 @@
-"""Encoders, registered by name. Importing this package registers the built-in ones."""
+"""Encoders, registered by name. Each built-in one is imported when it is first created
+(see ``sceneseek.registry``), so importing this package loads no model library."""
 
-from sceneseek.encoders import (  # noqa: F401
-    attributes,
-    clip,
-    ocr,
-    people,
-    sound_yamnet,
-    speech_whisper,
-    text_e5,
-    visual_effnet,
-)
 from sceneseek.encoders.base import (
     audio_taggers,
     frame_readers,

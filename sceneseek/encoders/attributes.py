@@ -25,11 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
-from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers
+from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers, opencv_version
+
+if TYPE_CHECKING:  # OpenCV is imported when frames are read: a search only needs the version
+    import cv2
 
 # Basic colour terms (Berlin & Kay's eleven) with an sRGB prototype each; chromatic
 # prototypes are matched in Lab, achromatic names come from lightness alone.
@@ -47,6 +50,8 @@ CHROMATIC = {
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
     """CIE Lab (L 0-100) of uint8 RGB pixels of any shape (..., 3)."""
+    import cv2
+
     flat = rgb.reshape(-1, 1, 3).astype(np.float32) / 255
     return cv2.cvtColor(flat, cv2.COLOR_RGB2Lab).reshape(*rgb.shape[:-1], 3)
 
@@ -130,6 +135,8 @@ class AttributeSession:
         self._window: np.ndarray | None = None
 
     def feed(self, time: float, rgb: np.ndarray) -> None:
+        import cv2
+
         s = self.settings
         h, w = rgb.shape[:2]
         size = (min(s.width, w), max(1, round(h * min(s.width, w) / w)))
@@ -170,6 +177,8 @@ class AttributeSession:
     def _camera(self, gray: np.ndarray) -> str | None:
         """ "static" or "moving" from the global shift onto the previous frame; None at the
         first frame and at cuts, where the two frames show different things."""
+        import cv2
+
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
             return None
@@ -207,7 +216,7 @@ class PixelAttributeReader:
 
     def __init__(self, settings: AttributeSettings | None = None) -> None:
         self.settings = settings or AttributeSettings()
-        self.info = EncoderInfo("attributes-pixels", f"1-cv{cv2.__version__}")
+        self.info = EncoderInfo("attributes-pixels", f"1-cv{opencv_version()}")
 
     def session(self) -> AttributeSession:
         return AttributeSession(self.settings)

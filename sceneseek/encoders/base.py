@@ -4,6 +4,8 @@ refuses vectors from any other encoder (see ``sceneseek.index``)."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import runpy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -166,14 +168,45 @@ def onnx_session(graph: Path, threads: int | None) -> Any:
     )
 
 
+def opencv_version() -> str:
+    """``cv2.__version__``, read from the ``cv2/version.py`` the wheel ships beside it
+    (its release plus a build number: "4.14.0.94" for 4.14.0) without importing OpenCV,
+    which would cost a search ~50 ms only to compare encoder versions."""
+    spec = importlib.util.find_spec("cv2")
+    shipped = Path(spec.origin).with_name("version.py") if spec and spec.origin else None
+    if shipped is not None and shipped.is_file():
+        release = runpy.run_path(str(shipped)).get("opencv_version", "")
+        if release.count(".") == 3:
+            return release.rsplit(".", 1)[0]
+    import cv2  # a build without the wheel's version file
+
+    return str(cv2.__version__)
+
+
 def unit(vectors: np.ndarray) -> np.ndarray:
     """L2-normalise rows (or a single vector); zero vectors stay zero."""
     norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return (vectors / np.where(norm == 0, 1, norm)).astype(np.float32)
 
 
-text_encoders: Registry[TextEncoder] = Registry("text encoder")
-audio_taggers: Registry[AudioTagger] = Registry("audio tagger")
-frame_readers: Registry[FrameReader] = Registry("frame reader")
-visual_encoders: Registry[VisualEncoder] = Registry("visual encoder")
-speech_encoders: Registry[SpeechEncoder] = Registry("speech encoder")
+def _in(module: str, *names: str) -> dict[str, str]:
+    """The built-in ``names``, registered by importing ``sceneseek.encoders.<module>``."""
+    return dict.fromkeys(names, f"sceneseek.encoders.{module}")
+
+
+text_encoders: Registry[TextEncoder] = Registry("text encoder", _in("text_e5", "e5-small"))
+audio_taggers: Registry[AudioTagger] = Registry("audio tagger", _in("sound_yamnet", "yamnet"))
+frame_readers: Registry[FrameReader] = Registry(
+    "frame reader",
+    _in("ocr", "ocr-tesseract", "ocr-rapidocr")
+    | _in("people", "people-hog")
+    | _in("attributes", "attributes-pixels"),
+)
+visual_encoders: Registry[VisualEncoder] = Registry(
+    "visual encoder",
+    _in("visual_effnet", "effnet-lite0-conse", "effnet-lite1-conse", "effnet-lite2-conse")
+    | _in("clip", "clip"),
+)
+speech_encoders: Registry[SpeechEncoder] = Registry(
+    "speech encoder", _in("speech_whisper", "whisper-tiny.en", "whisper-base")
+)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.machinery
+import importlib.util
 import os
 import re
 import shutil
@@ -344,6 +346,26 @@ def _tessdata_dir(languages: str) -> str:
     )
 
 
+def _tesserocr_engine() -> str | None:
+    """The Tesseract version tesserocr runs (what its ``tesseract_version()`` reports),
+    asked through ctypes of the library its extension links: importing tesserocr (and PIL
+    with it) costs ~25 ms, which a search pays only to compare encoder versions. None
+    when tesserocr is not installed or does not load."""
+    spec = importlib.util.find_spec("tesserocr")
+    if spec is None:
+        return None
+    for folder in spec.submodule_search_locations or []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            extension = Path(folder) / f"tesserocr{suffix}"
+            if extension.is_file():
+                with contextlib.suppress(OSError, AttributeError):
+                    version = ctypes.CDLL(str(extension)).TessVersion
+                    version.restype = ctypes.c_char_p
+                    return str(version().decode())
+    module = _tesserocr()  # laid out otherwise, or its libraries did not load: ask it
+    return str(module.tesseract_version().split()[1]) if module is not None else None
+
+
 def _tesserocr() -> Any | None:
     try:
         import tesserocr
@@ -363,10 +385,9 @@ class TesseractReader:
         self.languages = languages
         self._threads = threads  # Tesseract reads one frame on one core; kept for the API
         self._lock = threading.Lock()
-        module = _tesserocr()
-        if module is not None:
+        engine = _tesserocr_engine()
+        if engine is not None:
             self.backend = "tesserocr"
-            engine = module.tesseract_version().split()[1]
         elif shutil.which("tesseract"):
             self.backend = "cli"
             done = subprocess.run(

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import cv2
 import numpy as np
 
-from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers
+from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers, opencv_version
+
+if TYPE_CHECKING:  # OpenCV is imported when frames are read: a search only needs the version
+    import cv2
 
 T = TypeVar("T")
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -117,6 +119,8 @@ class PeopleSession:
     """State of one video: background model, open tracks, per-frame motion state."""
 
     def __init__(self, settings: PeopleSettings, hog: cv2.HOGDescriptor) -> None:
+        import cv2
+
         self.settings = settings
         self._hog = hog
         self._frames: list[_Frame] = []
@@ -133,6 +137,8 @@ class PeopleSession:
     # -- per frame -------------------------------------------------------------------------
 
     def feed(self, time: float, rgb: np.ndarray) -> None:
+        import cv2
+
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         h, w = gray.shape
         small_w = min(self.settings.motion_width, w)
@@ -187,6 +193,8 @@ class PeopleSession:
 
     def _is_cut(self, small: np.ndarray) -> bool:
         """A shot change (or the first frame): the picture as a whole changed."""
+        import cv2
+
         if self._previous is None or self._previous.shape != small.shape:
             return True
         a = cv2.calcHist([small], [0], None, [32], [0, 256])
@@ -199,6 +207,8 @@ class PeopleSession:
         """Similarity transform taking this frame onto the last (None: no camera motion or
         unsure) and whether the camera pans or zooms noticeably. Corners tracked by optical
         flow, fitted with RANSAC so people moving in front of the background are outliers."""
+        import cv2
+
         assert self._previous is not None
         corners = cv2.goodFeaturesToTrack(self._previous, 200, 0.01, 7)
         if corners is None or len(corners) < 20:
@@ -237,6 +247,8 @@ class PeopleSession:
 
     def _blobs(self, mask: np.ndarray, scale: float) -> list[tuple[int, int, int, int]]:
         """Moving regions (x, y, w, h) in full-frame pixels, large enough to be a person."""
+        import cv2
+
         joined = cv2.dilate(mask, self._kernel, iterations=2)
         n, _, stats, _ = cv2.connectedComponentsWithStats(joined)
         return [
@@ -279,6 +291,8 @@ class PeopleSession:
     ) -> list[tuple[float, float, float, float]]:
         """HOG over one image, resized by ``scale`` and padded so people cut by its edge
         (or as tall as it) still fit the window."""
+        import cv2
+
         if gray.size == 0:
             return []
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
@@ -495,12 +509,15 @@ class HogPeopleReader:
 
     def __init__(self, settings: PeopleSettings | None = None, threads: int | None = None) -> None:
         self.settings = settings or PeopleSettings()
-        self.info = EncoderInfo("people-hog", f"1-cv{cv2.__version__}")
-        if threads:
-            cv2.setNumThreads(threads)
+        self.info = EncoderInfo("people-hog", f"1-cv{opencv_version()}")
+        self._threads = threads
 
     @cached_property
     def _hog(self) -> cv2.HOGDescriptor:
+        import cv2
+
+        if self._threads:
+            cv2.setNumThreads(self._threads)
         hog = cv2.HOGDescriptor()
         hog.setSVMDetector(np.array(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
         return hog

@@ -206,14 +206,6 @@ class WhisperBase(FasterWhisper):
     def __init__(
         self, cache_dir: Path, threads: int | None = None, languages: Sequence[str] = ()
     ) -> None:
-        from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-        unknown = sorted(set(languages) - set(_LANGUAGE_CODES))
-        if unknown:
-            raise SceneseekError(
-                f"encoders.speech_languages: Whisper knows no language {', '.join(unknown)!r}"
-                " (use ISO 639-1 codes such as en, es, fr)"
-            )
         parts = "+".join(version(dist) for dist in BASE_PARTS)
         only = f"+languages-{'-'.join(sorted(languages))}" if languages else ""
         info = EncoderInfo(
@@ -232,9 +224,23 @@ class WhisperBase(FasterWhisper):
         return {k: p / total for k, p in kept.items()}
 
     def model_dir(self) -> Path:
+        self._check_languages()
         if not (self._dir / "model.bin").is_file():
             join_model(self._dir)
         return self._dir
+
+    def _check_languages(self) -> None:
+        """Checked when the model loads, not when the encoder is made: a search makes it
+        only for its version, and faster_whisper's import (PyAV, CTranslate2) would cost
+        it more than the rest of its start-up."""
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+        unknown = sorted(self._only - set(_LANGUAGE_CODES))
+        if unknown:
+            raise SceneseekError(
+                f"encoders.speech_languages: Whisper knows no language {', '.join(unknown)!r}"
+                " (use ISO 639-1 codes such as en, es, fr)"
+            )
 
 
 def _package_file(dist: str, name: str) -> tuple[Path, int, str]:

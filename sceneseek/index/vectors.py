@@ -52,11 +52,17 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from sceneseek.faults import crash_point
+from sceneseek.registry import LazyModule
+
+if TYPE_CHECKING:
+    import faiss
+else:  # exact search (below ann_threshold) never needs it, and it costs a cold search ~50 ms
+    faiss = LazyModule("faiss")
 
 log = logging.getLogger(__name__)
 GENERATION_KEY = "vector_generation"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,38 +48,51 @@ def ngram_identifier(
 ) -> LanguageIdentifier:
     """py3langid's model (shipped in its wheel), choosing among ``languages`` only. The
     wheel's copy is LZMA-packed: unpacking it takes ~0.4 s, most of a cold `sceneseek
-    search`; so the unpacked model, cut to ``languages``, is kept in ``cache_dir``."""
+    search`; so the unpacked model, cut to ``languages``, is kept in ``cache_dir``, one
+    ``.npy`` per array. Its 39 MB byte-transition table is memory-mapped, not read: a
+    query walks a few dozen of its entries, and reading it all took a cold search ~50 ms."""
     if cache_dir is None:
         return _from_wheel(languages)
     model = (MODEL_DIR / MODEL_FILE).stat()
     key = "\n".join([*languages, str(model.st_size), str(model.st_mtime_ns)])
-    path = cache_dir / f"langid-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    folder = cache_dir / f"langid-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     try:
-        with np.load(path) as unpacked:
-            return LanguageIdentifier(
-                unpacked["ptc"],
-                unpacked["pc"],
-                unpacked["classes"].tolist(),
-                _to_array(unpacked["nextmove"]),
-                unpacked["out_feat"].tolist(),
-                tk_row=_to_array(unpacked["nextmove_row"]),
-            )
-    except (OSError, KeyError, ValueError):  # not cached yet (or damaged): unpack again
+        return _unpacked(folder)
+    except (OSError, ValueError):  # not cached yet (or damaged): unpack again
         pass
     identifier = _from_wheel(languages)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
-    np.savez(
-        partial,
-        ptc=identifier.nb_ptc,
-        pc=identifier.nb_pc,
-        classes=np.array(identifier.nb_classes),
-        nextmove=np.asarray(identifier.tk_nextmove),
-        nextmove_row=np.asarray(identifier.tk_row),
-        out_feat=np.asarray(identifier.tk_output, dtype=np.int32),
-    )
-    partial.replace(path)
+    partial = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "ptc": identifier.nb_ptc,
+        "pc": identifier.nb_pc,
+        "classes": np.array(identifier.nb_classes),
+        "nextmove": np.asarray(identifier.tk_nextmove),
+        "nextmove_row": np.asarray(identifier.tk_row),
+        "out_feat": np.asarray(identifier.tk_output, dtype=np.int32),
+    }
+    for name, values in arrays.items():
+        np.save(partial / f"{name}.npy", values)
+    shutil.rmtree(folder, ignore_errors=True)  # a damaged copy
+    try:
+        partial.rename(folder)
+    except OSError:  # another process unpacked it first
+        shutil.rmtree(partial, ignore_errors=True)
     return identifier
+
+
+def _unpacked(folder: Path) -> LanguageIdentifier:
+    def load(name: str) -> np.ndarray:
+        return np.load(folder / f"{name}.npy", mmap_mode="r" if name == "nextmove" else None)
+
+    return LanguageIdentifier(
+        load("ptc"),
+        load("pc"),
+        load("classes").tolist(),
+        memoryview(load("nextmove").data),  # indexed like the wheel's array.array
+        memoryview(load("out_feat").data),  # and like its list
+        tk_row=_to_array(load("nextmove_row")),
+    )
 
 
 def _from_wheel(languages: tuple[str, ...]) -> LanguageIdentifier:

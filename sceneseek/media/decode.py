@@ -12,11 +12,14 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from sceneseek.errors import MediaError
+
+if TYPE_CHECKING:  # PyAV is imported where media is opened: a search never needs it
+    import av
 
 AUDIO_RATE = 16_000
 MAX_ASPECT = 4  # frames wider (or taller) than this are squeezed for analysis
@@ -81,6 +84,8 @@ def _os_cause(path: Path, exc: OSError) -> str:
 
 def open_media(path: Path) -> av.container.InputContainer:
     """Open for reading, turning every way a file can be unusable into a MediaError."""
+    import av
+
     regular_file(path)
     try:
         return av.open(str(path), mode="r")
@@ -96,6 +101,8 @@ def media_origin(container: av.container.InputContainer) -> float:
     """When the file's timeline starts, in seconds. Times in the index count from there,
     as players and the decoded audio do (MPEG-TS starts at 1.4 s, streams cut from a
     live source at any hour)."""
+    import av
+
     return container.start_time / av.time_base if container.start_time else 0.0
 
 
@@ -123,6 +130,8 @@ def probe(path: Path) -> MediaInfo:
 
 
 def _duration(container: av.container.InputContainer, video: av.VideoStream) -> float:
+    import av
+
     if video.duration is not None and video.time_base is not None:
         return float(video.duration * video.time_base)
     if container.duration is not None:
@@ -175,6 +184,8 @@ def sample_frames(
     at ``detail_fps`` no larger than ``detail_short_side`` (never upscaled). Damage
     mid-file raises MediaError unless most of the file was already read, in which case
     the tail is dropped."""
+    import av
+
     width, height = _size(info, short_side)
     detail_size = _size(info, min(detail_short_side, min(info.width, info.height)))
     analysis, detailed = _Clock(fps), _Clock(detail_fps)
@@ -226,6 +237,8 @@ def decode_audio(info: MediaInfo) -> np.ndarray:
     """All audio as 16 kHz mono float32 in [-1, 1]; empty when the file has none."""
     if not info.has_audio:
         return np.zeros(0, dtype=np.float32)
+    import av
+
     chunks: list[np.ndarray] = []
     resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
     with open_media(info.path) as container:

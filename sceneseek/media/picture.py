@@ -15,11 +15,14 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 from sceneseek.errors import ImageTooLargeError, QueryError
+
+if TYPE_CHECKING:  # PIL is imported when a picture is read, not by a text search
+    from PIL import Image
 
 RESIZABLE_MODES = {"L", "LA", "RGB", "RGBA", "RGBX", "I", "F"}  # the rest is converted first
 NOT_AN_IMAGE = "the upload is not an image this tool can read (use JPEG, PNG, WebP, GIF or BMP)"
@@ -28,6 +31,8 @@ NOT_AN_IMAGE = "the upload is not an image this tool can read (use JPEG, PNG, We
 def read_header(data: bytes) -> Image.Image:
     """The image in ``data`` with only its header read (nothing decoded): QueryError
     when it is no image, ImageTooLargeError when its size trips PIL's bomb guard."""
+    from PIL import Image
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our limit applies
         try:
@@ -48,6 +53,8 @@ def decode_picture(data: bytes, short_side: int, max_pixels: int) -> np.ndarray:
     """RGB pixels (H, W, 3) of the image in ``data``, resized so that its short side is
     ``short_side`` pixels; refused (ImageTooLargeError) before decoding when more than
     ``max_pixels`` would have to be decoded."""
+    from PIL import Image
+
     picture = read_header(data)
     scale = short_side / min(picture.size)
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-
-import av
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from sceneseek.errors import MediaError
 from sceneseek.media.decode import media_origin, open_media
 
+if TYPE_CHECKING:  # PyAV and PIL are imported when a thumbnail is made, not by a search
+    from PIL import Image
+
 
 def frame_jpeg(path: Path, time: float, width: int = 320) -> bytes:
     """JPEG of the first frame at or after ``time`` (the last frame if past the end)."""
+    import av
+
     with open_media(path) as container:
         stream = container.streams.video[0]
         time += media_origin(container)  # ``time`` counts from the start, pts may not

@@ -8,7 +8,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,11 +24,13 @@ from sceneseek.index.base import (
     observation_languages,
     observation_text,
 )
-from sceneseek.ingest import Encoders
 from sceneseek.search import fusion
 from sceneseek.search.moments import RUNNERS_UP, Moment, merge, standout
 from sceneseek.search.query_parser import Chip
 from sceneseek.search.relevance import SAID, RelevanceModel
+
+if TYPE_CHECKING:  # ingest's decoding is no part of answering a query
+    from sceneseek.ingest import Encoders
 
 MAX_QUERY_CHARS = 1000
 MIN_REFERENCE = 500
