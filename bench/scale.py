@@ -48,8 +48,8 @@ import numpy as np
 from sceneseek.config import IndexConfig
 from sceneseek.faults import CRASH_ENV
 from sceneseek.index.base import Index, SegmentFilter, SegmentRecord, VideoRecord, backends
-from sceneseek.index.embedded import EmbeddedIndex
-from sceneseek.index.vectors import VectorStore
+from sceneseek.index.store import EmbeddedIndex
+from sceneseek.index.vectors.faiss import FaissStore
 
 ROOT = Path(__file__).resolve().parent
 PER_VIDEO = 1000
@@ -161,7 +161,7 @@ def open_backend(name: str, directory: Path) -> Index:
     return backends.create(name, directory, IndexConfig(backend=name))  # type: ignore[arg-type]
 
 
-def vector_store(index: Index) -> VectorStore | None:
+def vector_store(index: Index) -> FaissStore | None:
     """The embedded backend's vector store (Milvus subclasses the embedded catalogue but
     keeps its vectors elsewhere)."""
     return index.vector_store if type(index) is EmbeddedIndex else None

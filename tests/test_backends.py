@@ -37,8 +37,8 @@ from sceneseek.eval.samples import SampleSet
 from sceneseek.faults import CRASH_ENV
 from sceneseek.index import backends
 from sceneseek.index.base import Index, SegmentFilter, SegmentRecord, VideoRecord
-from sceneseek.index.milvus import MilvusIndex
 from sceneseek.index.snapshot import import_snapshot
+from sceneseek.index.store import MilvusIndex
 from sceneseek.library import IndexReport
 from sceneseek.versions import previous_path
 
@@ -435,7 +435,8 @@ def test_check_finds_vectors_lost_in_milvus(
         index.replace_video(*fused_only(video))
     assert library.check().problems == []
     lost = fused_only(1)
-    index._client.delete(index._name("fused"), filter=f"video == {json.dumps(lost[0].path)}")
+    milvus = index.vector_store
+    milvus._client.delete(milvus._name("fused"), filter=f"video == {json.dumps(lost[0].path)}")
     assert "4 segments lack vectors of their modalities" in library.check().problems
     report = library.check(repair=True)
     assert report.consistent and any(lost[0].path in line for line in report.repaired)
@@ -473,11 +474,12 @@ def test_selective_filter_returns_the_exact_top_k(
     assert found() == expected
     if backend == "milvus-lite":
         assert isinstance(index, MilvusIndex)
-        name = index._name("visual")
-        index._client.flush(name)  # a sealed segment, whose HNSW graph a load builds
-        index._client.release_collection(name)
-        index._client.load_collection(name)
-        index.exact_filter_rows = 0  # search through HNSW (ef 64 found 3 of 10 here)
+        milvus = index.vector_store
+        name = milvus._name("visual")
+        milvus._client.flush(name)  # a sealed segment, whose HNSW graph a load builds
+        milvus._client.release_collection(name)
+        milvus._client.load_collection(name)
+        milvus.exact_filter_rows = 0  # search through HNSW (ef 64 found 3 of 10 here)
         assert found() == expected
     index.close()
 

@@ -1,5 +1,6 @@
-"""The vector side of the embedded backend: one store per index directory, one
-``ModalityVectors`` per modality, kept consistent with SQLite (the source of truth).
+"""The Faiss vector store of the embedded backend: one per index directory, one
+``ModalityVectors`` per modality, kept consistent with the catalogue's ``vectors`` table
+(the source of truth), through a connection the catalogue gives it.
 
 Why it looks like this:
 
@@ -50,13 +51,20 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
+from sceneseek.config import IndexConfig
 from sceneseek.faults import crash_point
+from sceneseek.index.base import SegmentFilter
+from sceneseek.index.vectors.base import StoredVectors, VectorChanges, VectorSource
+
+if TYPE_CHECKING:
+    from sceneseek.index.catalogue import Catalogue
 
 log = logging.getLogger(__name__)
 GENERATION_KEY = "vector_generation"
@@ -94,23 +102,6 @@ class IndexPolicy:
         a filter (up to 3×), where the allowed vectors' score gaps are smaller still."""
         widen = min(3.0, 1 / math.sqrt(selectivity))
         return math.ceil(max(self.min_rerank, k * self.rerank_factor) * widen)
-
-
-@dataclass
-class VectorChanges:
-    """What one SQLite transaction did to the vectors; applied to memory after commit."""
-
-    removed: list[int] = field(default_factory=list)
-    added: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
-
-    def remove(self, segment_ids: list[int]) -> None:
-        self.removed.extend(segment_ids)
-
-    def add(self, modality: str, segment_id: int, vector: np.ndarray) -> None:
-        self.added.setdefault(modality, []).append((segment_id, vector))
-
-    def __bool__(self) -> bool:
-        return bool(self.removed or self.added)
 
 
 def _pq_subquantisers(dim: int) -> int:
@@ -290,14 +281,31 @@ class ModalityVectors:
         return index
 
 
-class VectorStore:
+class CatalogueVectors:
+    """The catalogue's copy of the vectors, read without loading the Faiss files."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+
+    def fetch(self, ids: list[int], with_vectors: bool = True) -> StoredVectors:
+        return self._catalogue.vectors_of(ids, with_vectors)
+
+    def counts(self) -> dict[str, int]:
+        return self._catalogue.vector_counts()
+
+    def close(self) -> None:
+        """The catalogue is its owner's to close."""
+
+
+class FaissStore:
     """Every modality's vectors of one embedded index; see the module docstring."""
 
-    def __init__(self, directory: Path, database: Path, policy: IndexPolicy | None = None):
+    def __init__(self, directory: Path, catalogue: Catalogue, policy: IndexPolicy | None = None):
         self.directory = directory
         self.policy = policy or IndexPolicy()
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(database, check_same_thread=False)
+        self._catalogue = catalogue
+        self._db = catalogue.connect()
         self._lock = threading.RLock()
         self._modalities: dict[str, ModalityVectors] = {}
         self.generation = 0  # the SQLite vector_generation memory reflects
@@ -317,10 +325,19 @@ class VectorStore:
             self.follow()
             return {name: m.live for name, m in self._modalities.items()}
 
+    def counts(self) -> dict[str, int]:
+        return self.modalities()
+
     def search(
-        self, modality: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        modality: str,
+        query: np.ndarray,
+        k: int,
+        where: SegmentFilter = SegmentFilter(),  # noqa: B008 - frozen, so never shared state
+        allowed: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        """(segment id, exact cosine) best first; ``allowed`` limits the candidates."""
+        """(segment id, exact cosine) best first; ``allowed`` limits the candidates
+        (``where`` is the catalogue's to turn into them)."""
         with self._lock:
             self.follow()
             store = self._modalities.get(modality)
@@ -370,16 +387,24 @@ class VectorStore:
                 self._db.commit()  # ends the read snapshot
             self._train_where_wanted()
 
+    def fetch(self, ids: list[int], with_vectors: bool = True) -> StoredVectors:
+        """From the catalogue's copy, which search's memory never disagrees with."""
+        return CatalogueVectors(self._catalogue).fetch(ids, with_vectors)
+
     @contextlib.contextmanager
-    def transaction(self, db: sqlite3.Connection) -> Iterator[VectorChanges]:
-        """One SQLite write transaction on ``db``; the caller records its vector changes
-        in the yielded object. The generation is bumped inside the transaction and memory
-        follows only after the commit, so a crash leaves SQLite ahead of the files (which
-        open() detects), never the reverse."""
+    def writing(self, video: str) -> Iterator[VectorChanges]:
+        """One catalogue write transaction; the caller records its vector changes in the
+        yielded object, stored in the catalogue's ``vectors`` table in the same
+        transaction. The generation is bumped inside the transaction and memory follows
+        only after the commit, so a crash leaves SQLite ahead of the files (which open()
+        detects), never the reverse."""
         with self._lock:
             changes = VectorChanges()
-            with db:
+            with self._catalogue.transaction() as db:
                 yield changes
+                self._catalogue.put_vectors(
+                    db, ((i, m, v) for m, pairs in changes.added.items() for i, v in pairs)
+                )
                 if changes:
                     before = _generation(db)
                     if before != self.generation:
@@ -474,7 +499,7 @@ class VectorStore:
                     )
         return problems
 
-    def rebuild(self) -> None:
+    def rebuild(self) -> str:
         """Reload every vector from SQLite and save the files again (repair). Trained
         quantisers are kept: they are centroids, right whatever the contents were."""
         self.wait_for_training()
@@ -485,6 +510,19 @@ class VectorStore:
             self._saved = -1
             self.checkpoint()
             self._train_where_wanted()
+        return "rebuilt the vector store from SQLite"
+
+    def unfinished(self, video: str) -> bool:
+        return False  # one transaction writes the segments and their vectors
+
+    def exported_vectors(self) -> VectorSource | None:
+        return None  # the catalogue holds them
+
+    def adopt_catalogue_vectors(self) -> None:
+        """Nothing to move: the vectors are read from the catalogue when opened."""
+
+    def settings_beside(self, settings: IndexConfig) -> IndexConfig:
+        return settings
 
     def close(self) -> None:
         self.wait_for_training()

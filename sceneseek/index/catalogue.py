@@ -1,11 +1,12 @@
-"""Zero-setup backend: one directory with a SQLite database (WAL) holding videos,
-segments, text (FTS5 for BM25) and vectors, plus the vector store search reads
-(``vectors.py``: exact or IVF-PQ Faiss indexes over memory-mapped copies, in
-``vectors/``).
+"""The catalogue: the index directory's SQLite database (WAL) and every table in it:
+videos, segments, their keyword rows (FTS5), the vectors of the stores that keep their
+durable copy here (Faiss), marks, fusions, cameras, failures, alerts and API keys.
 
-SQLite is the single source of truth: the vector store records which write generation
-its files reflect and rebuilds itself from SQLite when they lag (a crash between the
-commit and the save), so it can never disagree with SQLite.
+It is the only module that names the database file: ``check``, ``keys``, ``snapshot``,
+the monitor and ``reindex`` reach it through ``has_index``, ``connect`` and ``reading``
+below, and the store (``store.py``) through a ``Catalogue``. Where a backend keeps its
+vectors is the vector store's business (``vectors/``); the catalogue only holds the
+segments they belong to, and answers which segments a filter allows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import re
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,13 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from sceneseek.config import TEXT_MODALITIES, CameraConfig, IndexConfig
+from sceneseek.config import CameraConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import DamagedIndexError, SceneseekError, reporting_damage
-from sceneseek.faults import crash_point
 from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import (
-    STOPWORDS,
     Mark,
     SegmentFilter,
     SegmentRecord,
@@ -35,11 +36,11 @@ from sceneseek.index.base import (
     StoredSegment,
     StoredVideo,
     VideoRecord,
-    backends,
-    keyword_text,
-    label_text,
 )
-from sceneseek.index.vectors import IndexPolicy, VectorStore
+from sceneseek.index.keyword import TEXT_FIELDS, text_row
+
+DATABASE = "index.sqlite"
+DATABASE_FILES = (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm")
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -138,19 +139,45 @@ CREATE TABLE api_keys (
 
 SCHEMA_VERSION = 8
 TABLES = frozenset(re.findall(r"CREATE (?:VIRTUAL )?TABLE (\w+)", SCHEMA))
-REFERENCE_SAMPLE = 2048
-ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see _allowed_ids)
-TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
-FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see allowed_ids)
+ID_BATCH = 500  # ids per `IN (...)` (SQLite's variable limit)
 
 
-def text_row(
-    observations: dict[str, list[Observation]], labels: list[tuple[str, float]]
-) -> tuple[str, ...]:
-    """A segment's keyword-search row, in ``TEXT_FIELDS`` order (``check`` rebuilds
-    missing rows with it)."""
-    texts = (keyword_text(observations.get(m, [])) for m in TEXT_MODALITIES)
-    return (*texts, label_text(labels))
+def database_path(directory: Path) -> Path:
+    """The catalogue's file in an index directory (for messages naming it)."""
+    return directory / DATABASE
+
+
+def has_index(directory: Path) -> bool:
+    """Whether an index was ever written in ``directory``."""
+    return database_path(directory).exists()
+
+
+def require_index(directory: Path) -> None:
+    """Commands that only read an index say so plainly when there is none yet."""
+    if not has_index(directory):
+        raise SceneseekError(f"{directory}: no index here yet; run `sceneseek index` first")
+
+
+def connect(directory: Path, timeout: float = 5.0, read_only: bool = False) -> sqlite3.Connection:
+    """A connection of its own to the catalogue of ``directory``, for the tools that work
+    on the tables as a whole (``check``, ``reindex``, ``snapshot``); ``read_only`` never
+    creates the file."""
+    path = database_path(directory)
+    if read_only:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
+    return sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+
+
+@contextmanager
+def reading(directory: Path) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection for reading; it never creates an index, and a damaged
+    one raises ``DamagedIndexError``."""
+    require_index(directory)
+    path = database_path(directory)
+    with closing(sqlite3.connect(path)) as connection, reporting_damage(path):
+        check_schema(connection, path)
+        yield connection
 
 
 def check_schema(db: sqlite3.Connection, database: Path, create: bool = False) -> None:
@@ -202,106 +229,142 @@ def _create_schema(db: sqlite3.Connection) -> None:
         raise
 
 
-class EmbeddedIndex:
-    def __init__(self, directory: Path, vector_policy: IndexPolicy | None = None) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+def batches(ids: list[int], size: int = ID_BATCH) -> Iterator[list[int]]:
+    return (ids[i : i + size] for i in range(0, len(ids), size))
+
+
+class Catalogue:
+    """The open catalogue of one index: one writer connection (its writes serialised by
+    a lock) and one read connection per thread."""
+
+    def __init__(self, directory: Path, create: bool = True) -> None:
+        """``create``: make the directory and the schema of a new index; without it, an
+        index that is not there yet is refused."""
+        if create:
+            directory.mkdir(parents=True, exist_ok=True)
+        else:
+            require_index(directory)
         self.directory = directory
-        database = directory / "index.sqlite"
-        self._db = sqlite3.connect(database, check_same_thread=False)
+        self.database = database_path(directory)
+        self._db = sqlite3.connect(self.database, check_same_thread=False)
         try:
-            with reporting_damage(database):
+            with reporting_damage(self.database):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA foreign_keys=ON")
-                check_schema(self._db, database, create=True)
-                self.vector_store = VectorStore(directory / "vectors", database, vector_policy)
+                check_schema(self._db, self.database, create=create)
         except BaseException:
             self._db.close()
             raise
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self._allowed_cache: dict[tuple[SegmentFilter, int], np.ndarray] = {}
+        self._allowed_cache: dict[SegmentFilter, np.ndarray] = {}
 
-    def _reader(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
+        """A connection of its own (a vector store's, which reads while others write)."""
+        return connect(self.directory)
+
+    def reader(self) -> sqlite3.Connection:
         """This thread's read connection. Under WAL, readers run beside the writer and
-        only ever see committed videos, never one half-way through ``replace_video``."""
+        only ever see committed videos, never one half-way through a write."""
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(self.directory / "index.sqlite", check_same_thread=False)
+            connection = self.connect()
             self._local.connection = connection
-            with self._lock:
+            with self.lock:
                 self._readers.append(connection)
         return connection
 
+    @property
+    def writer(self) -> sqlite3.Connection:
+        """The writer connection, for the catalogue's own methods inside ``transaction``."""
+        return self._db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The writer connection inside one transaction (committed when the block ends)."""
+        with self.lock, self._db:
+            yield self._db
+
+    def changed(self, state: threading.local) -> bool:
+        """Whether the catalogue changed (by any connection, in any process) since this
+        thread last asked with ``state``: SQLite's data_version, one pragma."""
+        version = self.reader().execute("PRAGMA data_version").fetchone()[0]
+        if getattr(state, "catalogue_version", None) == version:
+            return False
+        state.catalogue_version = version
+        return True
+
     # -- encoders -----------------------------------------------------------------------
     def encoder_versions(self) -> dict[str, str]:
-        row = self._reader().execute("SELECT value FROM meta WHERE key = 'encoders'").fetchone()
+        row = self.reader().execute("SELECT value FROM meta WHERE key = 'encoders'").fetchone()
         return dict(json.loads(row[0])) if row else {}
 
     def set_encoder_versions(self, versions: dict[str, str]) -> None:
-        with self._lock, self._db:
-            self._db.execute(
+        with self.transaction() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('encoders', ?)", (json.dumps(versions),)
             )
 
-    # -- writes -------------------------------------------------------------------------
+    # -- videos and segments --------------------------------------------------------------
     def video_hash(self, path: str) -> str | None:
         row = (
-            self._reader()
-            .execute("SELECT content_hash FROM videos WHERE path = ?", (path,))
-            .fetchone()
-        )
+            self.reader().execute("SELECT content_hash FROM videos WHERE path = ?", (path,))
+        ).fetchone()
         return row[0] if row else None
 
-    def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
-        with self._lock, self.vector_store.transaction(self._db) as changes:
-            old_ids = self._delete_video(video.path)
-            changes.remove(old_ids)
-            cursor = self._db.execute(
-                "INSERT INTO videos (path, content_hash, duration, camera, zone, start_time,"
-                " language, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    video.path,
-                    video.content_hash,
-                    video.duration,
-                    video.camera,
-                    video.zone,
-                    video.start_time.isoformat() if video.start_time else None,
-                    video.language,
-                    datetime.now().astimezone().isoformat(),
-                ),
-            )
-            video_id = cursor.lastrowid
-            for segment in segments:
-                segment_id = self._insert_segment(video_id, video.start_time, segment)
-                for modality, vector in segment.vectors.items():
-                    changes.add(modality, segment_id, vector)
-            self._db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
-            crash_point("before-commit")
-        # The vector store follows only after the commit (crash point "after-commit").
-        self._allowed_cache.clear()  # segments changed, whether or not any vector did
-
-    def _delete_video(self, path: str) -> list[int]:
+    def delete_video(self, db: sqlite3.Connection, path: str) -> list[int] | None:
+        """Inside a transaction: forget ``path`` and its segments; their ids, or None if
+        it was not indexed."""
+        if db.execute("SELECT 1 FROM videos WHERE path = ?", (path,)).fetchone() is None:
+            return None
         ids = [
             r[0]
-            for r in self._db.execute(
+            for r in db.execute(
                 "SELECT s.id FROM segments s JOIN videos v ON v.id = s.video_id WHERE v.path = ?",
                 (path,),
             )
         ]
-        self._db.executemany("DELETE FROM segment_text WHERE rowid = ?", [(i,) for i in ids])
-        self._db.execute("DELETE FROM videos WHERE path = ?", (path,))
+        db.executemany("DELETE FROM segment_text WHERE rowid = ?", [(i,) for i in ids])
+        db.execute("DELETE FROM videos WHERE path = ?", (path,))
         return ids
 
+    def insert_video(
+        self, db: sqlite3.Connection, video: VideoRecord, segments: list[SegmentRecord]
+    ) -> list[int]:
+        """Inside a transaction: store a video and its segments (not their vectors: the
+        vector store's); the new segment ids, in order. Clears a recorded failure."""
+        cursor = db.execute(
+            "INSERT INTO videos (path, content_hash, duration, camera, zone, start_time,"
+            " language, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                video.path,
+                video.content_hash,
+                video.duration,
+                video.camera,
+                video.zone,
+                video.start_time.isoformat() if video.start_time else None,
+                video.language,
+                datetime.now().astimezone().isoformat(),
+            ),
+        )
+        ids = [self._insert_segment(db, cursor.lastrowid, video.start_time, s) for s in segments]
+        db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
+        return ids
+
+    @staticmethod
     def _insert_segment(
-        self, video_id: int | None, start_time: datetime | None, segment: SegmentRecord
+        db: sqlite3.Connection,
+        video_id: int | None,
+        start_time: datetime | None,
+        segment: SegmentRecord,
     ) -> int:
         day_seconds = wall_time = weekday = None
         if start_time is not None:  # local to the camera: start_time carries its offset
             middle = start_time + timedelta(seconds=(segment.start + segment.end) / 2)
             day_seconds = middle.hour * 3600 + middle.minute * 60 + middle.second
             wall_time, weekday = middle.timestamp(), middle.weekday()
-        cursor = self._db.execute(
+        cursor = db.execute(
             "INSERT INTO segments (video_id, start, end, keyframe, observations, labels,"
             " day_seconds, wall_time, weekday) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -322,86 +385,136 @@ class EmbeddedIndex:
             ),
         )
         segment_id = int(cursor.lastrowid or 0)
-        self._db.execute(
+        db.execute(
             f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)})"
             f" VALUES (?{', ?' * len(TEXT_FIELDS)})",
             (segment_id, *text_row(segment.observations, segment.labels)),
         )
-        self._db.executemany(
-            "INSERT INTO vectors VALUES (?, ?, ?)",
-            [
-                (segment_id, modality, np.asarray(v, np.float32).tobytes())
-                for modality, v in segment.vectors.items()
-            ],
-        )
         return segment_id
 
     def record_failure(self, path: str, error: str) -> None:
-        with self._lock, self._db:
-            self._db.execute(
+        with self.transaction() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO failures VALUES (?, ?, ?)",
                 (path, error, datetime.now().astimezone().isoformat()),
             )
 
-    # -- vectors ------------------------------------------------------------------------
-    def knn(
-        self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
-    ) -> list[tuple[int, float]]:
-        self.vector_store.follow()  # first: another process's segments change the allowed ids
-        allowed = None if where.is_empty else self._allowed_ids(where)
-        if allowed is not None and not len(allowed):
-            return []
-        return self.vector_store.search(modality, query, k, allowed)
+    def failures(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.reader().execute("SELECT path, error FROM failures")]
 
-    def reference_vectors(self, modality: str) -> np.ndarray:
-        """An even sample of the stored vectors (cached by the store until the next write)."""
-        return self.vector_store.sample(modality, REFERENCE_SAMPLE)
+    def segment_ids(self) -> list[int]:
+        return [r[0] for r in self.reader().execute("SELECT id FROM segments ORDER BY id")]
 
-    # -- consistency (sceneseek.index.check) --------------------------------------------
-    def verify_vectors(self) -> list[str]:
-        """Differences between the vectors search reads and SQLite's, one line each."""
-        return self.vector_store.verify()
+    def segment_count(self) -> int:
+        return int(self.reader().execute("SELECT count(*) FROM segments").fetchone()[0])
 
-    def rebuild_vectors(self) -> str:
-        """Load the search-side vectors again from SQLite, the source of truth."""
-        self.vector_store.rebuild()
-        return "rebuilt the vector store from SQLite"
+    def video_paths(self) -> list[str]:
+        return [r[0] for r in self.reader().execute("SELECT path FROM videos ORDER BY id")]
 
-    def held_vectors(self) -> dict[int, set[str]]:
-        """Per segment, the modalities SQLite holds a vector of."""
-        held: dict[int, set[str]] = {}
-        for segment_id, modality in self._reader().execute(
-            "SELECT segment_id, modality FROM vectors"
-        ):
-            held.setdefault(segment_id, set()).add(modality)
-        return held
-
-    # -- text ---------------------------------------------------------------------------
-    def keyword(
-        self, text: str, k: int, where: SegmentFilter, fields: tuple[str, ...]
-    ) -> list[tuple[int, float]]:
-        tokens = [t for t in FTS_TOKEN.findall(text.lower()) if t not in STOPWORDS]
-        columns = [f for f in fields if f in TEXT_FIELDS]
-        if not tokens or not columns:
-            return []
-        terms = " OR ".join(f'"{t}"' for t in dict.fromkeys(tokens))
-        match = f"{{{' '.join(columns)}}} : ({terms})"
-        clause, args = self._filter_sql(where)
-        rows = (
-            self._reader()
+    def segment_fields(self, path: str) -> list[tuple[Any, ...]]:
+        """Per segment of ``path`` in id order: id, camera, zone, day_seconds, wall_time,
+        weekday and its keyword row (what a vector store filters and matches on)."""
+        return (
+            self.reader()
             .execute(
-                "SELECT t.rowid, -bm25(segment_text) AS score FROM segment_text t"
-                " JOIN segments s ON s.id = t.rowid JOIN videos v ON v.id = s.video_id"
-                f" WHERE segment_text MATCH ? {clause} ORDER BY score DESC LIMIT ?",
-                (match, *args, k),
+                "SELECT s.id, v.camera, v.zone, s.day_seconds, s.wall_time, s.weekday,"
+                f" {', '.join('t.' + f for f in TEXT_FIELDS)} FROM segments s"
+                " JOIN videos v ON v.id = s.video_id JOIN segment_text t ON t.rowid = s.id"
+                " WHERE v.path = ? ORDER BY s.id",
+                (path,),
             )
             .fetchall()
         )
-        return [(int(i), float(s)) for i, s in rows]
+
+    # -- growth (the monitor) -----------------------------------------------------------
+    def first_segment_ids(self, limit: int) -> list[int]:
+        """The ``limit`` oldest segments (ids grow with time)."""
+        rows = self.reader().execute("SELECT id FROM segments ORDER BY id LIMIT ?", (limit,))
+        return [r[0] for r in rows]
+
+    def latest_segment_ids(self, after: int, limit: int, first_video: int = 0) -> list[int]:
+        """The ``limit`` newest segments after segment ``after``, of videos from
+        ``first_video`` on, newest first."""
+        rows = self.reader().execute(
+            "SELECT id FROM segments WHERE id > ? AND video_id >= ? ORDER BY id DESC LIMIT ?",
+            (after, first_video, limit),
+        )
+        return [r[0] for r in rows]
+
+    def videos_stored_since(self, since: datetime) -> list[int]:
+        """Videos stored at or after ``since``, newest first. Ids grow with time, so the
+        scan stops at the first older one instead of reading the whole table."""
+        found = []
+        for video_id, indexed_at in self.reader().execute(
+            "SELECT id, indexed_at FROM videos ORDER BY id DESC"
+        ):
+            if datetime.fromisoformat(indexed_at) < since:
+                break
+            found.append(video_id)
+        return found
+
+    def segment_ids_of(self, video_ids: list[int]) -> list[int]:
+        ids: list[int] = []
+        for batch in batches(video_ids):
+            marks = ",".join("?" * len(batch))
+            rows = self.reader().execute(
+                f"SELECT id FROM segments WHERE video_id IN ({marks}) ORDER BY id", batch
+            )
+            ids.extend(r[0] for r in rows)
+        return ids
+
+    def newest_timed_videos(self) -> list[tuple[str | None, datetime, float, datetime]]:
+        """Per camera, its newest video with a wall-clock start: (camera, start,
+        duration, when it was stored)."""
+        rows = self.reader().execute(
+            "SELECT camera, start_time, duration, indexed_at FROM videos WHERE id IN"
+            " (SELECT max(id) FROM videos WHERE start_time IS NOT NULL GROUP BY camera)"
+        )
+        return [
+            (camera, datetime.fromisoformat(start), duration, datetime.fromisoformat(stored))
+            for camera, start, duration, stored in rows
+        ]
+
+    # -- vectors kept here (the Faiss store's durable copy; a snapshot's) ----------------
+    @staticmethod
+    def put_vectors(db: sqlite3.Connection, rows: Iterable[tuple[int, str, np.ndarray]]) -> None:
+        """Inside a transaction: store (segment id, modality, vector) rows."""
+        db.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+            ((i, m, np.asarray(v, np.float32).tobytes()) for i, m, v in rows),
+        )
+
+    def vectors_of(
+        self, ids: list[int], with_vectors: bool = True
+    ) -> Iterator[tuple[int, str, np.ndarray | None]]:
+        """(segment id, modality, vector) of the stored vectors of ``ids``, by segment
+        id then modality."""
+        column = "vector" if with_vectors else "NULL"
+        for batch in batches(ids):
+            marks = ",".join("?" * len(batch))
+            for segment_id, modality, blob in self.reader().execute(
+                f"SELECT segment_id, modality, {column} FROM vectors"
+                f" WHERE segment_id IN ({marks}) ORDER BY segment_id, modality",
+                batch,
+            ):
+                yield (
+                    segment_id,
+                    modality,
+                    np.frombuffer(blob, np.float32) if with_vectors else None,
+                )
+
+    def vector_counts(self) -> dict[str, int]:
+        return dict(self.reader().execute("SELECT modality, count(*) FROM vectors GROUP BY 1"))
+
+    def clear_vectors(self) -> None:
+        """Forget every stored vector (they moved to a store outside the catalogue)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM vectors")
 
     # -- filters ------------------------------------------------------------------------
     @staticmethod
-    def _filter_sql(where: SegmentFilter) -> tuple[str, list[object]]:
+    def filter_sql(where: SegmentFilter) -> tuple[str, list[object]]:
+        """``where`` as SQL conditions on segments ``s`` and videos ``v``."""
         clauses: list[str] = []
         args: list[object] = []
         if where.camera is not None:
@@ -429,30 +542,47 @@ class EmbeddedIndex:
             args.append(where.video)
         return "".join(f" AND {c}" for c in clauses), args
 
-    def _allowed_ids(self, where: SegmentFilter) -> np.ndarray:
+    def allowed_ids(self, where: SegmentFilter) -> np.ndarray:
         """Segment ids matching ``where``. One search asks once per modality with the
         same filter, and at a million segments the SQL costs more than the k-NN, so the
-        last few answers are kept until the vectors next change."""
-        key = (where, self.vector_store.generation)
-        with self._lock:
-            cached = self._allowed_cache.get(key)
+        last few answers are kept until the catalogue next changes (in any process)."""
+        if self.changed(self._local):
+            with self.lock:
+                self._allowed_cache.clear()
+        with self.lock:
+            cached = self._allowed_cache.get(where)
         if cached is not None:
             return cached
-        clause, args = self._filter_sql(where)
+        clause, args = self.filter_sql(where)
         join = " JOIN videos v ON v.id = s.video_id" if "v." in clause else ""  # if needed
         # One concatenated string parsed by numpy: fetching row by row costs ~2 µs a
         # row in Python, seconds for half of a million segments.
         (text,) = (
-            self._reader()
+            self.reader()
             .execute(f"SELECT group_concat(s.id) FROM segments s{join} WHERE 1 {clause}", args)
             .fetchone()
         )
         ids = np.fromstring(text, np.int64, sep=",") if text else np.zeros(0, np.int64)
-        with self._lock:
+        with self.lock:
             if len(self._allowed_cache) >= ALLOWED_CACHE:
                 self._allowed_cache.pop(next(iter(self._allowed_cache)))
-            self._allowed_cache[key] = ids
+            self._allowed_cache[where] = ids
         return ids
+
+    def match_text(self, match: str, k: int, where: SegmentFilter) -> list[tuple[int, float]]:
+        """(segment id, BM25 score, higher is better) of an FTS5 ``match`` expression."""
+        clause, args = self.filter_sql(where)
+        rows = (
+            self.reader()
+            .execute(
+                "SELECT t.rowid, -bm25(segment_text) AS score FROM segment_text t"
+                " JOIN segments s ON s.id = t.rowid JOIN videos v ON v.id = s.video_id"
+                f" WHERE segment_text MATCH ? {clause} ORDER BY score DESC LIMIT ?",
+                (match, *args, k),
+            )
+            .fetchall()
+        )
+        return [(int(i), float(s)) for i, s in rows]
 
     # -- reads --------------------------------------------------------------------------
     SEGMENT_COLUMNS = (
@@ -464,11 +594,11 @@ class EmbeddedIndex:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._reader().execute(f"{self.SEGMENT_COLUMNS} WHERE s.id IN ({marks})", ids)
+        rows = self.reader().execute(f"{self.SEGMENT_COLUMNS} WHERE s.id IN ({marks})", ids)
         return {segment.id: segment for segment in map(self._stored, rows)}
 
     def all_segments(self) -> list[StoredSegment]:
-        rows = self._reader().execute(f"{self.SEGMENT_COLUMNS} ORDER BY v.id, s.start")
+        rows = self.reader().execute(f"{self.SEGMENT_COLUMNS} ORDER BY v.id, s.start")
         return [self._stored(r) for r in rows]
 
     @staticmethod
@@ -489,14 +619,8 @@ class EmbeddedIndex:
             wall_start=datetime.fromisoformat(r[10]) if r[10] else None,
         )
 
-    def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
-        rows = self._reader().execute(
-            "SELECT modality, vector FROM vectors WHERE segment_id = ?", (segment_id,)
-        )
-        return {m: np.frombuffer(blob, np.float32) for m, blob in rows}
-
     def videos(self) -> list[StoredVideo]:
-        rows = self._reader().execute(
+        rows = self.reader().execute(
             "SELECT v.id, v.path, v.duration, v.camera, v.zone, v.start_time, v.language,"
             " count(s.id) FROM videos v LEFT JOIN segments s ON s.video_id = v.id"
             " GROUP BY v.id ORDER BY v.id"
@@ -518,19 +642,36 @@ class EmbeddedIndex:
     def cameras_and_zones(self) -> tuple[list[str], list[str]]:
         def distinct(column: str) -> list[str]:
             sql = f"SELECT DISTINCT {column} FROM videos WHERE {column} IS NOT NULL ORDER BY 1"
-            return [r[0] for r in self._reader().execute(sql)]
+            return [r[0] for r in self.reader().execute(sql)]
 
         return distinct("camera"), distinct("zone")
 
+    def stats(self) -> dict[str, int]:
+        return {
+            table: self.reader().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("videos", "segments", "failures")
+        }
+
+    def utterance_languages(self) -> dict[str, int]:
+        # A scan of every segment's observations: kept out of ``stats``, which health
+        # checks and the web UI call often.
+        spoken = self.reader().execute(
+            "SELECT language, count(*) FROM (SELECT DISTINCT s.video_id,"
+            " json_extract(u.value, '$[0]'), json_extract(u.value, '$[4]') AS language"
+            " FROM segments s, json_each(s.observations, '$.speech') u) GROUP BY language"
+        )
+        return {language or "unknown": n for language, n in spoken}
+
+    # -- operators' data ----------------------------------------------------------------
     def set_camera(self, camera_id: str, camera: CameraConfig) -> None:
-        with self._lock, self._db:
-            self._db.execute(
+        with self.transaction() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO cameras VALUES (?, ?, ?, ?)",
                 (camera_id, camera.name, camera.zone, camera.timezone),
             )
 
     def cameras(self) -> dict[str, CameraConfig]:
-        rows = self._reader().execute("SELECT id, name, zone, timezone FROM cameras ORDER BY id")
+        rows = self.reader().execute("SELECT id, name, zone, timezone FROM cameras ORDER BY id")
         return {r[0]: CameraConfig(name=r[1], zone=r[2], timezone=r[3]) for r in rows}
 
     def add_mark(
@@ -543,8 +684,8 @@ class EmbeddedIndex:
         fusion: str | None = None,
     ) -> Mark:
         created = datetime.now().astimezone()
-        with self._lock, self._db:
-            cursor = self._db.execute(
+        with self.transaction() as db:
+            cursor = db.execute(
                 "INSERT INTO marks (query, segment_id, relevant, created, scores, encoders,"
                 " fusion) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -563,7 +704,7 @@ class EmbeddedIndex:
         )
 
     def marks(self) -> list[Mark]:
-        rows = self._reader().execute(
+        rows = self.reader().execute(
             "SELECT id, query, segment_id, relevant, created, scores, encoders, fusion"
             " FROM marks ORDER BY id"
         )
@@ -585,8 +726,8 @@ class EmbeddedIndex:
         self, version: str, weights: dict[str, float], summary: dict[str, Any], adopted: bool
     ) -> StoredFusion:
         created = datetime.now().astimezone()
-        with self._lock, self._db:
-            cursor = self._db.execute(
+        with self.transaction() as db:
+            cursor = db.execute(
                 "INSERT INTO fusions (version, weights, summary, adopted, created)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (
@@ -600,7 +741,7 @@ class EmbeddedIndex:
         return StoredFusion(int(cursor.lastrowid or 0), version, weights, summary, adopted, created)
 
     def fusions(self) -> list[StoredFusion]:
-        rows = self._reader().execute(
+        rows = self.reader().execute(
             "SELECT id, version, weights, summary, adopted, created FROM fusions ORDER BY id"
         )
         return [
@@ -615,31 +756,7 @@ class EmbeddedIndex:
             for r in rows
         ]
 
-    def failures(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self._reader().execute("SELECT path, error FROM failures")]
-
-    def stats(self) -> dict[str, int]:
-        counts = {
-            "videos": self._reader().execute("SELECT count(*) FROM videos").fetchone()[0],
-            "segments": self._reader().execute("SELECT count(*) FROM segments").fetchone()[0],
-            "failures": self._reader().execute("SELECT count(*) FROM failures").fetchone()[0],
-        }
-        counts.update({f"vectors.{m}": n for m, n in self.vector_store.modalities().items()})
-        return counts
-
-    def utterance_languages(self) -> dict[str, int]:
-        # A scan of every segment's observations: kept out of ``stats``, which health
-        # checks and the web UI call often.
-        spoken = self._reader().execute(
-            "SELECT language, count(*) FROM (SELECT DISTINCT s.video_id,"
-            " json_extract(u.value, '$[0]'), json_extract(u.value, '$[4]') AS language"
-            " FROM segments s, json_each(s.observations, '$.speech') u) GROUP BY language"
-        )
-        return {language or "unknown": n for language, n in spoken}
-
-    # == alerts and live recording (sceneseek.live) =====================================
-    # Saved queries and their events live in the same index.sqlite (tables in SCHEMA).
-
+    # -- alerts and live recording (sceneseek.live) -------------------------------------
     def add_alert(
         self,
         query: str,
@@ -649,8 +766,8 @@ class EmbeddedIndex:
         time_of_day: str | None,
         webhook: str | None,
     ) -> int:
-        with self._lock, self._db:
-            cursor = self._db.execute(
+        with self.transaction() as db:
+            cursor = db.execute(
                 "INSERT INTO alerts (query, threshold, camera, zone, time_of_day, webhook,"
                 " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -666,7 +783,7 @@ class EmbeddedIndex:
             return int(cursor.lastrowid or 0)
 
     def alerts(self) -> list[Alert]:
-        rows = self._reader().execute(
+        rows = self.reader().execute(
             "SELECT id, query, threshold, camera, zone, time_of_day, webhook, created"
             " FROM alerts ORDER BY id"
         )
@@ -676,15 +793,15 @@ class EmbeddedIndex:
         ]
 
     def remove_alert(self, alert_id: int) -> bool:
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM alert_events WHERE alert_id = ?", (alert_id,))
-            return self._db.execute("DELETE FROM alerts WHERE id = ?", (alert_id,)).rowcount > 0
+        with self.transaction() as db:
+            db.execute("DELETE FROM alert_events WHERE alert_id = ?", (alert_id,))
+            return db.execute("DELETE FROM alerts WHERE id = ?", (alert_id,)).rowcount > 0
 
     def add_alert_events(self, events: list[AlertEvent]) -> list[AlertEvent]:
         stored: list[AlertEvent] = []
-        with self._lock, self._db:
+        with self.transaction() as db:
             for event in events:
-                cursor = self._db.execute(
+                cursor = db.execute(
                     "INSERT OR IGNORE INTO alert_events (alert_id, query, video, start, end,"
                     " score, wall_time, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -704,7 +821,7 @@ class EmbeddedIndex:
 
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
         clause, args = ("WHERE alert_id = ?", [alert_id]) if alert_id is not None else ("", [])
-        rows = self._reader().execute(
+        rows = self.reader().execute(
             "SELECT id, alert_id, query, video, start, end, score, wall_time, created"
             f" FROM alert_events {clause} ORDER BY id DESC LIMIT ?",
             (*args, limit),
@@ -724,25 +841,7 @@ class EmbeddedIndex:
             for r in rows
         ]
 
-    def remove_video(self, path: str) -> bool:
-        with self._lock, self.vector_store.transaction(self._db) as changes:
-            known = self._db.execute("SELECT 1 FROM videos WHERE path = ?", (path,)).fetchone()
-            changes.remove(self._delete_video(path))
-        self._allowed_cache.clear()
-        return known is not None
-
-    # == end of alerts and live recording ===============================================
-
     def close(self) -> None:
-        with self._lock:
-            self.vector_store.close()
+        with self.lock:
             for connection in [*self._readers, self._db]:
                 connection.close()
-
-
-@backends.register("embedded")
-def _embedded(path: Path, settings: IndexConfig | None = None) -> EmbeddedIndex:
-    """Every backend factory takes the directory and ``IndexConfig``; this one reads
-    when to switch from exact to quantised search."""
-    policy = IndexPolicy(ann_threshold=settings.ann_threshold) if settings else None
-    return EmbeddedIndex(path, policy)
