@@ -77,9 +77,7 @@ class Library:
     def index_store(self) -> Store:
         self._opened = _identity(self.path)
         refuse_other_backend(self.path, self._backend)
-        store = backends.create(self._backend, self.path, self.config.index)
-        assert isinstance(store, Store)  # every registered backend is a store
-        return store
+        return backends.create(self._backend, self.path, self.config.index)
 
     @property
     def backend(self) -> str:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from sceneseek.config import IndexConfig
-from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord, backends
-from sceneseek.index.store import EmbeddedIndex
+from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
+from sceneseek.index.store import EmbeddedIndex, backends
 from sceneseek.index.vectors.faiss import IndexPolicy
 
 DIM, PER_VIDEO, VIDEOS = 384, 100, 30

@@ -1,7 +1,7 @@
 """Index stage: the catalogue (SQLite), keyword search and a vector store, combined by a
 store behind one protocol."""
 
-from sceneseek.index import store  # noqa: F401  (registers the "embedded" and "milvus" backends)
-from sceneseek.index.base import Index, backends
+from sceneseek.index.base import Index
+from sceneseek.index.store import backends  # the "embedded" and "milvus" stores
 
 __all__ = ["Index", "backends"]

@@ -297,6 +297,7 @@ class Catalogue:
 
     # -- encoders -----------------------------------------------------------------------
     def encoder_versions(self) -> dict[str, str]:
+        """Encoder name@version per role, as recorded when the index was first written."""
         row = self.reader().execute("SELECT value FROM meta WHERE key = 'encoders'").fetchone()
         return dict(json.loads(row[0])) if row else {}
 
@@ -307,7 +308,8 @@ class Catalogue:
             )
 
     # -- videos and segments --------------------------------------------------------------
-    def video_hash(self, path: str) -> str | None:
+    def stored_hash(self, path: str) -> str | None:
+        """The content hash stored for ``path``; None if it is not indexed."""
         row = (
             self.reader().execute("SELECT content_hash FROM videos WHERE path = ?", (path,))
         ).fetchone()
@@ -400,6 +402,7 @@ class Catalogue:
             )
 
     def failures(self) -> list[tuple[str, str]]:
+        """(path, error) of files whose last indexing attempt failed."""
         return [(r[0], r[1]) for r in self.reader().execute("SELECT path, error FROM failures")]
 
     def segment_ids(self) -> list[int]:
@@ -598,6 +601,7 @@ class Catalogue:
         return {segment.id: segment for segment in map(self._stored, rows)}
 
     def all_segments(self) -> list[StoredSegment]:
+        """Every segment, by video then start time."""
         rows = self.reader().execute(f"{self.SEGMENT_COLUMNS} ORDER BY v.id, s.start")
         return [self._stored(r) for r in rows]
 
@@ -640,6 +644,8 @@ class Catalogue:
         ]
 
     def cameras_and_zones(self) -> tuple[list[str], list[str]]:
+        """Distinct camera ids and zones of indexed videos (cheap: read per query)."""
+
         def distinct(column: str) -> list[str]:
             sql = f"SELECT DISTINCT {column} FROM videos WHERE {column} IS NOT NULL ORDER BY 1"
             return [r[0] for r in self.reader().execute(sql)]
@@ -653,6 +659,8 @@ class Catalogue:
         }
 
     def utterance_languages(self) -> dict[str, int]:
+        """Utterances per spoken language (each counted once, though stored with every
+        segment it overlaps); "unknown" where none was detected."""
         # A scan of every segment's observations: kept out of ``stats``, which health
         # checks and the web UI call often.
         spoken = self.reader().execute(
@@ -663,7 +671,17 @@ class Catalogue:
         return {language or "unknown": n for language, n in spoken}
 
     # -- operators' data ----------------------------------------------------------------
+    def _add(self, table: str, row: dict[str, object]) -> int:
+        """Insert one row; its id."""
+        columns, marks = ", ".join(row), ", ".join("?" * len(row))
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})", [*row.values()]
+            )
+        return int(cursor.lastrowid or 0)
+
     def set_camera(self, camera_id: str, camera: CameraConfig) -> None:
+        """Add or replace an entry of the camera registry."""
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO cameras VALUES (?, ?, ?, ?)",
@@ -684,21 +702,18 @@ class Catalogue:
         fusion: str | None = None,
     ) -> Mark:
         created = datetime.now().astimezone()
-        with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO marks (query, segment_id, relevant, created, scores, encoders,"
-                " fusion) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    query,
-                    segment_id,
-                    int(relevant),
-                    created.isoformat(),
-                    json.dumps(scores or {}),
-                    json.dumps(encoders or {}),
-                    fusion,
-                ),
-            )
-        mark_id = int(cursor.lastrowid or 0)
+        mark_id = self._add(
+            "marks",
+            {
+                "query": query,
+                "segment_id": segment_id,
+                "relevant": int(relevant),
+                "created": created.isoformat(),
+                "scores": json.dumps(scores or {}),
+                "encoders": json.dumps(encoders or {}),
+                "fusion": fusion,
+            },
+        )
         return Mark(
             mark_id, query, segment_id, relevant, created, scores or {}, encoders or {}, fusion
         )
@@ -725,22 +740,22 @@ class Catalogue:
     def add_fusion(
         self, version: str, weights: dict[str, float], summary: dict[str, Any], adopted: bool
     ) -> StoredFusion:
+        """Record a learned fusion (adopted or not); version must be unique."""
         created = datetime.now().astimezone()
-        with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO fusions (version, weights, summary, adopted, created)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    version,
-                    json.dumps(weights),
-                    json.dumps(summary),
-                    int(adopted),
-                    created.isoformat(),
-                ),
-            )
-        return StoredFusion(int(cursor.lastrowid or 0), version, weights, summary, adopted, created)
+        fusion_id = self._add(
+            "fusions",
+            {
+                "version": version,
+                "weights": json.dumps(weights),
+                "summary": json.dumps(summary),
+                "adopted": int(adopted),
+                "created": created.isoformat(),
+            },
+        )
+        return StoredFusion(fusion_id, version, weights, summary, adopted, created)
 
     def fusions(self) -> list[StoredFusion]:
+        """Every learned fusion, oldest first; the newest adopted one ranks searches."""
         rows = self.reader().execute(
             "SELECT id, version, weights, summary, adopted, created FROM fusions ORDER BY id"
         )
@@ -766,21 +781,18 @@ class Catalogue:
         time_of_day: str | None,
         webhook: str | None,
     ) -> int:
-        with self.transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO alerts (query, threshold, camera, zone, time_of_day, webhook,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    query,
-                    threshold,
-                    camera,
-                    zone,
-                    time_of_day,
-                    webhook,
-                    datetime.now().astimezone().isoformat(),
-                ),
-            )
-            return int(cursor.lastrowid or 0)
+        return self._add(
+            "alerts",
+            {
+                "query": query,
+                "threshold": threshold,
+                "camera": camera,
+                "zone": zone,
+                "time_of_day": time_of_day,
+                "webhook": webhook,
+                "created": datetime.now().astimezone().isoformat(),
+            },
+        )
 
     def alerts(self) -> list[Alert]:
         rows = self.reader().execute(

@@ -11,68 +11,50 @@ in whatever order makes that store crash-safe; filters are always the catalogue'
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from sceneseek.config import CameraConfig, IndexConfig
+from sceneseek.config import IndexConfig
 from sceneseek.errors import SceneseekError, reporting_damage
 from sceneseek.faults import crash_point
-from sceneseek.index.alerts import Alert, AlertEvent
-from sceneseek.index.base import (
-    Index,
-    Mark,
-    SegmentFilter,
-    SegmentRecord,
-    StoredFusion,
-    StoredSegment,
-    StoredVideo,
-    VideoRecord,
-    backends,
-)
+from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
 from sceneseek.index.catalogue import Catalogue, has_index
 from sceneseek.index.keyword import CatalogueBM25
 from sceneseek.index.vectors import faiss, milvus
-from sceneseek.index.vectors.base import VectorReader, VectorStore
+from sceneseek.index.vectors.base import Allowed, VectorReader, VectorStore
+from sceneseek.registry import Registry
 
 REFERENCE_SAMPLE = 2048
 KeywordSearch = Callable[[str, int, SegmentFilter, tuple[str, ...]], list[tuple[int, float]]]
 
 
-class Store:
-    """One index: catalogue + keyword search + vector store (see the module docstring)."""
+class Store(Catalogue):
+    """One index: the catalogue (whose content and operators' data it serves as is),
+    keyword search, and a vector store (see the module docstring)."""
 
-    def __init__(
-        self,
-        catalogue: Catalogue,
-        vector_store: VectorStore,
-        keyword: KeywordSearch | None = None,
-    ) -> None:
-        self.directory = catalogue.directory
-        self.catalogue = catalogue
-        self.vector_store = vector_store
-        self._keyword = keyword or CatalogueBM25(catalogue).search
+    def __init__(self, directory: Path, open_vectors: Callable[[Catalogue], VectorStore]) -> None:
+        super().__init__(directory)
+        try:
+            self.vector_store = open_vectors(self)
+        except BaseException:
+            super().close()
+            raise
+        self._keyword: KeywordSearch = CatalogueBM25(self).search
 
     # -- content ------------------------------------------------------------------------
-    def encoder_versions(self) -> dict[str, str]:
-        return self.catalogue.encoder_versions()
-
-    def set_encoder_versions(self, versions: dict[str, str]) -> None:
-        self.catalogue.set_encoder_versions(versions)
-
     def video_hash(self, path: str) -> str | None:
         """None for a video whose last write did not reach the vector store, so the next
         ``index`` writes it again."""
-        return None if self.vector_store.unfinished(path) else self.catalogue.video_hash(path)
+        return None if self.vector_store.unfinished(path) else self.stored_hash(path)
 
     def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
+        """Atomically swap in this video's segments (a crash leaves the old ones)."""
         with self.vector_store.writing(video.path) as changes:
-            db = self.catalogue.writer
-            changes.remove(self.catalogue.delete_video(db, video.path) or [])
-            ids = self.catalogue.insert_video(db, video, segments)
+            changes.remove(self.delete_video(self.writer, video.path) or [])
+            ids = self.insert_video(self.writer, video, segments)
             for segment_id, segment in zip(ids, segments, strict=True):
                 for modality, vector in segment.vectors.items():
                     changes.add(modality, segment_id, vector)
@@ -80,25 +62,20 @@ class Store:
         # The vector store follows only after the commit (crash point "after-commit").
 
     def remove_video(self, path: str) -> bool:
+        """Forget a video and its segments; False if it was not indexed."""
         with self.vector_store.writing(path) as changes:
-            removed = self.catalogue.delete_video(self.catalogue.writer, path)
+            removed = self.delete_video(self.writer, path)
             changes.remove(removed or [])
         return removed is not None
-
-    def record_failure(self, path: str, error: str) -> None:
-        self.catalogue.record_failure(path, error)
-
-    def failures(self) -> list[tuple[str, str]]:
-        return self.catalogue.failures()
 
     # -- search -------------------------------------------------------------------------
     def knn(
         self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
     ) -> list[tuple[int, float]]:
-        allowed = None if where.is_empty else self.catalogue.allowed_ids(where)
-        if allowed is not None and not len(allowed):
+        within = None if where.is_empty else Allowed(where, self.allowed_ids(where))
+        if within is not None and not len(within.ids):
             return []
-        return self.vector_store.search(modality, query, k, where, allowed)
+        return self.vector_store.search(modality, query, k, within)
 
     def reference_vectors(self, modality: str) -> np.ndarray:
         """A sample of the stored vectors (cached by the vector store until a write)."""
@@ -109,102 +86,42 @@ class Store:
     ) -> list[tuple[int, float]]:
         return self._keyword(text, k, where, fields)
 
-    def segments(self, ids: list[int]) -> dict[int, StoredSegment]:
-        return self.catalogue.segments(ids)
-
-    def all_segments(self) -> list[StoredSegment]:
-        return self.catalogue.all_segments()
-
     def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
         return {m: v for _, m, v in self.vector_store.fetch([segment_id]) if v is not None}
 
-    def videos(self) -> list[StoredVideo]:
-        return self.catalogue.videos()
-
-    def cameras_and_zones(self) -> tuple[list[str], list[str]]:
-        return self.catalogue.cameras_and_zones()
-
-    # -- operators' data ----------------------------------------------------------------
-    def add_mark(
-        self,
-        query: str,
-        segment_id: int,
-        relevant: bool,
-        scores: dict[str, float] | None = None,
-        encoders: dict[str, str] | None = None,
-        fusion: str | None = None,
-    ) -> Mark:
-        return self.catalogue.add_mark(query, segment_id, relevant, scores, encoders, fusion)
-
-    def marks(self) -> list[Mark]:
-        return self.catalogue.marks()
-
-    def add_fusion(
-        self, version: str, weights: dict[str, float], summary: dict[str, Any], adopted: bool
-    ) -> StoredFusion:
-        return self.catalogue.add_fusion(version, weights, summary, adopted)
-
-    def fusions(self) -> list[StoredFusion]:
-        return self.catalogue.fusions()
-
-    def set_camera(self, camera_id: str, camera: CameraConfig) -> None:
-        self.catalogue.set_camera(camera_id, camera)
-
-    def cameras(self) -> dict[str, CameraConfig]:
-        return self.catalogue.cameras()
-
-    # Saved queries and their events live in the catalogue too (``AlertStore``).
-    def add_alert(
-        self,
-        query: str,
-        threshold: float,
-        camera: str | None,
-        zone: str | None,
-        time_of_day: str | None,
-        webhook: str | None,
-    ) -> int:
-        return self.catalogue.add_alert(query, threshold, camera, zone, time_of_day, webhook)
-
-    def alerts(self) -> list[Alert]:
-        return self.catalogue.alerts()
-
-    def remove_alert(self, alert_id: int) -> bool:
-        return self.catalogue.remove_alert(alert_id)
-
-    def add_alert_events(self, events: list[AlertEvent]) -> list[AlertEvent]:
-        return self.catalogue.add_alert_events(events)
-
-    def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
-        return self.catalogue.alert_events(alert_id, limit)
-
     # -- maintenance --------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
-        counts = self.catalogue.stats()
+        counts = super().stats()
         counts.update({f"vectors.{m}": n for m, n in self.vector_store.counts().items()})
         return counts
 
-    def utterance_languages(self) -> dict[str, int]:
-        return self.catalogue.utterance_languages()
-
     def verify_vectors(self) -> list[str]:
+        """Where the vectors search reads differ from the stored ones, one line each
+        (empty when they agree; for ``check`` and the crash tests)."""
         return self.vector_store.verify()
 
     def rebuild_vectors(self) -> str:
+        """Rebuild what search reads from the stored vectors (``check --repair``); says
+        what was done."""
         return self.vector_store.rebuild()
 
     def held_vectors(self) -> dict[int, set[str]]:
+        """Segment id → the modalities the vector store holds a vector of (``check``
+        finds segments lacking one)."""
         held: dict[int, set[str]] = {}
-        ids = self.catalogue.segment_ids()
-        for segment_id, modality, _ in self.vector_store.fetch(ids, with_vectors=False):
+        for segment_id, modality, _ in self.vector_store.fetch(self.segment_ids(), False):
             held.setdefault(segment_id, set()).add(modality)
         return held
 
     def close(self) -> None:
         self.vector_store.close()
-        self.catalogue.close()
+        super().close()
 
 
 # -- backends: which vector store an index directory uses --------------------------------
+backends: Registry[Store] = Registry("index backend")
+
+
 def recorded_backend(directory: Path) -> str | None:
     """The backend an existing index was written with (it wins over the configured one,
     which only chooses for new indexes); None for a new directory."""
@@ -226,36 +143,31 @@ def refuse_other_backend(directory: Path, backend: str) -> None:
 class EmbeddedIndex(Store):
     """Zero setup: the catalogue and Faiss over its copy of the vectors, in one directory."""
 
+    vector_store: faiss.FaissStore
+
     def __init__(self, directory: Path, policy: faiss.IndexPolicy | None = None) -> None:
-        catalogue = Catalogue(directory)
-        try:
-            vector_store = faiss.FaissStore(directory / "vectors", catalogue, policy)
-        except BaseException:
-            catalogue.close()
-            raise
-        super().__init__(catalogue, vector_store)
-        self.vector_store: faiss.FaissStore = vector_store
+        super().__init__(
+            directory, lambda catalogue: faiss.FaissStore(directory / "vectors", catalogue, policy)
+        )
 
 
 class MilvusIndex(Store):
     """The catalogue in the directory, the vectors (and optionally BM25) in Milvus."""
 
+    vector_store: milvus.MilvusStore
+
     def __init__(self, directory: Path, settings: IndexConfig) -> None:
         refuse_other_backend(directory, "milvus")
         milvus.claim_directory(directory)
-        catalogue = Catalogue(directory)
-        try:
-            vector_store = milvus.MilvusStore(directory, catalogue, settings)
-        except BaseException:
-            catalogue.close()
-            raise
-        keyword = vector_store.keyword if vector_store.keyword_search else None
-        super().__init__(catalogue, vector_store, keyword)
-        self.vector_store: milvus.MilvusStore = vector_store
+        super().__init__(
+            directory, lambda catalogue: milvus.MilvusStore(directory, catalogue, settings)
+        )
+        if self.vector_store.keyword_search:
+            self._keyword = self.vector_store.keyword
 
 
 @backends.register("embedded")
-def _embedded(path: Path, settings: IndexConfig | None = None) -> Index:
+def _embedded(path: Path, settings: IndexConfig | None = None) -> Store:
     """Every backend factory takes the directory and ``IndexConfig``; this one reads
     when to switch from exact to quantised search."""
     policy = faiss.IndexPolicy(ann_threshold=settings.ann_threshold) if settings else None
@@ -263,7 +175,7 @@ def _embedded(path: Path, settings: IndexConfig | None = None) -> Index:
 
 
 @backends.register("milvus")
-def _milvus(path: Path, settings: IndexConfig | None = None) -> Index:
+def _milvus(path: Path, settings: IndexConfig | None = None) -> Store:
     return MilvusIndex(path, settings or IndexConfig(backend="milvus"))
 
 
@@ -304,6 +216,8 @@ def adopt_imported_vectors(directory: Path, settings: IndexConfig) -> None:
     backend's vector store (Milvus moves them to its server; Faiss reads them there)."""
     if settings.backend == "milvus":
         milvus.claim_directory(directory)  # from now on it reads as Milvus
-    with closing(backends.create(settings.backend, directory, settings)) as store:
-        assert isinstance(store, Store)
+    store = backends.create(settings.backend, directory, settings)
+    try:
         store.vector_store.adopt_catalogue_vectors()
+    finally:
+        store.close()

@@ -43,6 +43,14 @@ class VectorChanges:
         return bool(self.removed or self.added)
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """The segments a filter lets through: the filter, and the catalogue's ids for it."""
+
+    where: SegmentFilter
+    ids: np.ndarray
+
+
 class VectorReader(Protocol):
     """Reading what is stored, without what search needs loaded (the monitor)."""
 
@@ -65,15 +73,10 @@ class VectorStore(VectorReader, Protocol):
         ...
 
     def search(
-        self,
-        modality: str,
-        query: np.ndarray,
-        k: int,
-        where: SegmentFilter,
-        allowed: np.ndarray | None,
+        self, modality: str, query: np.ndarray, k: int, within: Allowed | None
     ) -> list[tuple[int, float]]:
-        """(segment id, cosine) best first among the ``allowed`` segments (the
-        catalogue's answer to ``where``; None: every segment)."""
+        """(segment id, cosine) best first, among the segments a filter allows (None:
+        every segment)."""
         ...
 
     def sample(self, modality: str, size: int) -> np.ndarray:

@@ -60,8 +60,7 @@ import numpy as np
 
 from sceneseek.config import IndexConfig
 from sceneseek.faults import crash_point
-from sceneseek.index.base import SegmentFilter
-from sceneseek.index.vectors.base import StoredVectors, VectorChanges, VectorSource
+from sceneseek.index.vectors.base import Allowed, StoredVectors, VectorChanges, VectorSource
 
 if TYPE_CHECKING:
     from sceneseek.index.catalogue import Catalogue
@@ -329,15 +328,11 @@ class FaissStore:
         return self.modalities()
 
     def search(
-        self,
-        modality: str,
-        query: np.ndarray,
-        k: int,
-        where: SegmentFilter = SegmentFilter(),  # noqa: B008 - frozen, so never shared state
-        allowed: np.ndarray | None = None,
+        self, modality: str, query: np.ndarray, k: int, within: Allowed | None = None
     ) -> list[tuple[int, float]]:
-        """(segment id, exact cosine) best first; ``allowed`` limits the candidates
-        (``where`` is the catalogue's to turn into them)."""
+        """(segment id, exact cosine) best first; ``within`` limits the candidates to
+        the ids the catalogue allows."""
+        allowed = within.ids if within is not None else None
         with self._lock:
             self.follow()
             store = self._modalities.get(modality)

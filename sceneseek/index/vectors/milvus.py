@@ -46,7 +46,12 @@ from sceneseek.errors import SceneseekError
 from sceneseek.faults import crash_point
 from sceneseek.index.base import SegmentFilter
 from sceneseek.index.keyword import TEXT_FIELDS, query_tokens, searched_fields
-from sceneseek.index.vectors.base import StoredVectors, VectorChanges, VectorSource
+from sceneseek.index.vectors.base import (
+    Allowed,
+    StoredVectors,
+    VectorChanges,
+    VectorSource,
+)
 
 if TYPE_CHECKING:
     from sceneseek.index.catalogue import Catalogue
@@ -196,7 +201,7 @@ class MilvusStore:
         with self._state_lock:
             pending = [r[0] for r in self._state.execute("SELECT path FROM pending")]
         for path in pending:
-            if self._catalogue.video_hash(path) is None:
+            if self._catalogue.stored_hash(path) is None:
                 self._delete_rows(path)
                 self._set_pending(path, False)
 
@@ -306,12 +311,7 @@ class MilvusStore:
         return collection in self._collections
 
     def search(
-        self,
-        modality: str,
-        query: np.ndarray,
-        k: int,
-        where: SegmentFilter,
-        allowed: np.ndarray | None,
+        self, modality: str, query: np.ndarray, k: int, within: Allowed | None
     ) -> list[tuple[int, float]]:
         """HNSW under a filter only keeps the allowed nodes of the candidates it visits, so
         ``ef`` grows as the filter narrows (by the share of the catalogue's segments it
@@ -321,17 +321,19 @@ class MilvusStore:
         if modality == KEYWORD or not self._exists(modality):
             return []
         query = np.asarray(query, np.float32)
-        ef = max(k, HNSW_EF)
-        if allowed is not None:
+        ef, expression = max(k, HNSW_EF), ""
+        if within is not None:
+            allowed = within.ids
             if len(allowed) <= self.exact_filter_rows:
                 return self._exact(modality, query, k, allowed)
             ef = ef_for(k, len(allowed) / max(len(allowed), self._segments()))
+            expression = filter_expression(within.where)
         hits = self._client.search(
             self._name(modality),
             data=[query.tolist()],
             anns_field="vector",
             limit=min(k, MAX_TOP_K),
-            filter=filter_expression(where),
+            filter=expression,
             output_fields=[],
             search_params={"metric_type": "IP", "params": {"ef": ef}},
         )
