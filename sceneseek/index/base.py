@@ -139,6 +139,46 @@ class SegmentFilter:
     def is_empty(self) -> bool:
         return self == SegmentFilter()
 
+    def clauses(self) -> list[tuple[Condition, ...]]:
+        """The filter as conditions every backend translates the same way: each clause
+        holds when any of its conditions does, the filter when every clause does. Time
+        fields are those of the segment's wall-clock middle, absent for untimed ones."""
+        found: list[tuple[Condition, ...]] = [
+            (Condition(field, "==", value),)
+            for field, value in (("camera", self.camera), ("zone", self.zone))
+            if value is not None
+        ]
+        if self.time_of_day is not None:
+            start, end = self.time_of_day
+            after, before = (
+                Condition("day_seconds", ">=", start),
+                Condition("day_seconds", "<", end),
+            )
+            found += [(after,), (before,)] if start <= end else [(after, before)]  # may wrap
+        if self.after is not None:
+            found.append((Condition("wall_time", ">=", self.after.timestamp()),))
+        if self.before is not None:
+            found.append((Condition("wall_time", "<", self.before.timestamp()),))
+        if self.weekdays is not None:
+            found.append((Condition("weekday", "in", sorted(self.weekdays)),))
+        if self.video is not None:
+            found.append((Condition("video", "==", self.video),))
+        return found
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One comparison of a ``SegmentFilter``: ``field op value``, op one of ==, >=, <
+    and "in" (a list)."""
+
+    field: str  # camera, zone, video (the path), day_seconds, wall_time, weekday
+    op: str
+    value: Any
+
+    @property
+    def timed(self) -> bool:
+        return self.field in ("day_seconds", "wall_time", "weekday")
+
 
 class Index(Protocol):
     """What search reads from an index. The whole of one (writes, operators' data,

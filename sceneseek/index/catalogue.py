@@ -141,6 +141,14 @@ SCHEMA_VERSION = 8
 TABLES = frozenset(re.findall(r"CREATE (?:VIRTUAL )?TABLE (\w+)", SCHEMA))
 ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see allowed_ids)
 ID_BATCH = 500  # ids per `IN (...)` (SQLite's variable limit)
+FILTER_COLUMNS = {  # SegmentFilter condition fields
+    "camera": "v.camera",
+    "zone": "v.zone",
+    "video": "v.path",
+    "day_seconds": "s.day_seconds",
+    "wall_time": "s.wall_time",
+    "weekday": "s.weekday",
+}
 
 
 def database_path(directory: Path) -> Path:
@@ -520,29 +528,17 @@ class Catalogue:
         """``where`` as SQL conditions on segments ``s`` and videos ``v``."""
         clauses: list[str] = []
         args: list[object] = []
-        if where.camera is not None:
-            clauses.append("v.camera = ?")
-            args.append(where.camera)
-        if where.zone is not None:
-            clauses.append("v.zone = ?")
-            args.append(where.zone)
-        if where.time_of_day is not None:
-            start, end = where.time_of_day
-            joiner = "AND" if start <= end else "OR"
-            clauses.append(f"(s.day_seconds >= ? {joiner} s.day_seconds < ?)")
-            args.extend([start, end])
-        if where.after is not None:
-            clauses.append("s.wall_time >= ?")
-            args.append(where.after.timestamp())
-        if where.before is not None:
-            clauses.append("s.wall_time < ?")
-            args.append(where.before.timestamp())
-        if where.weekdays is not None:
-            clauses.append(f"s.weekday IN ({','.join('?' * len(where.weekdays))})")
-            args.extend(sorted(where.weekdays))
-        if where.video is not None:
-            clauses.append("v.path = ?")
-            args.append(where.video)
+        for alternatives in where.clauses():
+            terms = []
+            for condition in alternatives:
+                column = FILTER_COLUMNS[condition.field]
+                if condition.op == "in":
+                    terms.append(f"{column} IN ({','.join('?' * len(condition.value))})")
+                    args.extend(condition.value)
+                else:
+                    terms.append(f"{column} {'=' if condition.op == '==' else condition.op} ?")
+                    args.append(condition.value)
+            clauses.append(terms[0] if len(terms) == 1 else f"({' OR '.join(terms)})")
         return "".join(f" AND {c}" for c in clauses), args
 
     def allowed_ids(self, where: SegmentFilter) -> np.ndarray:

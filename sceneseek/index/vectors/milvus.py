@@ -237,7 +237,7 @@ class MilvusStore:
         process created since this one looked."""
         self._list_collections()
         for collection in self._collections:
-            self._client.delete(self._name(collection), filter=f"video == {_literal(path)}")
+            self._client.delete(self._name(collection), filter=f"video == {_value(path)}")
         self._references.clear()
 
     def _ensure_collection(self, collection: str, dim: int) -> None:
@@ -517,32 +517,19 @@ def drop_collections(directory: Path, settings: IndexConfig) -> None:
 
 
 def filter_expression(where: SegmentFilter) -> str:
-    """``where`` as a Milvus boolean expression over the scalar fields (the same
-    conditions as the catalogue's SQL; time conditions only hold for timed segments)."""
-    clauses: list[str] = []
-    for field in ("camera", "zone", "video"):
-        value = getattr(where, field)
-        if value is not None:
-            clauses.append(f"{field} == {_literal(value)}")
-    timed: list[str] = []
-    if where.time_of_day is not None:
-        start, end = where.time_of_day
-        joiner = "and" if start <= end else "or"
-        timed.append(f"(day_seconds >= {start} {joiner} day_seconds < {end})")
-    if where.after is not None:
-        timed.append(f"wall_time >= {where.after.timestamp()!r}")
-    if where.before is not None:
-        timed.append(f"wall_time < {where.before.timestamp()!r}")
-    if where.weekdays is not None:
-        timed.append(f"weekday in {sorted(where.weekdays)}")
-    if timed:
-        clauses.extend(["has_time == true", *timed])
-    return " and ".join(clauses)
+    """``where`` as a Milvus boolean expression over the scalar fields. Milvus 2.3 has
+    no NULL, so time conditions are guarded by has_time (as NULL fails them in SQL)."""
+    clauses = where.clauses()
+    terms = ["has_time == true"] if any(c.timed for a in clauses for c in a) else []
+    for alternatives in clauses:
+        rendered = [f"{c.field} {c.op} {_value(c.value)}" for c in alternatives]
+        terms.append(rendered[0] if len(rendered) == 1 else f"({' or '.join(rendered)})")
+    return " and ".join(terms)
 
 
-def _literal(value: str) -> str:
-    """A Milvus string literal: double-quoted, with quotes and backslashes escaped."""
-    return json.dumps(value, ensure_ascii=False)
+def _value(value: object) -> str:
+    """A Milvus literal: strings double-quoted and escaped, numbers and lists as is."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
 
 
 def _clip(text: str) -> str:
