@@ -30,7 +30,7 @@ from pymilvus import MilvusClient
 from tiny_clip import build_tiny_clip
 
 from sceneseek import Config, Library
-from sceneseek.config import IndexConfig, MonitorConfig
+from sceneseek.config import IndexConfig, MilvusConfig, MonitorConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import EncoderMismatchError, SceneseekError
 from sceneseek.eval.samples import SampleSet
@@ -56,13 +56,23 @@ def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield uri
 
 
-def index_config(backend: str, request: pytest.FixtureRequest, **extra: str) -> IndexConfig:
+def index_config(backend: str, request: pytest.FixtureRequest, **milvus: str) -> IndexConfig:
     if backend == "embedded":
         return IndexConfig()
-    if backend == "milvus-lite":
-        return IndexConfig(backend="milvus", **extra)  # milvus-lite in <db>/milvus.db
+    if backend == "milvus-lite":  # milvus-lite in <db>/milvus.db
+        return IndexConfig(backend="milvus", milvus=MilvusConfig(**milvus))
     # one server; each index gets its own random collection prefix
-    return IndexConfig(backend="milvus", milvus_uri=request.getfixturevalue("server_uri"), **extra)
+    uri = request.getfixturevalue("server_uri")
+    return IndexConfig(backend="milvus", milvus=MilvusConfig(uri=uri, **milvus))
+
+
+def test_flat_settings_of_older_configs_still_read() -> None:
+    """Backend settings moved into their own sections; the flat keys still mean them."""
+    flat = IndexConfig.model_validate(
+        {"backend": "milvus", "milvus_uri": "http://x:19530", "keyword": "milvus"}
+    )
+    assert flat.milvus == MilvusConfig(uri="http://x:19530", keyword="milvus")
+    assert IndexConfig.model_validate({"ann_threshold": 7}).faiss.ann_threshold == 7
 
 
 @pytest.fixture(params=BACKENDS)
@@ -617,7 +627,7 @@ def test_reindex_stays_on_the_server_and_drops_the_replaced_backup(
     DB.previous/, keeps its collections, and the backup it replaced has them dropped.
     The "server" is a milvus-lite file outside the index (a URI like any other; the
     2.3.5 server would add ~10 s of creating collections for the same calls)."""
-    settings = IndexConfig(backend="milvus", milvus_uri=str(tmp_path / "server.db"))
+    settings = IndexConfig(backend="milvus", milvus=MilvusConfig(uri=str(tmp_path / "server.db")))
     clip = build_tiny_clip(tmp_path / "tiny-clip")
     db = tmp_path / "lib"
     first = Library(
@@ -641,7 +651,7 @@ def test_reindex_stays_on_the_server_and_drops_the_replaced_backup(
     assert not (db / "milvus.db").exists()  # on the server, not in a milvus-lite of its own
     new = prefix_of(db)
     assert prefix_of(previous_path(db)) == old and new not in (old, replaced)
-    server = MilvusClient(uri=settings.milvus_uri or "")
+    server = MilvusClient(uri=settings.milvus.uri or "")
     alive = {name.rsplit("_", 1)[0] for name in server.list_collections()}
     server.close()
     assert replaced not in alive and {old, new} <= alive

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sceneseek.config import IndexConfig
+from sceneseek.config import FaissConfig, IndexConfig
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
 from sceneseek.index.store import EmbeddedIndex, backends
 from sceneseek.index.vectors.faiss import IndexPolicy
@@ -280,7 +280,7 @@ def test_verify_names_disagreements_and_rebuild_repairs_them(copy: Path) -> None
 
 
 def test_threshold_comes_from_the_config(tmp_path: Path) -> None:
-    index = backends.create("embedded", tmp_path, IndexConfig(ann_threshold=123))
+    index = backends.create("embedded", tmp_path, IndexConfig(faiss=FaissConfig(ann_threshold=123)))
     try:
         assert isinstance(index, EmbeddedIndex)
         assert index.vector_store.policy.ann_threshold == 123

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sceneseek.config import IndexConfig
+from sceneseek.config import IndexConfig, MilvusConfig
 from sceneseek.errors import SceneseekError, reporting_damage
 from sceneseek.faults import crash_point
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
@@ -160,7 +160,7 @@ class MilvusIndex(Store):
         refuse_other_backend(directory, "milvus")
         milvus.claim_directory(directory)
         super().__init__(
-            directory, lambda catalogue: milvus.MilvusStore(directory, catalogue, settings)
+            directory, lambda catalogue: milvus.MilvusStore(directory, catalogue, settings.milvus)
         )
         if self.vector_store.keyword_search:
             self._keyword = self.vector_store.keyword
@@ -170,7 +170,7 @@ class MilvusIndex(Store):
 def _embedded(path: Path, settings: IndexConfig | None = None) -> Store:
     """Every backend factory takes the directory and ``IndexConfig``; this one reads
     when to switch from exact to quantised search."""
-    policy = faiss.IndexPolicy(ann_threshold=settings.ann_threshold) if settings else None
+    policy = faiss.IndexPolicy(ann_threshold=settings.faiss.ann_threshold) if settings else None
     return EmbeddedIndex(path, policy)
 
 
@@ -197,7 +197,7 @@ def reading(directory: Path) -> Iterator[IndexReader]:
     try:
         with reporting_damage(catalogue.database):
             if recorded_backend(directory) == "milvus":
-                vectors = milvus.MilvusStore(directory, catalogue, IndexConfig(backend="milvus"))
+                vectors = milvus.MilvusStore(directory, catalogue, MilvusConfig())
             yield IndexReader(catalogue, vectors)
     finally:
         vectors.close()
@@ -208,7 +208,7 @@ def discard_index(directory: Path, settings: IndexConfig) -> None:
     """Before ``directory`` is deleted: drop what its index keeps outside it (a Milvus
     index's collections on their server)."""
     if recorded_backend(directory) == "milvus":
-        milvus.drop_collections(directory, settings)
+        milvus.drop_collections(directory, settings.milvus)
 
 
 def adopt_imported_vectors(directory: Path, settings: IndexConfig) -> None:

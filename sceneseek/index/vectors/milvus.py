@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sceneseek.config import IndexConfig
+from sceneseek.config import IndexConfig, MilvusConfig
 from sceneseek.errors import SceneseekError
 from sceneseek.faults import crash_point
 from sceneseek.index.base import SegmentFilter
@@ -76,7 +76,7 @@ def claim_directory(directory: Path) -> None:
 
 
 class MilvusStore:
-    def __init__(self, directory: Path, catalogue: Catalogue, settings: IndexConfig) -> None:
+    def __init__(self, directory: Path, catalogue: Catalogue, settings: MilvusConfig) -> None:
         from pymilvus import MilvusClient  # optional dependency: `pip install sceneseek[milvus]`
 
         self._catalogue = catalogue
@@ -85,14 +85,14 @@ class MilvusStore:
         uri, prefix = self._bind(directory, settings)
         self._prefix = prefix
         self._server_keyword = settings.keyword == "milvus"
-        self._index_type = settings.milvus_index
+        self._index_type = settings.index
         self._lock = threading.RLock()
         self._local = threading.local()
         self._collections: set[str] = set()
         self._segment_count: int | None = None  # catalogue segments, until the next write
         self.exact_filter_rows = EXACT_FILTER_ROWS
         try:
-            self._client = MilvusClient(uri=uri, token=settings.milvus_token or "")
+            self._client = MilvusClient(uri=uri, token=settings.token or "")
             self._list_collections()
         except Exception as exc:  # noqa: BLE001 - pymilvus raises many kinds; name the server
             self._state.close()
@@ -103,7 +103,7 @@ class MilvusStore:
         self._finish_pending_removals()
 
     # -- binding ------------------------------------------------------------------------
-    def _bind(self, directory: Path, settings: IndexConfig) -> tuple[str, str]:
+    def _bind(self, directory: Path, settings: MilvusConfig) -> tuple[str, str]:
         """The URI and collection prefix of this index, recorded at creation so that later
         commands need no settings. The prefix is random unless configured: two indexes on
         one server (or a reindex's staging copy) never share collections. Like the
@@ -114,7 +114,7 @@ class MilvusStore:
         recorded = self._settings()
         prefix = recorded.get("prefix") or settings.collection_prefix
         prefix = prefix or f"sceneseek_{uuid.uuid4().hex[:12]}"
-        uri = settings.milvus_uri or recorded.get("uri")
+        uri = settings.uri or recorded.get("uri")
         with self._state_lock, self._state:
             self._state.executemany(
                 "INSERT OR REPLACE INTO settings VALUES (?, ?)",
@@ -132,8 +132,9 @@ class MilvusStore:
         """Settings for a new index on the same Milvus as this one (``reindex`` stages
         there): this index's URI, the configured token, a fresh collection prefix. An
         index in milvus-lite inside its directory gets its own, inside its directory."""
-        uri = settings.milvus_uri or self._settings().get("uri")
-        return settings.model_copy(update={"milvus_uri": uri, "collection_prefix": None})
+        uri = settings.milvus.uri or self._settings().get("uri")
+        beside = settings.milvus.model_copy(update={"uri": uri, "collection_prefix": None})
+        return settings.model_copy(update={"milvus": beside})
 
     def _name(self, modality: str) -> str:
         return f"{self._prefix}_{modality}"
@@ -490,7 +491,7 @@ def ef_for(k: int, selectivity: float) -> int:
     return int(min(MAX_EF, math.ceil(max(k, HNSW_EF) / selectivity)))
 
 
-def drop_collections(directory: Path, settings: IndexConfig) -> None:
+def drop_collections(directory: Path, settings: MilvusConfig) -> None:
     """Drop the Milvus collections of the index in ``directory`` from their server, before
     the directory is deleted (``reindex`` replacing ``DB.previous/``). An index in
     milvus-lite inside its directory goes with it; nothing to do without a state file."""
@@ -504,7 +505,7 @@ def drop_collections(directory: Path, settings: IndexConfig) -> None:
     if not uri or not prefix or Path(uri).resolve().is_relative_to(directory.resolve()):
         return
     try:
-        client = MilvusClient(uri=uri, token=settings.milvus_token or "")
+        client = MilvusClient(uri=uri, token=settings.token or "")
         for name in client.list_collections():
             if name.startswith(f"{prefix}_"):
                 client.drop_collection(name)
