@@ -5,14 +5,14 @@ BM25 (``keyword = "milvus"``) tokenises queries with ``query_tokens`` too."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from sceneseek.config import TEXT_MODALITIES
 from sceneseek.encoders.base import Observation
 from sceneseek.index.base import STOPWORDS, SegmentFilter, keyword_text, label_text
 
-if TYPE_CHECKING:
-    from sceneseek.index.catalogue import Catalogue
+# The catalogue's FTS5 query: (match expression, k, filter) → (segment id, BM25 score).
+MatchText = Callable[[str, int, SegmentFilter], list[tuple[int, float]]]
 
 TEXT_FIELDS = (*TEXT_MODALITIES, "labels")
 FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -40,8 +40,8 @@ def searched_fields(fields: tuple[str, ...]) -> list[str]:
 class CatalogueBM25:
     """BM25 over the catalogue's FTS5 table, filtered inside the same query."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
-        self.catalogue = catalogue
+    def __init__(self, match_text: MatchText) -> None:
+        self.match_text = match_text
 
     def search(
         self, text: str, k: int, where: SegmentFilter, fields: tuple[str, ...]
@@ -50,4 +50,4 @@ class CatalogueBM25:
         if not tokens or not columns:
             return []
         terms = " OR ".join(f'"{t}"' for t in tokens)
-        return self.catalogue.match_text(f"{{{' '.join(columns)}}} : ({terms})", k, where)
+        return self.match_text(f"{{{' '.join(columns)}}} : ({terms})", k, where)

@@ -42,7 +42,7 @@ class Store(Catalogue):
         except BaseException:
             super().close()
             raise
-        self._keyword: KeywordSearch = CatalogueBM25(self).search
+        self._keyword: KeywordSearch = CatalogueBM25(self.match_text).search
 
     # -- content ------------------------------------------------------------------------
     def video_hash(self, path: str) -> str | None:

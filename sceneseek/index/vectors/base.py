@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from sceneseek.config import IndexConfig
 from sceneseek.index.base import SegmentFilter
-
-if TYPE_CHECKING:
-    pass
 
 # (segment id, modality, vector or None) of the vectors held for some segment ids.
 StoredVectors = Iterator[tuple[int, str, np.ndarray | None]]

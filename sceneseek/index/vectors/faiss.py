@@ -53,17 +53,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
 from sceneseek.config import IndexConfig
 from sceneseek.faults import crash_point
+from sceneseek.index.catalogue import Catalogue
 from sceneseek.index.vectors.base import Allowed, StoredVectors, VectorChanges, VectorSource
-
-if TYPE_CHECKING:
-    from sceneseek.index.catalogue import Catalogue
 
 log = logging.getLogger(__name__)
 GENERATION_KEY = "vector_generation"

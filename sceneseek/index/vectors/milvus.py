@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +45,7 @@ from sceneseek.config import IndexConfig, MilvusConfig
 from sceneseek.errors import SceneseekError
 from sceneseek.faults import crash_point
 from sceneseek.index.base import SegmentFilter
+from sceneseek.index.catalogue import Catalogue
 from sceneseek.index.keyword import TEXT_FIELDS, query_tokens, searched_fields
 from sceneseek.index.vectors.base import (
     Allowed,
@@ -52,9 +53,6 @@ from sceneseek.index.vectors.base import (
     VectorChanges,
     VectorSource,
 )
-
-if TYPE_CHECKING:
-    from sceneseek.index.catalogue import Catalogue
 
 STATE_FILE = "milvus.sqlite"  # binding to a server and collections; pending writes
 MAX_TOP_K = 16384  # Milvus refuses larger limits
