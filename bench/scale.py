@@ -162,9 +162,8 @@ def open_backend(name: str, directory: Path) -> Store:
 
 
 def vector_store(index: Store) -> FaissStore | None:
-    """The embedded backend's vector store (Milvus subclasses the embedded catalogue but
-    keeps its vectors elsewhere)."""
-    return index.vector_store if type(index) is EmbeddedIndex else None
+    """The embedded backend's Faiss store (Milvus keeps its vectors on the server)."""
+    return index.vector_store if isinstance(index, EmbeddedIndex) else None
 
 
 def extra_vectors(generator: SegmentVectors, count: int) -> dict[str, np.ndarray]:
