@@ -52,7 +52,7 @@ class AlertEvent:
 
 @runtime_checkable
 class AlertStore(Protocol):
-    """What a backend needs for alerts (the embedded index has it)."""
+    """What a backend needs for alerts (every store has it: they live in the catalogue)."""
 
     def add_alert(
         self,

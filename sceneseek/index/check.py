@@ -31,7 +31,7 @@ from sceneseek.index.catalogue import check_schema, connect, database_path
 from sceneseek.index.keyword import TEXT_FIELDS, text_row
 
 
-class VectorStore(Protocol):
+class CheckedStore(Protocol):
     """What ``check`` needs from the index it verifies."""
 
     def held_vectors(self) -> dict[int, set[str]]: ...
@@ -61,7 +61,7 @@ class CheckReport:
 
 
 def check_index(
-    directory: Path, open_store: Callable[[], VectorStore], repair: bool
+    directory: Path, open_store: Callable[[], CheckedStore], repair: bool
 ) -> CheckReport:
     """Verify the index in ``directory``; with ``repair``, fix what can be fixed. The
     store is opened only after SQLite itself passed its integrity check."""
@@ -99,7 +99,7 @@ def check_index(
         }
         # After the SQLite repairs committed, so a rebuilt store reflects them.
         try:
-            store: VectorStore | None = open_store()
+            store: CheckedStore | None = open_store()
         except (ValueError, RuntimeError, sqlite3.DatabaseError) as exc:
             report.problems.append(f"the vector store cannot be loaded ({exc})")
             if repair:
@@ -267,7 +267,7 @@ def _note_files_and_failures(
             report.repaired.append(f"deleted {len(stale)} stale thumbnails")
 
 
-def _check_vector_store(store: VectorStore, report: CheckReport, repair: bool) -> None:
+def _check_vector_store(store: CheckedStore, report: CheckReport, repair: bool) -> None:
     """The vectors search reads are exactly the ones SQLite holds: same ids, same values."""
     differ = store.verify_vectors()
     if not differ:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sceneseek.config import IndexConfig, MilvusConfig
+from sceneseek.config import IndexConfig
 from sceneseek.errors import SceneseekError, reporting_damage
 from sceneseek.faults import crash_point
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
@@ -189,15 +189,17 @@ class IndexReader:
 
 
 @contextmanager
-def reading(directory: Path) -> Iterator[IndexReader]:
+def reading(directory: Path, settings: IndexConfig | None = None) -> Iterator[IndexReader]:
     """The index in ``directory`` for reading; it never creates one, and damage found
-    in the catalogue raises ``DamagedIndexError``."""
+    in the catalogue raises ``DamagedIndexError``. ``settings``: a Milvus token, say (the
+    server is the one the index recorded)."""
     catalogue = Catalogue(directory, create=False)
     vectors: VectorReader = faiss.CatalogueVectors(catalogue)
     try:
         with reporting_damage(catalogue.database):
             if recorded_backend(directory) == "milvus":
-                vectors = milvus.MilvusStore(directory, catalogue, MilvusConfig())
+                found = (settings or IndexConfig()).milvus
+                vectors = milvus.MilvusStore(directory, catalogue, found)
             yield IndexReader(catalogue, vectors)
     finally:
         vectors.close()

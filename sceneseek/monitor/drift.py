@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sceneseek.config import MonitorConfig
+from sceneseek.config import IndexConfig, MonitorConfig
 from sceneseek.index.catalogue import Catalogue, batches
 from sceneseek.index.store import reading
 from sceneseek.index.vectors.base import VectorReader
@@ -68,10 +68,16 @@ class DriftReport:
         }
 
 
-def measure_drift(db: Path, config: MonitorConfig, now: datetime | None = None) -> DriftReport:
-    """Compare the recent window of ``db`` with its reference window (see module doc)."""
+def measure_drift(
+    db: Path,
+    config: MonitorConfig,
+    now: datetime | None = None,
+    settings: IndexConfig | None = None,
+) -> DriftReport:
+    """Compare the recent window of ``db`` with its reference window (see module doc);
+    ``settings``: how to reach the vector store (a Milvus token, say)."""
     window = config.drift_recent_segments
-    with reading(db) as index:
+    with reading(db, settings) as index:
         catalogue = index.catalogue
         reference = catalogue.first_segment_ids(config.drift_reference_segments)
         last_reference = reference[-1] if reference else 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sceneseek.config import IndexConfig
 from sceneseek.index.catalogue import DATABASE_FILES
 from sceneseek.index.store import reading
 
@@ -57,10 +58,13 @@ def disk_usage(db: Path) -> dict[str, int]:
     return parts
 
 
-def read_snapshot(db: Path, now: datetime | None = None) -> IndexSnapshot:
+def read_snapshot(
+    db: Path, now: datetime | None = None, settings: IndexConfig | None = None
+) -> IndexSnapshot:
+    """``settings``: how to reach the vector store (a Milvus token, say)."""
     now = now or datetime.now().astimezone()
     snapshot = IndexSnapshot(bytes=disk_usage(db))
-    with reading(db) as index:
+    with reading(db, settings) as index:
         counts = index.catalogue.stats()
         snapshot.videos, snapshot.segments = counts["videos"], counts["segments"]
         snapshot.failures = counts["failures"]

@@ -57,7 +57,7 @@ from sceneseek.index.vectors.base import (
 STATE_FILE = "milvus.sqlite"  # binding to a server and collections; pending writes
 MAX_TOP_K = 16384  # Milvus refuses larger limits
 INSERT_BATCH = 512  # rows per insert call, far below gRPC's message limit
-ID_BATCH = 4096  # ids per `id in [...]` lookup of ``held_vectors``
+ID_BATCH = 4096  # ids per `id in [...]` lookup of ``fetch``
 HNSW_EF = 64  # HNSW candidate list of an unfiltered search (at least k)
 MAX_EF = 32768  # the largest ef Milvus accepts
 EXACT_FILTER_ROWS = 2_000  # filters allowing at most this many segments are scored exactly
