@@ -403,6 +403,7 @@ class Library:
     ) -> versions.ReindexReport:
         """Re-encode every video with the configured encoders into a new index beside this
         one, resumably, then swap it in atomically (see ``sceneseek.versions``)."""
+        require_index(self.path)  # before opening the index would create one
         report = versions.reindex(
             self.path,
             self.index_store,

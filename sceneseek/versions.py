@@ -40,7 +40,6 @@ from sceneseek.index.catalogue import (
     connect,
     database_path,
     has_index,
-    require_index,
 )
 from sceneseek.index.store import Store, discard_index
 
@@ -204,7 +203,6 @@ def reindex(
     encoders (``config``'s) into the staging index that ``open_staging`` opens, then
     carry the operators' tables over and swap. Videos that fail are reported and block
     the swap (their segments would be lost) unless ``drop_failed``."""
-    require_index(db)
     stored = store.encoder_versions()
     if not differing(current, stored):
         raise SceneseekError(f"{db}: already built with the configured encoders")
