@@ -545,17 +545,15 @@ def test_selective_filter_returns_the_exact_top_k(
     index.close()
 
 
-def test_filtered_search_sees_another_writers_videos(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    """Milvus shows every write at once, so the catalogue's cached allowed ids must not
-    hide segments another writer (``watch`` beside ``serve``) committed since."""
-    settings = index_config("milvus-lite", request)  # the calls are the server-tested ones
-    serving = backends.create("milvus", tmp_path / "db", settings)
+def test_filtered_search_sees_another_writers_videos(open_index: OpenIndex, tmp_path: Path) -> None:
+    """The catalogue's cached allowed ids must not hide segments another writer
+    (``watch`` beside ``serve``) committed since: Milvus shows their vectors at once,
+    Faiss as soon as it follows the other writer."""
+    serving = open_index(tmp_path / "db")
     serving.replace_video(*synthetic(0))
     lobby, query = SegmentFilter(zone="lobby"), synthetic(1)[1][0].vectors["visual"]
     assert serving.knn("visual", query, 5, lobby) == []
-    writing = backends.create("milvus", tmp_path / "db", settings)
+    writing = open_index(tmp_path / "db")
     writing.replace_video(*synthetic(1))
     assert len(serving.knn("visual", query, 5, lobby)) == 4
     writing.close()
