@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -237,6 +238,105 @@ def _create_schema(db: sqlite3.Connection) -> None:
         raise
 
 
+class VectorLog:
+    """The catalogue's record of vector writes, for a vector store that keeps files
+    derived from the ``vectors`` table (Faiss, ``vectors/faiss.py``): a generation bumped
+    by every vector write, the segments each generation touched (``vector_log``) and a
+    token telling this library's files from another's, read on one connection of the
+    store's own (``db``) or, inside a write, on the writer's."""
+
+    GENERATION = "vector_generation"
+    TOKEN = "vector_store_token"
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def data_version(self) -> int:
+        """Moves whenever another connection commits (one pragma)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read snapshot: the generation and its log agree."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.commit()
+
+    def generation(self, db: sqlite3.Connection | None = None) -> int:
+        row = (
+            (db or self.db)
+            .execute("SELECT value FROM meta WHERE key = ?", (self.GENERATION,))
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    def record(self, db: sqlite3.Connection, touched: set[int], saved: int) -> int:
+        """Inside the write on ``db``: bump the generation and log the segments it
+        touched; entries the saved files (generation ``saved``) reflect are dropped here,
+        on the writer's connection, which never waits for a lock. The new generation."""
+        db.execute(
+            "INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE"
+            " SET value = CAST(value AS INTEGER) + 1",
+            (self.GENERATION,),
+        )
+        generation = self.generation(db)
+        db.execute("DELETE FROM vector_log WHERE generation <= ?", (saved,))
+        db.executemany(
+            "INSERT INTO vector_log VALUES (?, ?)", [(generation, i) for i in sorted(touched)]
+        )
+        return generation
+
+    def logged_generations(self, after: int) -> int:
+        """How many generations after ``after`` the log holds."""
+        (logged,) = self.db.execute(
+            "SELECT count(DISTINCT generation) FROM vector_log WHERE generation > ?", (after,)
+        ).fetchone()
+        return int(logged)
+
+    def touched_since(self, after: int) -> list[int]:
+        """Segments the generations after ``after`` touched."""
+        rows = self.db.execute(
+            "SELECT DISTINCT segment_id FROM vector_log WHERE generation > ?", (after,)
+        )
+        return [r[0] for r in rows]
+
+    def vectors_of(self, ids: list[int]) -> Iterator[tuple[int, str, np.ndarray]]:
+        """(segment id, modality, vector) stored for ``ids``."""
+        for batch in batches(ids):
+            marks = ",".join("?" * len(batch))
+            for segment_id, modality, blob in self.db.execute(
+                f"SELECT segment_id, modality, vector FROM vectors WHERE segment_id IN ({marks})",
+                batch,
+            ):
+                yield segment_id, modality, np.frombuffer(blob, np.float32)
+
+    def every_vector(self) -> Iterator[tuple[int, str, bytes]]:
+        """Every stored vector, by segment id then modality."""
+        return iter(
+            self.db.execute(
+                "SELECT segment_id, modality, vector FROM vectors ORDER BY segment_id, modality"
+            )
+        )
+
+    def token(self) -> str:
+        """This library's random token, created on first use (read-only afterwards: an
+        open must not wait for another process's write lock)."""
+        query = "SELECT value FROM meta WHERE key = ?"
+        row = self.db.execute(query, (self.TOKEN,)).fetchone()
+        if row is None:
+            with self.db:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)", (self.TOKEN, secrets.token_hex(8))
+                )
+            row = self.db.execute(query, (self.TOKEN,)).fetchone()
+        return str(row[0])
+
+    def close(self) -> None:
+        self.db.close()
+
+
 def batches(ids: list[int], size: int = ID_BATCH) -> Iterator[list[int]]:
     return (ids[i : i + size] for i in range(0, len(ids), size))
 
@@ -269,8 +369,13 @@ class Catalogue:
         self._allowed_cache: dict[SegmentFilter, np.ndarray] = {}
 
     def connect(self) -> sqlite3.Connection:
-        """A connection of its own (a vector store's, which reads while others write)."""
+        """A connection of its own (a reader's)."""
         return connect(self.directory)
+
+    def vector_log(self) -> VectorLog:
+        """The vector write log on a connection of its own (a vector store's, which
+        reads while others write)."""
+        return VectorLog(self.connect())
 
     def reader(self) -> sqlite3.Connection:
         """This thread's read connection. Under WAL, readers run beside the writer and
