@@ -23,9 +23,7 @@ import ctypes.util
 import fcntl
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterable
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,8 +35,9 @@ from sceneseek.index.base import StoredFusion
 from sceneseek.index.catalogue import (
     DATABASE_FILES,
     SCHEMA_VERSION,
-    connect,
-    database_path,
+    carry_over,
+    count_videos,
+    fold_wal,
     has_index,
 )
 from sceneseek.index.store import Store, discard_index
@@ -46,17 +45,6 @@ from sceneseek.index.store import Store, discard_index
 STAGING_SUFFIX = ".reindex"
 PREVIOUS_SUFFIX = ".previous"
 LOCK_FILE = "reindex.lock"
-# Tables that hold what the videos were encoded into; every other table (marks, alerts,
-# cameras, fusions, whatever later features add) is the operators' and is carried over.
-CONTENT_TABLES = (
-    "meta",
-    "videos",
-    "segments",
-    "vectors",
-    "vector_log",  # the vector store's write log: copying the old one would misdate it
-    "failures",
-    "segment_text",
-)
 RENAME_EXCHANGE = 2  # linux/fs.h
 AT_FDCWD = -100
 
@@ -126,12 +114,7 @@ def reindex_progress(db: Path, store: Store) -> tuple[int, int] | None:
     staging = staging_path(db)
     if not has_index(staging):
         return None
-    with closing(connect(staging, read_only=True)) as staged:
-        try:
-            done = staged.execute("SELECT count(*) FROM videos").fetchone()[0]
-        except sqlite3.Error:  # created but not yet written
-            done = 0
-    return done, store.stats()["videos"]
+    return count_videos(staging), store.stats()["videos"]
 
 
 def mismatch_message(db: Path, store: Store, differ: list[str]) -> str:
@@ -232,10 +215,10 @@ def reindex(
                 report.failed += done.failed
             if report.failed and not drop_failed:
                 return report
-            report.carried = _carry_over(db, staging)
+            report.carried = carry_over(db, staging)
         finally:
             target.close()
-        _checkpoint(staging)
+        fold_wal(staging)
         _move_other_entries(db, staging)
         previous = previous_path(db)
         if previous.exists():
@@ -265,59 +248,6 @@ class _exclusive:
 
     def __exit__(self, *_: object) -> None:
         os.close(self.fd)
-
-
-def _carry_over(old: Path, new: Path) -> dict[str, int]:
-    """Copy every non-content table from the old index in ``old`` into the new one in
-    ``new``, in one transaction (replacing what an interrupted run copied). Marks are
-    re-pointed at the new segment covering the old one's middle (segmentation does not
-    depend on encoders); learned fusions come along as history, not adopted: they
-    weighed the old encoders."""
-    carried: dict[str, int] = {}
-    db = connect(new)
-    try:
-        db.execute("ATTACH DATABASE ? AS old", (str(database_path(old)),))  # only read
-        tables = [
-            r[0]
-            for r in db.execute(
-                "SELECT name FROM old.sqlite_master WHERE type = 'table' AND name IN"
-                " (SELECT name FROM main.sqlite_master WHERE type = 'table')"
-            )
-            if r[0] not in CONTENT_TABLES and not r[0].startswith(("sqlite_", "segment_text_"))
-        ]
-        with db:
-            for table in tables:
-                db.execute(f'DELETE FROM main."{table}"')
-            for table in tables:
-                if table == "marks":
-                    cursor = db.execute(
-                        "INSERT INTO main.marks (id, query, segment_id, relevant, created,"
-                        " scores, encoders, fusion) SELECT m.id, m.query, ns.id, m.relevant,"
-                        " m.created, m.scores, m.encoders, m.fusion FROM old.marks m"
-                        " JOIN old.segments os ON os.id = m.segment_id"
-                        " JOIN old.videos ov ON ov.id = os.video_id"
-                        " JOIN main.videos nv ON nv.path = ov.path"
-                        " JOIN main.segments ns ON ns.video_id = nv.id"
-                        " AND ns.start <= (os.start + os.end) / 2"
-                        " AND (os.start + os.end) / 2 < ns.end"
-                    )
-                elif table == "fusions":
-                    cursor = db.execute(
-                        "INSERT INTO main.fusions SELECT id, version, weights, summary, 0,"
-                        " created FROM old.fusions"
-                    )
-                else:
-                    cursor = db.execute(f'INSERT INTO main."{table}" SELECT * FROM old."{table}"')
-                carried[table] = cursor.rowcount
-    finally:
-        db.close()
-    return carried
-
-
-def _checkpoint(directory: Path) -> None:
-    """Fold the WAL into the database file so the directory can move as a whole."""
-    with closing(connect(directory)) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _move_other_entries(old: Path, new: Path) -> None:

@@ -152,6 +152,19 @@ FILTER_COLUMNS = {  # SegmentFilter condition fields
 }
 
 
+# Tables that hold what the videos were encoded into; every other table (marks, alerts,
+# cameras, fusions, whatever later features add) is the operators' and is carried over.
+CONTENT_TABLES = (
+    "meta",
+    "videos",
+    "segments",
+    "vectors",
+    "vector_log",  # the vector store's write log: copying the old one would misdate it
+    "failures",
+    "segment_text",
+)
+
+
 def database_path(directory: Path) -> Path:
     """The catalogue's file in an index directory (for messages naming it)."""
     return directory / DATABASE
@@ -187,6 +200,70 @@ def reading(directory: Path) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(path)) as connection, reporting_damage(path):
         check_schema(connection, path)
         yield connection
+
+
+# -- tools over whole indexes (reindex) -----------------------------------------------
+def count_videos(directory: Path) -> int:
+    """Videos in the index in ``directory``, read-only (0 for one created but not yet
+    written: ``reindex`` progress)."""
+    with closing(connect(directory, read_only=True)) as db:
+        try:
+            return int(db.execute("SELECT count(*) FROM videos").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+
+def carry_over(old: Path, new: Path) -> dict[str, int]:
+    """Copy every non-content table from the old index in ``old`` into the new one in
+    ``new``, in one transaction (replacing what an interrupted run copied). Marks are
+    re-pointed at the new segment covering the old one's middle (segmentation does not
+    depend on encoders); learned fusions come along as history, not adopted: they
+    weighed the old encoders."""
+    carried: dict[str, int] = {}
+    db = connect(new)
+    try:
+        db.execute("ATTACH DATABASE ? AS old", (str(database_path(old)),))  # only read
+        tables = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM old.sqlite_master WHERE type = 'table' AND name IN"
+                " (SELECT name FROM main.sqlite_master WHERE type = 'table')"
+            )
+            if r[0] not in CONTENT_TABLES and not r[0].startswith(("sqlite_", "segment_text_"))
+        ]
+        with db:
+            for table in tables:
+                db.execute(f'DELETE FROM main."{table}"')
+            for table in tables:
+                if table == "marks":
+                    cursor = db.execute(
+                        "INSERT INTO main.marks (id, query, segment_id, relevant, created,"
+                        " scores, encoders, fusion) SELECT m.id, m.query, ns.id, m.relevant,"
+                        " m.created, m.scores, m.encoders, m.fusion FROM old.marks m"
+                        " JOIN old.segments os ON os.id = m.segment_id"
+                        " JOIN old.videos ov ON ov.id = os.video_id"
+                        " JOIN main.videos nv ON nv.path = ov.path"
+                        " JOIN main.segments ns ON ns.video_id = nv.id"
+                        " AND ns.start <= (os.start + os.end) / 2"
+                        " AND (os.start + os.end) / 2 < ns.end"
+                    )
+                elif table == "fusions":
+                    cursor = db.execute(
+                        "INSERT INTO main.fusions SELECT id, version, weights, summary, 0,"
+                        " created FROM old.fusions"
+                    )
+                else:
+                    cursor = db.execute(f'INSERT INTO main."{table}" SELECT * FROM old."{table}"')
+                carried[table] = cursor.rowcount
+    finally:
+        db.close()
+    return carried
+
+
+def fold_wal(directory: Path) -> None:
+    """Fold the WAL into the database file so the directory can move as a whole."""
+    with closing(connect(directory)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def check_schema(db: sqlite3.Connection, database: Path, create: bool = False) -> None:
