@@ -16,7 +16,7 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -264,6 +264,34 @@ def fold_wal(directory: Path) -> None:
     """Fold the WAL into the database file so the directory can move as a whole."""
     with closing(connect(directory)) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def backup(
+    directory: Path,
+    target: Path,
+    vectors: Callable[[list[int]], Iterable[tuple[int, str, np.ndarray | None]]] | None = None,
+) -> Path:
+    """A consistent copy of the catalogue in ``directory`` as one self-contained file in
+    ``target`` (SQLite's online backup: readers and writers carry on); with ``vectors``
+    (of a store keeping them elsewhere), those of the copy's segments go into its
+    ``vectors`` table. The copy's path."""
+    with closing(connect(directory)) as live, closing(connect(target)) as out:
+        live.backup(out)
+        if vectors is not None:
+            ids = [r[0] for r in out.execute("SELECT id FROM segments ORDER BY id")]
+            with out:
+                held = vectors(ids)
+                Catalogue.put_vectors(out, ((i, m, v) for i, m, v in held if v is not None))
+        out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+    return database_path(target)
+
+
+def describe(directory: Path, tables: Iterable[str]) -> tuple[dict[str, str], dict[str, int]]:
+    """The ``meta`` entries of the catalogue in ``directory`` and the rows of ``tables``."""
+    with closing(connect(directory)) as db:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    return meta, counts
 
 
 def check_schema(db: sqlite3.Connection, database: Path, create: bool = False) -> None:

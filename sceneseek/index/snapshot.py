@@ -18,11 +18,9 @@ import hashlib
 import io
 import json
 import shutil
-import sqlite3
 import tarfile
 import tempfile
 import zlib
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +29,7 @@ from typing import Any
 import sceneseek
 from sceneseek.config import IndexConfig
 from sceneseek.errors import SceneseekError
-from sceneseek.index.catalogue import DATABASE, SCHEMA_VERSION, Catalogue, connect, has_index
+from sceneseek.index.catalogue import DATABASE, SCHEMA_VERSION, backup, describe, has_index
 from sceneseek.index.store import adopt_imported_vectors
 from sceneseek.index.vectors.base import VectorSource
 
@@ -52,12 +50,7 @@ def export_snapshot(db: Path, archive: Path, vectors: VectorSource | None = None
     if not has_index(db):
         raise SceneseekError(f"{db}: no index here to snapshot")
     with tempfile.TemporaryDirectory(prefix="sceneseek-snapshot-") as tmp:
-        copy = Path(tmp) / DATABASE
-        with closing(connect(db)) as live, closing(connect(Path(tmp))) as out:
-            live.backup(out)
-            if vectors is not None:
-                _store_vectors(out, vectors)
-            out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        copy = backup(db, Path(tmp), vectors)
         manifest = _describe(copy)
         manifest["created"] = datetime.now().astimezone().isoformat()
         manifest["sceneseek"] = sceneseek.__version__
@@ -72,13 +65,6 @@ def export_snapshot(db: Path, archive: Path, vectors: VectorSource | None = None
             tar.add(copy, DATABASE)
         partial.replace(archive)
     return Snapshot(archive, manifest)
-
-
-def _store_vectors(copy: sqlite3.Connection, vectors: VectorSource) -> None:
-    """Write the vectors of the copy's segments into its ``vectors`` table."""
-    ids = [r[0] for r in copy.execute("SELECT id FROM segments ORDER BY id")]
-    with copy:
-        Catalogue.put_vectors(copy, ((i, m, v) for i, m, v in vectors(ids) if v is not None))
 
 
 def import_snapshot(archive: Path, db: Path, settings: IndexConfig | None = None) -> Snapshot:
@@ -145,9 +131,7 @@ def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict[str, Any]:
 
 def _describe(database: Path) -> dict[str, Any]:
     """Format, encoders, row counts and checksum of a (closed) database file."""
-    with closing(connect(database.parent)) as db:
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED}
+    meta, counts = describe(database.parent, COUNTED)
     return {
         "format": int(meta.get("schema_version", 0)),
         "encoders": json.loads(meta.get("encoders", "{}")),
