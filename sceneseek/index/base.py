@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sceneseek.config import CameraConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.encoders.vocabulary import label_keywords
 
@@ -180,9 +181,8 @@ class Condition:
         return self.field in ("day_seconds", "wall_time", "weekday")
 
 
-class Index(Protocol):
-    """What search reads from an index. The whole of one (writes, operators' data,
-    upkeep) is a ``sceneseek.index.store.Store``: the catalogue with a vector store."""
+class Searchable(Protocol):
+    """What search reads."""
 
     def knn(
         self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
@@ -206,3 +206,106 @@ class Index(Protocol):
     def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
         """The stored vector of each modality of one segment."""
         ...
+
+
+class Content(Protocol):
+    """What is indexed: videos, their segments and failures, and the encoders that made them."""
+
+    def encoder_versions(self) -> dict[str, str]:
+        """Encoder name@version per role, as recorded when the index was first written."""
+        ...
+
+    def set_encoder_versions(self, versions: dict[str, str]) -> None: ...
+
+    def video_hash(self, path: str) -> str | None:
+        """Content hash stored for ``path``, or None if it is not indexed."""
+        ...
+
+    def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
+        """Atomically swap in this video's segments (a crash leaves the old ones)."""
+        ...
+
+    def remove_video(self, path: str) -> bool:
+        """Forget a video and its segments; False if it was not indexed."""
+        ...
+
+    def record_failure(self, path: str, error: str) -> None: ...
+
+    def failures(self) -> list[tuple[str, str]]:
+        """(path, error) of files whose last indexing attempt failed."""
+        ...
+
+    def all_segments(self) -> list[StoredSegment]:
+        """Every segment, by video then start time."""
+        ...
+
+    def videos(self) -> list[StoredVideo]: ...
+
+    def cameras_and_zones(self) -> tuple[list[str], list[str]]:
+        """Distinct camera ids and zones of indexed videos (cheap: read per query)."""
+        ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    def utterance_languages(self) -> dict[str, int]:
+        """Utterances per spoken language (each counted once, though stored with every
+        segment it overlaps); "unknown" where none was detected."""
+        ...
+
+
+class OperatorsData(Protocol):
+    """What operators add: marks, learned fusions, the camera registry."""
+
+    def add_mark(
+        self,
+        query: str,
+        segment_id: int,
+        relevant: bool,
+        scores: dict[str, float] | None = None,
+        encoders: dict[str, str] | None = None,
+        fusion: str | None = None,
+    ) -> Mark: ...
+
+    def marks(self) -> list[Mark]: ...
+
+    def add_fusion(
+        self, version: str, weights: dict[str, float], summary: dict[str, Any], adopted: bool
+    ) -> StoredFusion:
+        """Record a learned fusion (adopted or not); version must be unique."""
+        ...
+
+    def fusions(self) -> list[StoredFusion]:
+        """Every learned fusion, oldest first; the newest adopted one ranks searches."""
+        ...
+
+    def set_camera(self, camera_id: str, camera: CameraConfig) -> None:
+        """Add or replace an entry of the camera registry."""
+        ...
+
+    def cameras(self) -> dict[str, CameraConfig]: ...
+
+
+class Upkeep(Protocol):
+    """Checking and repairing the vectors (``sceneseek check``)."""
+
+    def verify_vectors(self) -> list[str]:
+        """Where the vectors search reads differ from the stored ones, one line each
+        (empty when they agree; for ``check`` and the crash tests)."""
+        ...
+
+    def rebuild_vectors(self) -> str:
+        """Rebuild what search reads from the stored vectors (``check --repair``); says
+        what was done."""
+        ...
+
+    def held_vectors(self) -> dict[int, set[str]]:
+        """Segment id → the modalities the backend holds a vector of (``check`` finds
+        segments lacking one)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Index(Searchable, Content, OperatorsData, Upkeep, Protocol):
+    """The whole of an index, as the library and its services use it:
+    ``sceneseek.index.store.Store`` (the catalogue with a vector store) implements it."""
