@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sceneseek.encoders.base import Observation
-from sceneseek.index.embedded import TEXT_FIELDS, text_row
+from sceneseek.index.keyword import TEXT_FIELDS, text_row
 
 LANGUAGES = ("en", "es")
 MODALITIES = ("visual", "speech", "sound", "ocr", "multi")

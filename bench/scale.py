@@ -47,9 +47,9 @@ import numpy as np
 
 from sceneseek.config import IndexConfig
 from sceneseek.faults import CRASH_ENV
-from sceneseek.index.base import Index, SegmentFilter, SegmentRecord, VideoRecord, backends
-from sceneseek.index.embedded import EmbeddedIndex
-from sceneseek.index.vectors import VectorStore
+from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
+from sceneseek.index.store import EmbeddedIndex, Store, backends
+from sceneseek.index.vectors.faiss import FaissStore
 
 ROOT = Path(__file__).resolve().parent
 PER_VIDEO = 1000
@@ -157,14 +157,13 @@ def ground_truth(data: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
 
 
 # -- build ------------------------------------------------------------------------------
-def open_backend(name: str, directory: Path) -> Index:
+def open_backend(name: str, directory: Path) -> Store:
     return backends.create(name, directory, IndexConfig(backend=name))  # type: ignore[arg-type]
 
 
-def vector_store(index: Index) -> VectorStore | None:
-    """The embedded backend's vector store (Milvus subclasses the embedded catalogue but
-    keeps its vectors elsewhere)."""
-    return index.vector_store if type(index) is EmbeddedIndex else None
+def vector_store(index: Store) -> FaissStore | None:
+    """The embedded backend's Faiss store (Milvus keeps its vectors on the server)."""
+    return index.vector_store if isinstance(index, EmbeddedIndex) else None
 
 
 def extra_vectors(generator: SegmentVectors, count: int) -> dict[str, np.ndarray]:

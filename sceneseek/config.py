@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -197,38 +197,73 @@ class MonitorConfig(BaseModel):
     log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")
 
 
-class IndexConfig(BaseModel):
-    """Which index backend stores a new library (an existing one keeps the backend it
-    was written with). ``embedded`` needs nothing; ``milvus`` keeps the catalogue in the
-    --db directory and the vectors in Milvus (``pip install 'sceneseek[milvus]'``;
-    docs/SCALING.md)."""
+class FaissConfig(BaseModel):
+    """The embedded backend's vector store: Faiss over the catalogue's copy."""
 
-    backend: Literal["embedded", "milvus"] = "embedded"
     ann_threshold: int = Field(
         50_000,
         ge=1,
-        description="embedded backend: vectors of one modality above which a quantised"
-        " IVF-PQ index (trained in the background) replaces exact search (docs/SCALING.md)",
+        description="vectors of one modality above which a quantised IVF-PQ index (trained"
+        " in the background) replaces exact search (docs/SCALING.md)",
     )
-    milvus_uri: str | None = Field(
+
+
+class MilvusConfig(BaseModel):
+    """The milvus backend's vector store (``pip install 'sceneseek[milvus]'``)."""
+
+    uri: str | None = Field(
         None,
         description="http://host:19530 for a Milvus server or cluster, or a file path for"
         " milvus-lite; default: milvus-lite in <db>/milvus.db",
     )
-    milvus_token: str | None = Field(None, description="user:password or API key, if any")
+    token: str | None = Field(None, description="user:password or API key, if any")
     collection_prefix: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
         description="collections are <prefix>_<modality>; default: sceneseek_<random>,"
         " chosen when the index is created and recorded in it",
     )
-    milvus_index: Literal["HNSW", "FLAT", "AUTOINDEX"] = Field(
+    index: Literal["HNSW", "FLAT", "AUTOINDEX"] = Field(
         "HNSW", description="vector index type of new Milvus collections"
     )
     keyword: Literal["catalogue", "milvus"] = Field(
         "catalogue",
         description="where BM25 runs: the catalogue's FTS5, or Milvus (≥ 2.5 or milvus-lite)",
     )
+
+
+# Settings of one backend, formerly flat in [index]: old name → (section, new name).
+FLAT_INDEX_KEYS = {
+    "ann_threshold": ("faiss", "ann_threshold"),
+    "milvus_uri": ("milvus", "uri"),
+    "milvus_token": ("milvus", "token"),
+    "collection_prefix": ("milvus", "collection_prefix"),
+    "milvus_index": ("milvus", "index"),
+    "keyword": ("milvus", "keyword"),
+}
+
+
+class IndexConfig(BaseModel):
+    """Which index backend stores a new library (an existing one keeps the backend it
+    was written with), and each backend's settings in its own section. ``embedded``
+    needs nothing; ``milvus`` keeps the catalogue in the --db directory and the vectors
+    in Milvus (docs/SCALING.md)."""
+
+    backend: Literal["embedded", "milvus"] = "embedded"
+    faiss: FaissConfig = Field(default_factory=FaissConfig)
+    milvus: MilvusConfig = Field(default_factory=MilvusConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: object) -> object:
+        """Read the flat keys of older configs (``milvus_uri`` is ``milvus.uri``)."""
+        if not isinstance(data, dict) or not FLAT_INDEX_KEYS.keys() & data.keys():
+            return data
+        data = dict(data)
+        for old, (section, name) in FLAT_INDEX_KEYS.items():
+            if old in data:
+                data[section] = {**dict(data.get(section) or {}), name: data.pop(old)}
+        return data
 
 
 class LanguageConfig(BaseModel):

@@ -22,10 +22,11 @@ from sceneseek.encoders.base import VisualEncoder
 from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
-from sceneseek.index.base import Index, Mark, StoredSegment, StoredVideo
+from sceneseek.index.base import Mark, StoredSegment, StoredVideo
+from sceneseek.index.catalogue import has_index, require_index
 from sceneseek.index.check import CheckReport, check_index
-from sceneseek.index.milvus import MilvusIndex, recorded_backend, refuse_other_backend
 from sceneseek.index.snapshot import Snapshot, export_snapshot
+from sceneseek.index.store import Store, recorded_backend, refuse_other_backend
 from sceneseek.ingest import Encoders, IndexReport, Ingest, ProgressFn
 from sceneseek.ingest_ray import RayCluster, analyse_on_ray
 from sceneseek.learning import Learning, Uncertain, active_fusion
@@ -52,7 +53,7 @@ class Library:
         self._verified_media: dict[str, tuple[int, ...]] = {}
 
     @cached_property
-    def index_store(self) -> Index:
+    def index_store(self) -> Store:
         self._opened = _identity(self.path)
         refuse_other_backend(self.path, self._backend)
         return backends.create(self._backend, self.path, self.config.index)
@@ -75,7 +76,9 @@ class Library:
         stored = self.index_store.encoder_versions()
         differ = versions.differing(current, stored)
         if differ:
-            raise EncoderMismatchError(versions.mismatch_message(self, differ))
+            raise EncoderMismatchError(
+                versions.mismatch_message(self.path, self.index_store, differ)
+            )
         if writing and not set(current) <= set(stored):
             self.index_store.set_encoder_versions({**stored, **current})
 
@@ -137,8 +140,7 @@ class Library:
             raise QueryError("give exactly one of a text query, an image, or a segment id")
         query = plain_text(query) if query is not None else None
         make_filter(camera, zone, time_of_day, after, before, weekdays, video)  # validate early
-        if not (self.path / "index.sqlite").exists():
-            raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
+        require_index(self.path)
         self._check_encoders(writing=False)
         fusion = active_fusion(self.index_store, self.config.search)
         searcher = Searcher(
@@ -297,14 +299,25 @@ class Library:
     def models(self) -> versions.ModelsReport:
         """Encoder name@version per role (configured and in the index), the fusion in use
         and the learned ones, the index format and backend, and any pending reindex."""
-        return versions.models(self)
+        configured = self.encoders.versions()
+        fusion = self.fusion_version()
+        return versions.models(self.path, self.index_store, configured, fusion, self.backend)
 
     def reindex(
         self, progress: ProgressFn | None = None, drop_failed: bool = False
     ) -> versions.ReindexReport:
         """Re-encode every video with the configured encoders into a new index beside this
         one, resumably, then swap it in atomically (see ``sceneseek.versions``)."""
-        report = versions.reindex(self, progress, drop_failed)
+        require_index(self.path)  # before opening the index would create one
+        report = versions.reindex(
+            self.path,
+            self.index_store,
+            self.config,
+            self.encoders.versions(),
+            lambda staging, config: Library(staging, config, self.backend),
+            progress,
+            drop_failed,
+        )
         if report.swapped:
             self.close()
             self.__dict__.pop("index_store", None)
@@ -312,9 +325,8 @@ class Library:
 
     def export_snapshot(self, archive: Path) -> Snapshot:
         """A consistent tar.gz copy of the index (see ``sceneseek.index.snapshot``),
-        with the vectors of a Milvus index exported from the server."""
-        store = self.index_store if self.backend == "milvus" else None  # else not opened
-        vectors = store.stored_vectors if isinstance(store, MilvusIndex) else None
+        with the vectors of an index that keeps them outside the catalogue (Milvus)."""
+        vectors = self.index_store.vector_store.exported_vectors() if has_index(self.path) else None
         return export_snapshot(self.path, archive, vectors)
 
     def fusion_version(self) -> str:
@@ -328,8 +340,7 @@ class Library:
         """Verify the index agrees with itself (SQLite integrity, keyword rows, vectors
         of every segment, the vector store against SQLite); with ``repair``, rebuild what
         is derived and mark for re-analysis what is not (``sceneseek.index.check``)."""
-        if not (self.path / "index.sqlite").exists():
-            raise SceneseekError(f"{self.path}: no index here yet; run `sceneseek index` first")
+        require_index(self.path)
         return check_index(self.path, lambda: self.index_store, repair)
 
     # -- alerts: saved queries checked on every newly indexed video (sceneseek.alerts) --

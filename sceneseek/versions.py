@@ -23,36 +23,28 @@ import ctypes.util
 import fcntl
 import os
 import shutil
-import sqlite3
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from sceneseek.config import Config
 from sceneseek.errors import SceneseekError
 from sceneseek.index.base import StoredFusion
-from sceneseek.index.embedded import SCHEMA_VERSION
-from sceneseek.index.milvus import MilvusIndex, drop_collections
-
-if TYPE_CHECKING:
-    from sceneseek.config import Config
-    from sceneseek.library import Library
+from sceneseek.index.catalogue import (
+    DATABASE_FILES,
+    SCHEMA_VERSION,
+    carry_over,
+    count_videos,
+    fold_wal,
+    has_index,
+)
+from sceneseek.index.store import Store, discard_index
 
 STAGING_SUFFIX = ".reindex"
 PREVIOUS_SUFFIX = ".previous"
 LOCK_FILE = "reindex.lock"
-# Tables that hold what the videos were encoded into; every other table (marks, alerts,
-# cameras, fusions, whatever later features add) is the operators' and is carried over.
-CONTENT_TABLES = (
-    "meta",
-    "videos",
-    "segments",
-    "vectors",
-    "vector_log",  # the vector store's write log: copying the old one would misdate it
-    "failures",
-    "segment_text",
-)
 RENAME_EXCHANGE = 2  # linux/fs.h
 AT_FDCWD = -100
 
@@ -86,17 +78,20 @@ class ModelsReport:
     reindex: tuple[int, int] | None  # (videos done, videos in the index) while one is pending
 
 
-def models(library: Library) -> ModelsReport:
-    configured = library.encoders.versions()
-    stored = library.index_store.encoder_versions()
+def models(
+    db: Path, store: Store, configured: dict[str, str], fusion: str, backend: str
+) -> ModelsReport:
+    """What ``sceneseek models`` shows for the index ``store`` in ``db``, given the
+    configured encoders and the fusion ranking searches now."""
+    stored = store.encoder_versions()
     roles = [RoleVersion(r, configured.get(r), stored.get(r)) for r in _roles(configured, stored)]
     return ModelsReport(
         roles=roles,
-        fusion=library.fusion_version(),
-        fusions=library.index_store.fusions(),
+        fusion=fusion,
+        fusions=store.fusions(),
         index_format=SCHEMA_VERSION,
-        backend=library.backend,
-        reindex=reindex_progress(library),
+        backend=backend,
+        reindex=reindex_progress(db, store),
     )
 
 
@@ -114,29 +109,23 @@ def differing(configured: dict[str, str], stored: dict[str, str]) -> list[str]:
     ]
 
 
-def reindex_progress(library: Library) -> tuple[int, int] | None:
+def reindex_progress(db: Path, store: Store) -> tuple[int, int] | None:
     """(videos done in the staging index, videos in the live one), if a reindex started."""
-    staged = staging_path(library.path) / "index.sqlite"
-    if not staged.exists():
+    staging = staging_path(db)
+    if not has_index(staging):
         return None
-    with closing(sqlite3.connect(f"file:{staged}?mode=ro", uri=True)) as db:
-        try:
-            done = db.execute("SELECT count(*) FROM videos").fetchone()[0]
-        except sqlite3.Error:  # created but not yet written
-            done = 0
-    return done, library.index_store.stats()["videos"]
+    return count_videos(staging), store.stats()["videos"]
 
 
-def mismatch_message(library: Library, differ: list[str]) -> str:
+def mismatch_message(db: Path, store: Store, differ: list[str]) -> str:
     """Why search is refused, and the way out."""
-    db = library.path
     text = (
         f"{db}: this index was built with different encoders ({'; '.join(differ)}). "
         f"Run `sceneseek reindex --db {db}` to re-encode its videos with the configured "
         "encoders (the old index keeps answering searches that use its encoders until the "
         "new one is complete), or configure the encoders it was built with."
     )
-    progress = reindex_progress(library)
+    progress = reindex_progress(db, store)
     if progress is not None:
         text += (
             f" A reindex is under way or was interrupted: {progress[0]} of {progress[1]} "
@@ -158,19 +147,46 @@ class ReindexReport:
 ProgressFn = Callable[[str, str], None]
 
 
-def reindex(
-    library: Library, progress: ProgressFn | None = None, drop_failed: bool = False
-) -> ReindexReport:
-    """Re-encode every video of ``library``'s index with its configured encoders into the
-    staging index, then carry the operators' tables over and swap. Videos that fail are
-    reported and block the swap (their segments would be lost) unless ``drop_failed``."""
-    from sceneseek.library import Library
+class Indexed(Protocol):
+    """What indexing some videos did (the library's ``IndexReport``)."""
 
-    db = library.path
-    if not (db / "index.sqlite").exists():
-        raise SceneseekError(f"{db}: no index here yet; run `sceneseek index` first")
-    current = library.encoders.versions()
-    stored = library.index_store.encoder_versions()
+    indexed: list[str]
+    unchanged: list[str]
+    failed: list[tuple[str, str]]
+
+
+class Staging(Protocol):
+    """The staging index, opened by the caller (the library) to index videos into."""
+
+    @property
+    def index_store(self) -> Store: ...
+
+    def index(
+        self,
+        paths: Iterable[str | Path],
+        camera: str | None,
+        zone: str | None,
+        start: datetime | None,
+        progress: ProgressFn | None,
+    ) -> Indexed: ...
+
+    def close(self) -> None: ...
+
+
+def reindex(
+    db: Path,
+    store: Store,
+    config: Config,
+    current: dict[str, str],
+    open_staging: Callable[[Path, Config], Staging],
+    progress: ProgressFn | None = None,
+    drop_failed: bool = False,
+) -> ReindexReport:
+    """Re-encode every video of the index ``store`` in ``db`` with the ``current``
+    encoders (``config``'s) into the staging index that ``open_staging`` opens, then
+    carry the operators' tables over and swap. Videos that fail are reported and block
+    the swap (their segments would be lost) unless ``drop_failed``."""
+    stored = store.encoder_versions()
     if not differing(current, stored):
         raise SceneseekError(f"{db}: already built with the configured encoders")
     left_out = sorted(set(stored) - set(current))
@@ -183,13 +199,14 @@ def reindex(
     staging.mkdir(exist_ok=True)
     report = ReindexReport()
     with _exclusive(staging / LOCK_FILE):
-        target = Library(staging, _staging_config(library), library.backend)
+        index_settings = store.vector_store.settings_beside(config.index)
+        target = open_staging(staging, config.model_copy(update={"index": index_settings}))
         try:
             if target.index_store.encoder_versions() not in ({}, current):
                 raise SceneseekError(
                     f"{staging}: an interrupted reindex to other encoders; delete it and rerun"
                 )
-            for video in library.index_store.videos():
+            for video in store.videos():
                 done = target.index(
                     [video.path], video.camera, video.zone, video.start_time, progress
                 )
@@ -198,30 +215,20 @@ def reindex(
                 report.failed += done.failed
             if report.failed and not drop_failed:
                 return report
-            report.carried = _carry_over(db / "index.sqlite", staging / "index.sqlite")
+            report.carried = carry_over(db, staging)
         finally:
             target.close()
-        _checkpoint(staging / "index.sqlite")
+        fold_wal(staging)
         _move_other_entries(db, staging)
         previous = previous_path(db)
         if previous.exists():
-            drop_collections(previous, library.config.index)
+            discard_index(previous, config.index)
             shutil.rmtree(previous)
         _exchange(staging, db)
         staging.rename(previous)
     (db / LOCK_FILE).unlink(missing_ok=True)
     report.swapped, report.previous = True, previous
     return report
-
-
-def _staging_config(library: Library) -> Config:
-    """The live index's config, with a Milvus index's server (recorded in its directory
-    when not configured) and a fresh collection prefix for the staging index."""
-    store = library.index_store
-    if not isinstance(store, MilvusIndex):
-        return library.config
-    staged = store.settings_beside(library.config.index)
-    return library.config.model_copy(update={"index": staged})
 
 
 class _exclusive:
@@ -243,64 +250,12 @@ class _exclusive:
         os.close(self.fd)
 
 
-def _carry_over(old: Path, new: Path) -> dict[str, int]:
-    """Copy every non-content table from the old index into the new one, in one
-    transaction (replacing what an interrupted run copied). Marks are re-pointed at the
-    new segment covering the old one's middle (segmentation does not depend on encoders);
-    learned fusions come along as history, not adopted: they weighed the old encoders."""
-    carried: dict[str, int] = {}
-    db = sqlite3.connect(new)
-    try:
-        db.execute("ATTACH DATABASE ? AS old", (str(old),))  # only read
-        tables = [
-            r[0]
-            for r in db.execute(
-                "SELECT name FROM old.sqlite_master WHERE type = 'table' AND name IN"
-                " (SELECT name FROM main.sqlite_master WHERE type = 'table')"
-            )
-            if r[0] not in CONTENT_TABLES and not r[0].startswith(("sqlite_", "segment_text_"))
-        ]
-        with db:
-            for table in tables:
-                db.execute(f'DELETE FROM main."{table}"')
-            for table in tables:
-                if table == "marks":
-                    cursor = db.execute(
-                        "INSERT INTO main.marks (id, query, segment_id, relevant, created,"
-                        " scores, encoders, fusion) SELECT m.id, m.query, ns.id, m.relevant,"
-                        " m.created, m.scores, m.encoders, m.fusion FROM old.marks m"
-                        " JOIN old.segments os ON os.id = m.segment_id"
-                        " JOIN old.videos ov ON ov.id = os.video_id"
-                        " JOIN main.videos nv ON nv.path = ov.path"
-                        " JOIN main.segments ns ON ns.video_id = nv.id"
-                        " AND ns.start <= (os.start + os.end) / 2"
-                        " AND (os.start + os.end) / 2 < ns.end"
-                    )
-                elif table == "fusions":
-                    cursor = db.execute(
-                        "INSERT INTO main.fusions SELECT id, version, weights, summary, 0,"
-                        " created FROM old.fusions"
-                    )
-                else:
-                    cursor = db.execute(f'INSERT INTO main."{table}" SELECT * FROM old."{table}"')
-                carried[table] = cursor.rowcount
-    finally:
-        db.close()
-    return carried
-
-
-def _checkpoint(path: Path) -> None:
-    """Fold the WAL into the database file so the directory can move as a whole."""
-    with closing(sqlite3.connect(path)) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
 def _move_other_entries(old: Path, new: Path) -> None:
     """Recordings and anything else users keep in the index directory follow the index
     (their recorded paths point into it); the old index files and cached thumbnails
     (named by segment ids, which changed) stay behind."""
     for entry in old.iterdir():
-        if entry.name.startswith("index.sqlite") or entry.name in ("thumbnails", LOCK_FILE):
+        if entry.name in (*DATABASE_FILES, "thumbnails", LOCK_FILE):
             continue
         if not (new / entry.name).exists():
             entry.rename(new / entry.name)

@@ -30,20 +30,22 @@ from pymilvus import MilvusClient
 from tiny_clip import build_tiny_clip
 
 from sceneseek import Config, Library
-from sceneseek.config import IndexConfig
+from sceneseek.config import IndexConfig, MilvusConfig, MonitorConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import EncoderMismatchError, SceneseekError
 from sceneseek.eval.samples import SampleSet
 from sceneseek.faults import CRASH_ENV
 from sceneseek.index import backends
-from sceneseek.index.base import Index, SegmentFilter, SegmentRecord, VideoRecord
-from sceneseek.index.milvus import MilvusIndex
+from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
 from sceneseek.index.snapshot import import_snapshot
+from sceneseek.index.store import EmbeddedIndex, MilvusIndex, Store
 from sceneseek.library import IndexReport
+from sceneseek.monitor.drift import measure_drift
+from sceneseek.monitor.snapshot import read_snapshot
 from sceneseek.versions import previous_path
 
 BACKENDS = ["embedded", "milvus-lite", "milvus-server"]
-OpenIndex = Callable[[Path], Index]
+OpenIndex = Callable[[Path], Store]
 CET = timezone(timedelta(hours=1))
 DIMS = {"visual": 16, "image": 24}
 
@@ -54,13 +56,23 @@ def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield uri
 
 
-def index_config(backend: str, request: pytest.FixtureRequest, **extra: str) -> IndexConfig:
+def index_config(backend: str, request: pytest.FixtureRequest, **milvus: str) -> IndexConfig:
     if backend == "embedded":
         return IndexConfig()
-    if backend == "milvus-lite":
-        return IndexConfig(backend="milvus", **extra)  # milvus-lite in <db>/milvus.db
+    if backend == "milvus-lite":  # milvus-lite in <db>/milvus.db
+        return IndexConfig(backend="milvus", milvus=MilvusConfig(**milvus))
     # one server; each index gets its own random collection prefix
-    return IndexConfig(backend="milvus", milvus_uri=request.getfixturevalue("server_uri"), **extra)
+    uri = request.getfixturevalue("server_uri")
+    return IndexConfig(backend="milvus", milvus=MilvusConfig(uri=uri, **milvus))
+
+
+def test_flat_settings_of_older_configs_still_read() -> None:
+    """Backend settings moved into their own sections; the flat keys still mean them."""
+    flat = IndexConfig.model_validate(
+        {"backend": "milvus", "milvus_uri": "http://x:19530", "keyword": "milvus"}
+    )
+    assert flat.milvus == MilvusConfig(uri="http://x:19530", keyword="milvus")
+    assert IndexConfig.model_validate({"ann_threshold": 7}).faiss.ann_threshold == 7
 
 
 @pytest.fixture(params=BACKENDS)
@@ -105,7 +117,7 @@ def synthetic(video: int, seed: int = 0) -> tuple[VideoRecord, list[SegmentRecor
     return VideoRecord(path, f"hash-{video}-{seed}", 20.0, camera, zone, start), segments
 
 
-def fill(index: Index) -> dict[int, tuple[int, SegmentRecord]]:
+def fill(index: Store) -> dict[int, tuple[int, SegmentRecord]]:
     """Index the three synthetic videos; segment id → (video number, record)."""
     by_id = {}
     for number in range(len(VIDEOS)):
@@ -116,7 +128,7 @@ def fill(index: Index) -> dict[int, tuple[int, SegmentRecord]]:
     return by_id
 
 
-def everything(index: Index, modality: str = "visual") -> set[int]:
+def everything(index: Store, modality: str = "visual") -> set[int]:
     return {i for i, _ in index.knn(modality, np.ones(DIMS[modality], np.float32), 100, FILTER_ALL)}
 
 
@@ -162,7 +174,7 @@ def test_filters_compare_the_intended_times() -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def filled(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Index, dict[int, tuple[int, SegmentRecord]]]]:
+) -> Iterator[tuple[Store, dict[int, tuple[int, SegmentRecord]]]]:
     """The synthetic library in one backend, shared by the tests that only read it
     (creating Milvus 2.3 collections costs seconds each)."""
     settings = index_config(request.param, request)
@@ -171,7 +183,7 @@ def filled(
     index.close()
 
 
-def test_add_read_and_exact_knn(filled: tuple[Index, dict[int, tuple[int, SegmentRecord]]]) -> None:
+def test_add_read_and_exact_knn(filled: tuple[Store, dict[int, tuple[int, SegmentRecord]]]) -> None:
     index, by_id = filled
     assert [v.path for v in index.videos()] == [v[0] for v in VIDEOS]
     assert index.stats()["segments"] == 12 and index.stats()["vectors.visual"] == 12
@@ -199,7 +211,7 @@ def test_add_read_and_exact_knn(filled: tuple[Index, dict[int, tuple[int, Segmen
 
 
 def test_filters_run_inside_knn_and_keyword(
-    filled: tuple[Index, dict[int, tuple[int, SegmentRecord]]],
+    filled: tuple[Store, dict[int, tuple[int, SegmentRecord]]],
 ) -> None:
     index, by_id = filled
     query = np.ones(DIMS["visual"], np.float32)
@@ -298,7 +310,7 @@ def test_crash_between_catalogue_and_milvus_is_repaired(
 QUERIES = ["a cat", "the shipment will be late", "una taza de café", "a dog barking"]
 
 
-def copy_index(source: Path, target: Index) -> None:
+def copy_index(source: Path, target: Store) -> None:
     """Every video, segment and vector of an embedded index, written into ``target``."""
     original = backends.create("embedded", source)
     segments = original.all_segments()
@@ -421,21 +433,38 @@ def fused_only(video: int) -> tuple[VideoRecord, list[SegmentRecord]]:
     ]
 
 
-@pytest.mark.parametrize("backend", BACKENDS[1:])
-def test_check_finds_vectors_lost_in_milvus(
+def lose_vectors(index: Store, path: str, modality: str) -> None:
+    """Delete one video's vectors of one modality where its backend keeps them (a
+    server's rows lost, a catalogue edited by hand)."""
+    if isinstance(index, MilvusIndex):
+        milvus = index.vector_store
+        milvus._client.delete(milvus._name(modality), filter=f"video == {json.dumps(path)}")
+        return
+    assert isinstance(index, EmbeddedIndex)
+    with closing(sqlite3.connect(index.directory / "index.sqlite")) as catalogue, catalogue:
+        catalogue.execute(
+            "DELETE FROM vectors WHERE modality = ? AND segment_id IN (SELECT s.id FROM"
+            " segments s JOIN videos v ON v.id = s.video_id WHERE v.path = ?)",
+            (modality, path),
+        )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_check_finds_lost_vectors(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """A healthy Milvus index checks consistent; rows deleted on the server are found,
-    and --repair marks their video for re-analysis, after which it checks clean."""
+    """A healthy index checks consistent and counts the vector store's vectors; vectors
+    lost where the backend keeps them are found, and --repair marks their video for
+    re-analysis, after which it checks clean."""
     settings = index_config(backend, request)
-    library = Library(tmp_path / "db", Config(index=settings), backend="milvus")
+    library = Library(tmp_path / "db", Config(index=settings), backend=settings.backend)
     index = library.index_store
-    assert isinstance(index, MilvusIndex)
     for video in range(len(VIDEOS)):
         index.replace_video(*fused_only(video))
-    assert library.check().problems == []
+    report = library.check()
+    assert report.problems == [] and report.counts["vectors"] == 12
     lost = fused_only(1)
-    index._client.delete(index._name("fused"), filter=f"video == {json.dumps(lost[0].path)}")
+    lose_vectors(index, lost[0].path, "fused")
     assert "4 segments lack vectors of their modalities" in library.check().problems
     report = library.check(repair=True)
     assert report.consistent and any(lost[0].path in line for line in report.repaired)
@@ -443,6 +472,39 @@ def test_check_finds_vectors_lost_in_milvus(
     index.replace_video(*lost)
     assert library.check().problems == []
     library.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_monitor_and_drift_read_the_vector_store(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``sceneseek stats`` reads the vectors where the backend keeps them: the counts,
+    the last hour's embeddings, and drift between the first and the newest segments,
+    equal to what numpy computes from the vectors written."""
+    settings = index_config(backend, request)
+    index = backends.create(settings.backend, tmp_path / "db", settings)
+    by_id = fill(index)
+    index.close()
+    snapshot = read_snapshot(tmp_path / "db")
+    assert snapshot.vectors == {"image": 12, "visual": 12} and snapshot.segments == 12
+    assert snapshot.segments_last_hour == 12 and snapshot.embeddings_last_hour == 24
+    windows = MonitorConfig(
+        drift_reference_segments=4, drift_recent_segments=4, drift_min_segments=1
+    )
+    report = measure_drift(tmp_path / "db", windows)
+    assert (report.reference_segments, report.recent_segments) == (4, 4)
+    assert sorted(report.modalities) == ["image", "visual"]
+    for modality, drift in report.modalities.items():
+        first, last = (
+            np.stack([r.vectors[modality] for n, r in by_id.values() if n == video]).astype(
+                np.float64
+            )
+            for video in (0, 2)
+        )
+        shift = np.linalg.norm(last.mean(0) - first.mean(0))
+        spread = np.sqrt(np.mean(np.sum((first - first.mean(0)) ** 2, axis=1)))
+        assert (drift.reference, drift.recent) == (4, 4)
+        assert drift.centroid_shift == pytest.approx(shift / spread, abs=2e-4), modality
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -473,26 +535,25 @@ def test_selective_filter_returns_the_exact_top_k(
     assert found() == expected
     if backend == "milvus-lite":
         assert isinstance(index, MilvusIndex)
-        name = index._name("visual")
-        index._client.flush(name)  # a sealed segment, whose HNSW graph a load builds
-        index._client.release_collection(name)
-        index._client.load_collection(name)
-        index.exact_filter_rows = 0  # search through HNSW (ef 64 found 3 of 10 here)
+        milvus = index.vector_store
+        name = milvus._name("visual")
+        milvus._client.flush(name)  # a sealed segment, whose HNSW graph a load builds
+        milvus._client.release_collection(name)
+        milvus._client.load_collection(name)
+        milvus.exact_filter_rows = 0  # search through HNSW (ef 64 found 3 of 10 here)
         assert found() == expected
     index.close()
 
 
-def test_filtered_search_sees_another_writers_videos(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    """Milvus shows every write at once, so the catalogue's cached allowed ids must not
-    hide segments another writer (``watch`` beside ``serve``) committed since."""
-    settings = index_config("milvus-lite", request)  # the calls are the server-tested ones
-    serving = backends.create("milvus", tmp_path / "db", settings)
+def test_filtered_search_sees_another_writers_videos(open_index: OpenIndex, tmp_path: Path) -> None:
+    """The catalogue's cached allowed ids must not hide segments another writer
+    (``watch`` beside ``serve``) committed since: Milvus shows their vectors at once,
+    Faiss as soon as it follows the other writer."""
+    serving = open_index(tmp_path / "db")
     serving.replace_video(*synthetic(0))
     lobby, query = SegmentFilter(zone="lobby"), synthetic(1)[1][0].vectors["visual"]
     assert serving.knn("visual", query, 5, lobby) == []
-    writing = backends.create("milvus", tmp_path / "db", settings)
+    writing = open_index(tmp_path / "db")
     writing.replace_video(*synthetic(1))
     assert len(serving.knn("visual", query, 5, lobby)) == 4
     writing.close()
@@ -518,14 +579,15 @@ def test_an_open_index_sees_another_writers_vectors(open_index: OpenIndex, tmp_p
     serving.close()
 
 
-def test_snapshot_of_a_milvus_index_carries_its_vectors(
-    request: pytest.FixtureRequest, tmp_path: Path
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_snapshot_carries_the_vectors(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """The vectors are exported from Milvus into the archive: imported plainly it is an
-    embedded index, imported with the Milvus backend they go back into Milvus; both
-    search like the original and check consistent."""
-    settings = index_config("milvus-lite", request)  # the calls are the server-tested ones
-    library = Library(tmp_path / "db", Config(index=settings), backend="milvus")
+    """The vectors go into the archive wherever the backend keeps them (exported from
+    Milvus): imported plainly it is an embedded index, imported with the Milvus backend
+    they go into Milvus; both search like the original and check consistent."""
+    settings = index_config(backend, request)
+    library = Library(tmp_path / "db", Config(index=settings), backend=settings.backend)
     for video in range(len(VIDEOS)):
         library.index_store.replace_video(*fused_only(video))
     query = fused_only(1)[1][2].vectors["fused"]
@@ -533,9 +595,10 @@ def test_snapshot_of_a_milvus_index_carries_its_vectors(
     archive = tmp_path / "snap.tar.gz"
     snapshot = library.export_snapshot(archive)
     assert snapshot.manifest["counts"]["vectors"] == 12
-    assert snapshot.manifest["vectors_from"] == "milvus"
+    assert snapshot.manifest["vectors_from"] == ("sqlite" if backend == "embedded" else "milvus")
     library.close()
-    for target, imported in (("embedded", None), ("milvus", settings)):
+    into_milvus = settings if settings.backend == "milvus" else index_config("milvus-lite", request)
+    for target, imported in (("embedded", None), ("milvus", into_milvus)):
         import_snapshot(archive, tmp_path / target, imported)
         copy = Library(tmp_path / target, Config(index=imported or IndexConfig()))
         assert copy.backend == target
@@ -562,7 +625,7 @@ def test_reindex_stays_on_the_server_and_drops_the_replaced_backup(
     DB.previous/, keeps its collections, and the backup it replaced has them dropped.
     The "server" is a milvus-lite file outside the index (a URI like any other; the
     2.3.5 server would add ~10 s of creating collections for the same calls)."""
-    settings = IndexConfig(backend="milvus", milvus_uri=str(tmp_path / "server.db"))
+    settings = IndexConfig(backend="milvus", milvus=MilvusConfig(uri=str(tmp_path / "server.db")))
     clip = build_tiny_clip(tmp_path / "tiny-clip")
     db = tmp_path / "lib"
     first = Library(
@@ -586,7 +649,7 @@ def test_reindex_stays_on_the_server_and_drops_the_replaced_backup(
     assert not (db / "milvus.db").exists()  # on the server, not in a milvus-lite of its own
     new = prefix_of(db)
     assert prefix_of(previous_path(db)) == old and new not in (old, replaced)
-    server = MilvusClient(uri=settings.milvus_uri or "")
+    server = MilvusClient(uri=settings.milvus.uri or "")
     alive = {name.rsplit("_", 1)[0] for name in server.list_collections()}
     server.close()
     assert replaced not in alive and {old, new} <= alive

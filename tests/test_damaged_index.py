@@ -25,7 +25,7 @@ from sceneseek import Library
 from sceneseek.api import ApiSettings, create_app
 from sceneseek.cli import app
 from sceneseek.index.base import SegmentRecord, VideoRecord
-from sceneseek.index.embedded import EmbeddedIndex
+from sceneseek.index.store import EmbeddedIndex
 
 
 def truncate(database: Path) -> None:
@@ -138,7 +138,7 @@ def test_processes_creating_one_new_index_at_once_never_see_it_half_made(tmp_pat
     # `watch` and `serve` started together on a new --db: before, the slower ones found
     # some tables and no version ("index format unversioned") or "table meta already exists".
     code = (
-        "import sys; from pathlib import Path; from sceneseek.index.embedded import EmbeddedIndex;"
+        "import sys; from pathlib import Path; from sceneseek.index.store import EmbeddedIndex;"
         " EmbeddedIndex(Path(sys.argv[1])).close()"
     )
     directory = tmp_path / "new"

@@ -24,7 +24,7 @@ from sceneseek.api import ApiSettings, create_app
 from sceneseek.cli import app
 from sceneseek.config import SearchConfig
 from sceneseek.errors import ImageTooLargeError
-from sceneseek.index.embedded import EmbeddedIndex
+from sceneseek.index.store import EmbeddedIndex
 from sceneseek.media.picture import decode_picture
 
 SIDE = 12_000

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sceneseek.config import IndexConfig
-from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord, backends
-from sceneseek.index.embedded import EmbeddedIndex
-from sceneseek.index.vectors import IndexPolicy
+from sceneseek.config import FaissConfig, IndexConfig
+from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
+from sceneseek.index.store import EmbeddedIndex, backends
+from sceneseek.index.vectors.faiss import IndexPolicy
 
 DIM, PER_VIDEO, VIDEOS = 384, 100, 30
 POLICY = IndexPolicy(ann_threshold=2000, exact_filter_rows=300)
@@ -159,7 +159,7 @@ import sys, numpy as np
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_vector_store import POLICY, add_video, clustered
-from sceneseek.index.embedded import EmbeddedIndex
+from sceneseek.index.store import EmbeddedIndex
 add_video(EmbeddedIndex(Path({directory!r}), POLICY), 77, clustered(50, {seed}), {content!r})
 """
 
@@ -218,7 +218,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_vector_store import POLICY, add_video, clustered
-from sceneseek.index.embedded import EmbeddedIndex
+from sceneseek.index.store import EmbeddedIndex
 index = EmbeddedIndex(Path({directory!r}), POLICY)
 add_video(index, 80, clustered(50, 7))
 index.vector_store.checkpoint()  # its next write drops the log this checkpoint covers
@@ -280,7 +280,7 @@ def test_verify_names_disagreements_and_rebuild_repairs_them(copy: Path) -> None
 
 
 def test_threshold_comes_from_the_config(tmp_path: Path) -> None:
-    index = backends.create("embedded", tmp_path, IndexConfig(ann_threshold=123))
+    index = backends.create("embedded", tmp_path, IndexConfig(faiss=FaissConfig(ann_threshold=123)))
     try:
         assert isinstance(index, EmbeddedIndex)
         assert index.vector_store.policy.ann_threshold == 123

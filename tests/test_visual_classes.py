@@ -20,7 +20,7 @@ from sceneseek.encoders.vocabulary import (
 )
 from sceneseek.eval.assets import AssetCache
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
-from sceneseek.index.embedded import EmbeddedIndex
+from sceneseek.index.store import EmbeddedIndex
 from sceneseek.ingest import Encoders
 
 

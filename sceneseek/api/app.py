@@ -38,6 +38,7 @@ from sceneseek.errors import (
     SceneseekError,
     damage_cause,
 )
+from sceneseek.index.catalogue import database_path
 from sceneseek.library import Library
 from sceneseek.local_server import withdraw
 
@@ -153,4 +154,4 @@ def _answer_errors(app: FastAPI, library: Library) -> None:
         cause = damage_cause(exc)
         if cause is None:
             raise exc
-        return await damaged_index(request, DamagedIndexError(library.path / "index.sqlite", cause))
+        return await damaged_index(request, DamagedIndexError(database_path(library.path), cause))

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sceneseek.config import MonitorConfig
+from sceneseek.index.catalogue import has_index
 from sceneseek.monitor.drift import DriftReport, measure_drift, warn_if_drifting
 from sceneseek.monitor.snapshot import IndexSnapshot, read_snapshot
 
@@ -71,7 +72,7 @@ class IndexCollector(Collector):
             return self._cached
 
     def collect(self) -> Iterator[Metric]:
-        if not (self.db / "index.sqlite").is_file():
+        if not has_index(self.db):
             return
         snapshot, drift = self.read()
 

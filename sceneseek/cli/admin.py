@@ -29,8 +29,9 @@ def stats(
     from sceneseek.monitor.snapshot import read_snapshot
 
     try:
-        snapshot = read_snapshot(db)
-        drift = measure_drift(db, Config().monitor)
+        config = Config()
+        snapshot = read_snapshot(db, settings=config.index)
+        drift = measure_drift(db, config.monitor, settings=config.index)
     except SceneseekError as exc:
         raise fail(str(exc)) from None
     warn_if_drifting(drift, db)

@@ -67,11 +67,12 @@ def opened(db: Path, config: Config | None = None) -> Iterator[Library]:
     too) becomes a one-line error with exit status 1, and the index is closed however
     the command ends."""
     from sceneseek.errors import SceneseekError, reporting_damage
+    from sceneseek.index.catalogue import database_path
     from sceneseek.library import Library
 
     library = Library(db, config)
     try:
-        with reporting_damage(db / "index.sqlite"):  # found on a page read after the open
+        with reporting_damage(database_path(db)):  # found on a page read after the open
             try:
                 yield library
             finally:
@@ -82,8 +83,13 @@ def opened(db: Path, config: Config | None = None) -> Iterator[Library]:
 
 def require_index(db: Path) -> None:
     """Commands that only read an index say so plainly when there is none yet."""
-    if not (db / "index.sqlite").exists():
-        raise fail(f"{db}: no index here yet; run `sceneseek index` first")
+    from sceneseek.errors import SceneseekError
+    from sceneseek.index import catalogue
+
+    try:
+        catalogue.require_index(db)
+    except SceneseekError as exc:
+        raise fail(str(exc)) from None
 
 
 @contextmanager

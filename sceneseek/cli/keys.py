@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 def _keys(db: Path) -> Iterator["KeyStore"]:
     """The key table of ``db`` for one command, errors (a damaged database too) as one line."""
     from sceneseek.errors import SceneseekError, reporting_damage
+    from sceneseek.index.catalogue import database_path
     from sceneseek.index.keys import KeyStore
 
     try:
-        with closing(KeyStore(db)) as keys, reporting_damage(db / "index.sqlite"):
+        with closing(KeyStore(db)) as keys, reporting_damage(database_path(db)):
             yield keys
     except SceneseekError as exc:
         raise fail(str(exc)) from None

@@ -1,9 +1,7 @@
-"""Index stage: segments, text and vectors with their metadata, behind one protocol."""
+"""Index stage: the catalogue (SQLite), keyword search and a vector store, combined by a
+store behind one protocol."""
 
-from sceneseek.index import (
-    embedded,  # noqa: F401  (registers the "embedded" backend)
-    milvus,  # noqa: F401  (registers "milvus"; pymilvus is imported on use)
-)
-from sceneseek.index.base import Index, backends
+from sceneseek.index.base import Index
+from sceneseek.index.store import backends  # the "embedded" and "milvus" stores
 
 __all__ = ["Index", "backends"]

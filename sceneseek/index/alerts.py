@@ -3,9 +3,9 @@ they raise, and the storage protocol a backend implements to hold them."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,6 @@ class Alert:
     time_of_day: str | None = None  # "HH:MM-HH:MM", as given to search
     webhook: str | None = None
     created: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["created"] = self.created.isoformat() if self.created else None
-        return data
 
 
 @dataclass(frozen=True)
@@ -43,16 +38,10 @@ class AlertEvent:
     wall_time: datetime | None
     created: datetime
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["wall_time"] = self.wall_time.isoformat() if self.wall_time else None
-        data["created"] = self.created.isoformat()
-        return data
-
 
 @runtime_checkable
 class AlertStore(Protocol):
-    """What a backend needs for alerts (the embedded index has it)."""
+    """What a backend needs for alerts (every store has it: they live in the catalogue)."""
 
     def add_alert(
         self,

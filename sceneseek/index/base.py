@@ -11,7 +11,6 @@ import numpy as np
 from sceneseek.config import CameraConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.encoders.vocabulary import label_keywords
-from sceneseek.registry import Registry
 
 
 @dataclass
@@ -141,8 +140,77 @@ class SegmentFilter:
     def is_empty(self) -> bool:
         return self == SegmentFilter()
 
+    def clauses(self) -> list[tuple[Condition, ...]]:
+        """The filter as conditions every backend translates the same way: each clause
+        holds when any of its conditions does, the filter when every clause does. Time
+        fields are those of the segment's wall-clock middle, absent for untimed ones."""
+        found: list[tuple[Condition, ...]] = [
+            (Condition(field, "==", value),)
+            for field, value in (("camera", self.camera), ("zone", self.zone))
+            if value is not None
+        ]
+        if self.time_of_day is not None:
+            start, end = self.time_of_day
+            after, before = (
+                Condition("day_seconds", ">=", start),
+                Condition("day_seconds", "<", end),
+            )
+            found += [(after,), (before,)] if start <= end else [(after, before)]  # may wrap
+        if self.after is not None:
+            found.append((Condition("wall_time", ">=", self.after.timestamp()),))
+        if self.before is not None:
+            found.append((Condition("wall_time", "<", self.before.timestamp()),))
+        if self.weekdays is not None:
+            found.append((Condition("weekday", "in", sorted(self.weekdays)),))
+        if self.video is not None:
+            found.append((Condition("video", "==", self.video),))
+        return found
 
-class Index(Protocol):
+
+@dataclass(frozen=True)
+class Condition:
+    """One comparison of a ``SegmentFilter``: ``field op value``, op one of ==, >=, <
+    and "in" (a list)."""
+
+    field: str  # camera, zone, video (the path), day_seconds, wall_time, weekday
+    op: str
+    value: Any
+
+    @property
+    def timed(self) -> bool:
+        return self.field in ("day_seconds", "wall_time", "weekday")
+
+
+class Searchable(Protocol):
+    """What search reads."""
+
+    def knn(
+        self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
+    ) -> list[tuple[int, float]]:
+        """(segment id, cosine) best first, only among segments matching ``where``."""
+        ...
+
+    def reference_vectors(self, modality: str) -> np.ndarray:
+        """A sample of stored vectors, for calibrating one query's similarity scale."""
+        ...
+
+    def keyword(
+        self, text: str, k: int, where: SegmentFilter, fields: tuple[str, ...]
+    ) -> list[tuple[int, float]]:
+        """(segment id, BM25 score, higher is better) over the given text fields: text
+        modalities and "labels" (visual class names)."""
+        ...
+
+    def segments(self, ids: list[int]) -> dict[int, StoredSegment]: ...
+
+    def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
+        """The stored vector of each modality of one segment."""
+        ...
+
+
+class Content(Protocol):
+    """What is indexed: videos, their segments and failures, and the encoders that made them."""
+
     def encoder_versions(self) -> dict[str, str]:
         """Encoder name@version per role, as recorded when the index was first written."""
         ...
@@ -167,31 +235,8 @@ class Index(Protocol):
         """(path, error) of files whose last indexing attempt failed."""
         ...
 
-    def knn(
-        self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
-    ) -> list[tuple[int, float]]:
-        """(segment id, cosine) best first, only among segments matching ``where``."""
-        ...
-
-    def reference_vectors(self, modality: str) -> np.ndarray:
-        """A sample of stored vectors, for calibrating one query's similarity scale."""
-        ...
-
-    def keyword(
-        self, text: str, k: int, where: SegmentFilter, fields: tuple[str, ...]
-    ) -> list[tuple[int, float]]:
-        """(segment id, BM25 score, higher is better) over the given text fields: text
-        modalities and "labels" (visual class names)."""
-        ...
-
-    def segments(self, ids: list[int]) -> dict[int, StoredSegment]: ...
-
     def all_segments(self) -> list[StoredSegment]:
         """Every segment, by video then start time."""
-        ...
-
-    def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
-        """The stored vector of each modality of one segment."""
         ...
 
     def videos(self) -> list[StoredVideo]: ...
@@ -199,6 +244,17 @@ class Index(Protocol):
     def cameras_and_zones(self) -> tuple[list[str], list[str]]:
         """Distinct camera ids and zones of indexed videos (cheap: read per query)."""
         ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    def utterance_languages(self) -> dict[str, int]:
+        """Utterances per spoken language (each counted once, though stored with every
+        segment it overlaps); "unknown" where none was detected."""
+        ...
+
+
+class OperatorsData(Protocol):
+    """What operators add: marks, learned fusions, the camera registry."""
 
     def add_mark(
         self,
@@ -228,12 +284,9 @@ class Index(Protocol):
 
     def cameras(self) -> dict[str, CameraConfig]: ...
 
-    def stats(self) -> dict[str, int]: ...
 
-    def utterance_languages(self) -> dict[str, int]:
-        """Utterances per spoken language (each counted once, though stored with every
-        segment it overlaps); "unknown" where none was detected."""
-        ...
+class Upkeep(Protocol):
+    """Checking and repairing the vectors (``sceneseek check``)."""
 
     def verify_vectors(self) -> list[str]:
         """Where the vectors search reads differ from the stored ones, one line each
@@ -253,4 +306,6 @@ class Index(Protocol):
     def close(self) -> None: ...
 
 
-backends: Registry[Index] = Registry("index backend")
+class Index(Searchable, Content, OperatorsData, Upkeep, Protocol):
+    """The whole of an index, as the library and its services use it:
+    ``sceneseek.index.store.Store`` (the catalogue with a vector store) implements it."""

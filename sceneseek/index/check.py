@@ -6,10 +6,11 @@ search reads from the ``vectors`` table. What cannot be derived (a segment witho
 vectors of its modalities, duplicated segments) is repaired by marking the video for
 re-analysis, so the next ``sceneseek index`` of it starts afresh.
 
-Where the vectors are is the backend's business: which segments have which vectors
-(``held_vectors``), whether search reads what is stored (``verify_vectors``) and the
-repair (``rebuild_vectors``) go through the index, so the same check serves the
-embedded index (vectors in SQLite) and Milvus (vectors on the server).
+Where the vectors are is the vector store's business: which segments have which vectors
+(``held_vectors``), whether search reads what is stored (``verify_vectors``), how many
+there are (``stats``) and the repair (``rebuild_vectors``) go through the index, so the
+same check serves the embedded index (vectors in SQLite) and Milvus (vectors on the
+server). The catalogue's tables are read through a connection ``catalogue`` opens.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ import numpy as np
 from sceneseek.config import TEXT_MODALITIES
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import DamagedIndexError
-from sceneseek.index.embedded import TEXT_FIELDS, check_schema, text_row
+from sceneseek.index.catalogue import check_schema, connect, database_path
+from sceneseek.index.keyword import TEXT_FIELDS, text_row
 
 
-class VectorStore(Protocol):
+class CheckedStore(Protocol):
     """What ``check`` needs from the index it verifies."""
 
     def held_vectors(self) -> dict[int, set[str]]: ...
+
+    def stats(self) -> dict[str, int]: ...
 
     def verify_vectors(self) -> list[str]: ...
 
@@ -57,12 +61,12 @@ class CheckReport:
 
 
 def check_index(
-    directory: Path, open_store: Callable[[], VectorStore], repair: bool
+    directory: Path, open_store: Callable[[], CheckedStore], repair: bool
 ) -> CheckReport:
     """Verify the index in ``directory``; with ``repair``, fix what can be fixed. The
     store is opened only after SQLite itself passed its integrity check."""
     report = CheckReport()
-    db = sqlite3.connect(directory / "index.sqlite", timeout=30)
+    db = connect(directory, timeout=30)
     try:
         try:
             damage = [r[0] for r in db.execute("PRAGMA integrity_check")]
@@ -76,7 +80,7 @@ def check_index(
             )
             return report
         try:
-            check_schema(db, directory / "index.sqlite")
+            check_schema(db, database_path(directory))
         except DamagedIndexError as exc:
             report.problems.append(exc.cause)
             report.unrepairable.append(
@@ -95,7 +99,7 @@ def check_index(
         }
         # After the SQLite repairs committed, so a rebuilt store reflects them.
         try:
-            store: VectorStore | None = open_store()
+            store: CheckedStore | None = open_store()
         except (ValueError, RuntimeError, sqlite3.DatabaseError) as exc:
             report.problems.append(f"the vector store cannot be loaded ({exc})")
             if repair:
@@ -103,6 +107,8 @@ def check_index(
             store = None
         if store is not None:
             stale |= _check_missing_vectors(db, store.held_vectors(), report)
+            held = store.stats()  # the vector store's count: Milvus's are on the server
+            report.counts["vectors"] = sum(n for k, n in held.items() if k.startswith("vectors."))
         if stale and repair:
             with db:
                 _mark_for_reindex(db, stale, report)
@@ -261,7 +267,7 @@ def _note_files_and_failures(
             report.repaired.append(f"deleted {len(stale)} stale thumbnails")
 
 
-def _check_vector_store(store: VectorStore, report: CheckReport, repair: bool) -> None:
+def _check_vector_store(store: CheckedStore, report: CheckReport, repair: bool) -> None:
     """The vectors search reads are exactly the ones SQLite holds: same ids, same values."""
     differ = store.verify_vectors()
     if not differ:

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from sceneseek.errors import SceneseekError, reporting_damage
+from sceneseek.index.catalogue import Catalogue, check_schema, connect, database_path, has_index
 
 Role = Literal["read", "admin"]
 ROLES: tuple[Role, ...] = ("read", "admin")
@@ -65,12 +65,10 @@ class KeyStore:
     in the index so keys travel with it, but checking one never loads the vectors)."""
 
     def __init__(self, db: Path) -> None:
-        from sceneseek.index.embedded import EmbeddedIndex, check_schema
-
-        path = db / "index.sqlite"
-        if not path.exists():
-            EmbeddedIndex(db).close()  # creates the schema
-        self._db = sqlite3.connect(path, check_same_thread=False)
+        if not has_index(db):
+            Catalogue(db).close()  # creates the schema
+        path = database_path(db)
+        self._db = connect(db)
         self._lock = threading.Lock()
         self._verified: dict[bytes, tuple[str | None, bytes]] = {}  # sha256(key) -> (id, hash)
         try:

@@ -4,10 +4,10 @@ copy of the SQLite database and a manifest (format and encoder versions, counts,
 The copy is made with SQLite's online backup API, so a live index (WAL, a writer busy)
 gives a consistent snapshot. Vector files are not included: SQLite is the source of
 truth and the vector side is rebuilt from it when the imported index is first opened.
-A Milvus index keeps its vectors on the server, so they are exported into the copy's
-``vectors`` table (for the segments the copy holds): the archive has the same layout
-either way. Imported, it is an embedded index, or with the Milvus backend configured
-the vectors go back into Milvus (a fresh collection prefix) and leave the catalogue.
+A vector store that keeps its vectors outside the catalogue (Milvus) exports them into
+the copy's ``vectors`` table (for the segments the copy holds): the archive has the same
+layout either way. Imported, the configured backend's vector store adopts them (Milvus
+moves them to its server, with a fresh collection prefix, and out of the catalogue).
 The videos themselves are not included either; their recorded paths must exist where the
 snapshot is imported for thumbnails and playback (search works without them).
 """
@@ -18,31 +18,23 @@ import hashlib
 import io
 import json
 import shutil
-import sqlite3
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import sceneseek
 from sceneseek.config import IndexConfig
 from sceneseek.errors import SceneseekError
-from sceneseek.index.embedded import SCHEMA_VERSION
+from sceneseek.index.catalogue import DATABASE, SCHEMA_VERSION, backup, describe, has_index
+from sceneseek.index.store import adopt_imported_vectors
+from sceneseek.index.vectors.base import VectorSource
 
-DATABASE = "index.sqlite"
 MANIFEST = "manifest.json"
 COUNTED = ("videos", "segments", "vectors", "marks", "alerts", "fusions")
-
-
-# For an index whose vectors are elsewhere: (segment id, modality, vector) for given ids.
-VectorSource = Callable[[list[int]], Iterator[tuple[int, str, np.ndarray | None]]]
 
 
 @dataclass(frozen=True)
@@ -55,16 +47,10 @@ def export_snapshot(db: Path, archive: Path, vectors: VectorSource | None = None
     """Write ``archive`` (tar.gz) from the index in ``db``; readers and writers of the
     index carry on meanwhile. ``vectors`` reads the vectors of a backend that keeps
     them outside SQLite."""
-    source = db / DATABASE
-    if not source.exists():
+    if not has_index(db):
         raise SceneseekError(f"{db}: no index here to snapshot")
     with tempfile.TemporaryDirectory(prefix="sceneseek-snapshot-") as tmp:
-        copy = Path(tmp) / DATABASE
-        with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(copy)) as out:
-            live.backup(out)
-            if vectors is not None:
-                _store_vectors(out, vectors)
-            out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        copy = backup(db, Path(tmp), vectors)
         manifest = _describe(copy)
         manifest["created"] = datetime.now().astimezone().isoformat()
         manifest["sceneseek"] = sceneseek.__version__
@@ -81,20 +67,10 @@ def export_snapshot(db: Path, archive: Path, vectors: VectorSource | None = None
     return Snapshot(archive, manifest)
 
 
-def _store_vectors(copy: sqlite3.Connection, vectors: VectorSource) -> None:
-    """Write the vectors of the copy's segments into its ``vectors`` table."""
-    ids = [r[0] for r in copy.execute("SELECT id FROM segments ORDER BY id")]
-    with copy:
-        copy.executemany(
-            "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-            ((i, m, np.asarray(v, np.float32).tobytes()) for i, m, v in vectors(ids)),
-        )
-
-
 def import_snapshot(archive: Path, db: Path, settings: IndexConfig | None = None) -> Snapshot:
     """Unpack ``archive`` into ``db`` (a new or empty directory) after checking its format
-    and checksum; refuses rather than overwrite an index. With the Milvus backend in
-    ``settings``, the vectors then move into Milvus."""
+    and checksum; refuses rather than overwrite an index. With ``settings``, the
+    configured backend's vector store then adopts the vectors (into Milvus, say)."""
     if db.exists() and any(db.iterdir()):
         raise SceneseekError(f"{db}: not empty; import a snapshot into a new directory")
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -106,11 +82,9 @@ def import_snapshot(archive: Path, db: Path, settings: IndexConfig | None = None
             manifest = _unpack(tar, Path(tmp), archive, db)
     except (OSError, EOFError, tarfile.TarError, zlib.error) as exc:
         raise SceneseekError(f"{archive}: not a readable sceneseek snapshot ({exc})") from None
-    if settings is not None and settings.backend == "milvus":
-        from sceneseek.index.milvus import import_catalogue_vectors
-
+    if settings is not None:
         try:
-            import_catalogue_vectors(db, settings)
+            adopt_imported_vectors(db, settings)
         except SceneseekError as exc:
             raise SceneseekError(f"{exc}; delete {db} and import again") from None
     return Snapshot(archive, manifest)
@@ -157,9 +131,7 @@ def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict[str, Any]:
 
 def _describe(database: Path) -> dict[str, Any]:
     """Format, encoders, row counts and checksum of a (closed) database file."""
-    with closing(sqlite3.connect(database)) as db:
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED}
+    meta, counts = describe(database.parent, COUNTED)
     return {
         "format": int(meta.get("schema_version", 0)),
         "encoders": json.loads(meta.get("encoders", "{}")),

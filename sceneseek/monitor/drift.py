@@ -24,17 +24,17 @@ that modality (a handful of segments says nothing).
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from sceneseek.config import MonitorConfig
-from sceneseek.monitor.snapshot import index_db, recent_video_ids
+from sceneseek.config import IndexConfig, MonitorConfig
+from sceneseek.index.catalogue import Catalogue, batches
+from sceneseek.index.store import reading
+from sceneseek.index.vectors.base import VectorReader
 
 log = logging.getLogger(__name__)
 
@@ -68,38 +68,34 @@ class DriftReport:
         }
 
 
-def measure_drift(db: Path, config: MonitorConfig, now: datetime | None = None) -> DriftReport:
-    """Compare the recent window of ``db`` with its reference window (see module doc)."""
+def measure_drift(
+    db: Path,
+    config: MonitorConfig,
+    now: datetime | None = None,
+    settings: IndexConfig | None = None,
+) -> DriftReport:
+    """Compare the recent window of ``db`` with its reference window (see module doc);
+    ``settings``: how to reach the vector store (a Milvus token, say)."""
     window = config.drift_recent_segments
-    with index_db(db) as sql:
-        reference = [
-            r[0]
-            for r in sql.execute(
-                "SELECT id FROM segments ORDER BY id LIMIT ?", (config.drift_reference_segments,)
-            )
-        ]
+    with reading(db, settings) as index:
+        catalogue = index.catalogue
+        reference = catalogue.first_segment_ids(config.drift_reference_segments)
         last_reference = reference[-1] if reference else 0
         if config.drift_recent_hours is None:
-            rows = sql.execute(
-                "SELECT id FROM segments WHERE id > ? ORDER BY id DESC LIMIT ?",
-                (last_reference, window),
-            )
+            recent = catalogue.latest_segment_ids(last_reference, window)
         else:
             since = (now or datetime.now().astimezone()) - timedelta(
                 hours=config.drift_recent_hours
             )
-            videos = recent_video_ids(sql, since)  # newest first; ids grow with time
-            rows = sql.execute(
-                "SELECT id FROM segments WHERE id > ? AND video_id >= ? ORDER BY id DESC LIMIT ?",
-                (last_reference, videos[-1] if videos else 2**62, window),
-            )
-        recent = [r[0] for r in rows]
+            videos = catalogue.videos_stored_since(since)  # newest first; ids grow with time
+            first = videos[-1] if videos else 2**62
+            recent = catalogue.latest_segment_ids(last_reference, window, first)
         report = DriftReport(len(reference), len(recent))
         if not recent:
             return report
-        ref_means, ref_spread, ref_counts = _mean_vectors(sql, reference)
-        new_means, _, new_counts = _mean_vectors(sql, recent)
-        ref_labels, new_labels = _labels(sql, reference), _labels(sql, recent)
+        ref_means, ref_spread, ref_counts = _mean_vectors(index.vectors, reference)
+        new_means, _, new_counts = _mean_vectors(index.vectors, recent)
+        ref_labels, new_labels = _labels(catalogue, reference), _labels(catalogue, recent)
     for modality in sorted(set(ref_means) | set(new_means)):
         shift = centroid = None
         if modality in ref_means and modality in new_means:
@@ -144,26 +140,19 @@ def warn_if_drifting(report: DriftReport, db: Path) -> None:
         )
 
 
-def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]  # SQLite's variable limit
-
-
 def _mean_vectors(
-    sql: sqlite3.Connection, ids: list[int]
+    vectors: VectorReader, ids: list[int]
 ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, int]]:
     """Per modality: mean vector, RMS distance to it, and how many vectors."""
     sums: dict[str, np.ndarray] = {}
     squares: dict[str, float] = {}
     counts: dict[str, int] = {}
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        for modality, blob in sql.execute(
-            f"SELECT modality, vector FROM vectors WHERE segment_id IN ({marks})", chunk
-        ):
-            vector = np.frombuffer(blob, np.float32).astype(np.float64)
-            sums[modality] = sums[modality] + vector if modality in sums else vector
-            squares[modality] = squares.get(modality, 0.0) + float(vector @ vector)
-            counts[modality] = counts.get(modality, 0) + 1
+    for _, modality, stored in vectors.fetch(ids):
+        assert stored is not None
+        vector = stored.astype(np.float64)
+        sums[modality] = sums[modality] + vector if modality in sums else vector
+        squares[modality] = squares.get(modality, 0.0) + float(vector @ vector)
+        counts[modality] = counts.get(modality, 0) + 1
     means = {m: s / counts[m] for m, s in sums.items()}
     # E‖x − m‖² = E‖x‖² − ‖m‖²
     spread = {
@@ -173,18 +162,15 @@ def _mean_vectors(
     return means, spread, counts
 
 
-def _labels(sql: sqlite3.Connection, ids: list[int]) -> dict[str, dict[str, float]]:
+def _labels(catalogue: Catalogue, ids: list[int]) -> dict[str, dict[str, float]]:
     """Label weights per modality: visual class names and sound event names."""
     found: dict[str, dict[str, float]] = {"visual": {}, "sound": {}}
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        for labels, observations in sql.execute(
-            f"SELECT labels, observations FROM segments WHERE id IN ({marks})", chunk
-        ):
-            for name, p in json.loads(labels):
+    for batch in batches(ids):
+        for segment in catalogue.segments(batch).values():
+            for name, p in segment.labels:
                 found["visual"][name] = found["visual"].get(name, 0.0) + float(p)
-            for _, _, text, score in json.loads(observations).get("sound", []):
-                found["sound"][text] = found["sound"].get(text, 0.0) + float(score)
+            for event in segment.observations.get("sound", []):
+                found["sound"][event.text] = found["sound"].get(event.text, 0.0) + event.score
     return found
 
 

@@ -1,31 +1,16 @@
-"""Size and growth of an index, read straight from its SQLite file and directory."""
+"""Size and growth of an index, read from its catalogue, its vector store and its
+directory (without loading what search needs)."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sceneseek.errors import SceneseekError, reporting_damage
-from sceneseek.index.embedded import check_schema
-
-DATABASE_FILES = ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm")
-
-
-@contextmanager
-def index_db(db: Path) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection for reading; it never creates an index, and a damaged
-    one raises ``DamagedIndexError``."""
-    path = db / "index.sqlite"
-    if not path.is_file():
-        raise SceneseekError(f"{db}: no index here yet; run `sceneseek index` first")
-    with closing(sqlite3.connect(path)) as connection, reporting_damage(path):
-        check_schema(connection, path)
-        yield connection
+from sceneseek.config import IndexConfig
+from sceneseek.index.catalogue import DATABASE_FILES
+from sceneseek.index.store import reading
 
 
 @dataclass
@@ -73,43 +58,24 @@ def disk_usage(db: Path) -> dict[str, int]:
     return parts
 
 
-def read_snapshot(db: Path, now: datetime | None = None) -> IndexSnapshot:
+def read_snapshot(
+    db: Path, now: datetime | None = None, settings: IndexConfig | None = None
+) -> IndexSnapshot:
+    """``settings``: how to reach the vector store (a Milvus token, say)."""
     now = now or datetime.now().astimezone()
     snapshot = IndexSnapshot(bytes=disk_usage(db))
-    with index_db(db) as sql:
-        snapshot.videos, snapshot.segments, snapshot.failures = (
-            sql.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("videos", "segments", "failures")
-        )
-        snapshot.vectors = dict(sql.execute("SELECT modality, count(*) FROM vectors GROUP BY 1"))
-        recent = recent_video_ids(sql, now - timedelta(hours=1))
+    with reading(db, settings) as index:
+        counts = index.catalogue.stats()
+        snapshot.videos, snapshot.segments = counts["videos"], counts["segments"]
+        snapshot.failures = counts["failures"]
+        snapshot.vectors = index.vectors.counts()
+        recent = index.catalogue.videos_stored_since(now - timedelta(hours=1))
         if recent:
-            marks = ",".join("?" * len(recent))
-            snapshot.segments_last_hour = sql.execute(
-                f"SELECT count(*) FROM segments WHERE video_id IN ({marks})", recent
-            ).fetchone()[0]
-            snapshot.embeddings_last_hour = sql.execute(
-                "SELECT count(*) FROM vectors v JOIN segments s ON s.id = v.segment_id"
-                f" WHERE s.video_id IN ({marks})",
-                recent,
-            ).fetchone()[0]
-        newest = sql.execute(
-            "SELECT camera, start_time, duration, indexed_at FROM videos WHERE id IN"
-            " (SELECT max(id) FROM videos WHERE start_time IS NOT NULL GROUP BY camera)"
-        )
-        for camera, start, duration, indexed_at in newest:
-            footage_end = datetime.fromisoformat(start) + timedelta(seconds=duration)
-            lag = (datetime.fromisoformat(indexed_at) - footage_end).total_seconds()
+            segments = index.catalogue.segment_ids_of(recent)
+            snapshot.segments_last_hour = len(segments)
+            held = index.vectors.fetch(segments, with_vectors=False)
+            snapshot.embeddings_last_hour = sum(1 for _ in held)
+        for camera, start, duration, stored in index.catalogue.newest_timed_videos():
+            lag = (stored - (start + timedelta(seconds=duration))).total_seconds()
             snapshot.ingest_lag_seconds[camera or ""] = round(lag, 3)
     return snapshot
-
-
-def recent_video_ids(sql: sqlite3.Connection, since: datetime) -> list[int]:
-    """Videos stored at or after ``since``, newest first. Ids grow with time, so the scan
-    stops at the first older one instead of reading the whole table."""
-    found = []
-    for video_id, indexed_at in sql.execute("SELECT id, indexed_at FROM videos ORDER BY id DESC"):
-        if datetime.fromisoformat(indexed_at) < since:
-            break
-        found.append(video_id)
-    return found

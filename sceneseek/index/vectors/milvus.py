@@ -1,9 +1,10 @@
-"""Milvus backend: the embedded catalogue (videos, segments, texts, marks, alerts,
-cameras, failures) with the vectors in Milvus, so k-NN scales out to a cluster.
+"""The Milvus vector store: the catalogue (videos, segments, texts, marks, alerts,
+cameras, failures) stays in the index directory, the vectors go to Milvus, so k-NN
+scales out to a cluster.
 
 Why this split: everything but the vectors is small, transactional and already right in
-the embedded index, so this backend *is* that index (a subclass) whose vectors go to
-Milvus instead of SQLite and Faiss. One collection per modality (Milvus 2.3 allows one
+the catalogue, so only the vectors go to Milvus instead of SQLite and Faiss. One
+collection per modality (Milvus 2.3 allows one
 vector field per collection, and dimensions differ: 384 for text-space vectors, 1280 for
 image features), keyed by segment id, with the segment's camera, zone, video path and
 wall-clock fields as scalar fields: a ``SegmentFilter`` becomes a Milvus boolean
@@ -27,6 +28,7 @@ have no catalogue segment and search drops them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
@@ -34,80 +36,72 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sceneseek.config import IndexConfig
+from sceneseek.config import IndexConfig, MilvusConfig
 from sceneseek.errors import SceneseekError
-from sceneseek.index.base import STOPWORDS, SegmentFilter, SegmentRecord, VideoRecord, backends
-from sceneseek.index.embedded import (
-    FTS_TOKEN,
-    REFERENCE_SAMPLE,
-    TEXT_FIELDS,
-    EmbeddedIndex,
+from sceneseek.faults import crash_point
+from sceneseek.index.base import SegmentFilter
+from sceneseek.index.catalogue import Catalogue
+from sceneseek.index.keyword import TEXT_FIELDS, query_tokens, searched_fields
+from sceneseek.index.vectors.base import (
+    Allowed,
+    StoredVectors,
+    VectorChanges,
+    VectorSource,
 )
 
 STATE_FILE = "milvus.sqlite"  # binding to a server and collections; pending writes
 MAX_TOP_K = 16384  # Milvus refuses larger limits
 INSERT_BATCH = 512  # rows per insert call, far below gRPC's message limit
-ID_BATCH = 4096  # ids per `id in [...]` lookup of ``held_vectors``
+ID_BATCH = 4096  # ids per `id in [...]` lookup of ``fetch``
 HNSW_EF = 64  # HNSW candidate list of an unfiltered search (at least k)
 MAX_EF = 32768  # the largest ef Milvus accepts
 EXACT_FILTER_ROWS = 2_000  # filters allowing at most this many segments are scored exactly
 MAX_TEXT_BYTES = 65535  # Milvus VARCHAR limit
+KEYWORD = "keyword"  # the collection holding BM25 fields (keyword = "milvus")
 SCALAR_FIELDS = ("video", "camera", "zone", "has_time", "day_seconds", "wall_time", "weekday")
 
 
-def recorded_backend(directory: Path) -> str | None:
-    """The backend an existing index was written with (it wins over the configured one,
-    which only chooses for new indexes); None for a new directory."""
-    if (directory / STATE_FILE).exists():
-        return "milvus"
-    return "embedded" if (directory / "index.sqlite").exists() else None
+def claim_directory(directory: Path) -> None:
+    """Create the state file before anything else: from then on the directory reads as
+    a Milvus index (``store.recorded_backend``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(directory / STATE_FILE).close()
 
 
-def refuse_other_backend(directory: Path, backend: str) -> None:
-    """Opening an index with another backend than it was written with would search
-    nothing by meaning (the vectors are in the other store): say so instead."""
-    recorded = recorded_backend(directory)
-    if recorded is not None and recorded != backend:
-        raise SceneseekError(
-            f"{directory}: this index was written with the {recorded} backend, not {backend}"
-        )
-
-
-class MilvusIndex(EmbeddedIndex):
-    def __init__(self, directory: Path, settings: IndexConfig) -> None:
+class MilvusStore:
+    def __init__(self, directory: Path, catalogue: Catalogue, settings: MilvusConfig) -> None:
         from pymilvus import MilvusClient  # optional dependency: `pip install sceneseek[milvus]`
 
-        refuse_other_backend(directory, "milvus")
-        directory.mkdir(parents=True, exist_ok=True)
-        # The state file first: from then on the directory reads as a Milvus index.
+        self._catalogue = catalogue
         self._state = sqlite3.connect(directory / STATE_FILE, check_same_thread=False)
         self._state_lock = threading.Lock()
         uri, prefix = self._bind(directory, settings)
-        super().__init__(directory)
         self._prefix = prefix
         self._server_keyword = settings.keyword == "milvus"
-        self._index_type = settings.milvus_index
+        self._index_type = settings.index
+        self._lock = threading.RLock()
+        self._local = threading.local()
         self._collections: set[str] = set()
         self._segment_count: int | None = None  # catalogue segments, until the next write
         self.exact_filter_rows = EXACT_FILTER_ROWS
         try:
-            self._client = MilvusClient(uri=uri, token=settings.milvus_token or "")
+            self._client = MilvusClient(uri=uri, token=settings.token or "")
             self._list_collections()
         except Exception as exc:  # noqa: BLE001 - pymilvus raises many kinds; name the server
+            self._state.close()
             raise SceneseekError(f"{directory}: cannot reach Milvus at {uri}: {exc}") from None
         for modality in self._collections:
             self._client.load_collection(self._name(modality))
-        self._milvus_references: dict[str, np.ndarray] = {}
+        self._references: dict[str, np.ndarray] = {}
         self._finish_pending_removals()
 
     # -- binding ------------------------------------------------------------------------
-    def _bind(self, directory: Path, settings: IndexConfig) -> tuple[str, str]:
+    def _bind(self, directory: Path, settings: MilvusConfig) -> tuple[str, str]:
         """The URI and collection prefix of this index, recorded at creation so that later
         commands need no settings. The prefix is random unless configured: two indexes on
         one server (or a reindex's staging copy) never share collections. Like the
@@ -118,7 +112,7 @@ class MilvusIndex(EmbeddedIndex):
         recorded = self._settings()
         prefix = recorded.get("prefix") or settings.collection_prefix
         prefix = prefix or f"sceneseek_{uuid.uuid4().hex[:12]}"
-        uri = settings.milvus_uri or recorded.get("uri")
+        uri = settings.uri or recorded.get("uri")
         with self._state_lock, self._state:
             self._state.executemany(
                 "INSERT OR REPLACE INTO settings VALUES (?, ?)",
@@ -136,8 +130,9 @@ class MilvusIndex(EmbeddedIndex):
         """Settings for a new index on the same Milvus as this one (``reindex`` stages
         there): this index's URI, the configured token, a fresh collection prefix. An
         index in milvus-lite inside its directory gets its own, inside its directory."""
-        uri = settings.milvus_uri or self._settings().get("uri")
-        return settings.model_copy(update={"milvus_uri": uri, "collection_prefix": None})
+        uri = settings.milvus.uri or self._settings().get("uri")
+        beside = settings.milvus.model_copy(update={"uri": uri, "collection_prefix": None})
+        return settings.model_copy(update={"milvus": beside})
 
     def _name(self, modality: str) -> str:
         return f"{self._prefix}_{modality}"
@@ -150,47 +145,45 @@ class MilvusIndex(EmbeddedIndex):
         }
 
     # -- writes -------------------------------------------------------------------------
-    def video_hash(self, path: str) -> str | None:
-        """None for a path whose last write did not reach Milvus, so it is indexed again."""
+    def unfinished(self, video: str) -> bool:
+        """True for a path whose last write did not reach Milvus, so it is indexed again."""
         with self._state_lock:
             pending = self._state.execute(
-                "SELECT 1 FROM pending WHERE path = ?", (path,)
+                "SELECT 1 FROM pending WHERE path = ?", (video,)
             ).fetchone()
-        return None if pending else super().video_hash(path)
+        return pending is not None
 
-    def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
+    @contextlib.contextmanager
+    def writing(self, video: str) -> Iterator[VectorChanges]:
+        """The path is marked pending, the catalogue commits, the path's old rows are
+        deleted from Milvus and the new ones inserted, and the mark is cleared (see the
+        module docstring)."""
         with self._lock:
             self._segment_count = None
-            self._set_pending(video.path, True)
-            super().replace_video(video, [replace(s, vectors={}) for s in segments])
-            self._delete_rows(video.path)
-            self._write_rows(video.path, [s.vectors for s in segments])
-            self._set_pending(video.path, False)
+            self._set_pending(video, True)
+            changes = VectorChanges()
+            with self._catalogue.transaction():
+                yield changes
+            crash_point("after-commit")
+            self._delete_rows(video)
+            self._write_rows(video, changes.added)
+            self._set_pending(video, False)
 
-    def _write_rows(self, path: str, vectors: list[dict[str, np.ndarray]]) -> None:
-        """Insert the Milvus rows of ``path``'s segments, whose vectors are given in
-        segment id (= insertion) order."""
+    def _write_rows(self, path: str, added: dict[str, list[tuple[int, np.ndarray]]]) -> None:
+        """Insert the Milvus rows of ``path``'s segments: their vectors, and with
+        ``keyword = "milvus"`` their keyword texts."""
         scalars = self._scalar_rows(path)
         rows: dict[str, list[dict[str, Any]]] = {}
-        for (segment_id, fields, texts), segment in zip(scalars, vectors, strict=True):
-            for modality, vector in segment.items():
-                vector = np.asarray(vector, np.float32)
-                rows.setdefault(modality, []).append(
-                    {"id": segment_id, **fields, "vector": vector.tolist()}
-                )
-            if self._server_keyword:
-                rows.setdefault(KEYWORD, []).append({"id": segment_id, **fields, **texts})
+        fields_of = {segment_id: fields for segment_id, fields, _ in scalars}
+        for modality, pairs in added.items():
+            rows[modality] = [
+                {"id": i, **fields_of[i], "vector": np.asarray(v, np.float32).tolist()}
+                for i, v in pairs
+            ]
+        if self._server_keyword and scalars:
+            rows[KEYWORD] = [{"id": i, **fields, **texts} for i, fields, texts in scalars]
         for modality, modality_rows in rows.items():
             self._insert(modality, modality_rows)
-
-    def remove_video(self, path: str) -> bool:
-        with self._lock:
-            self._segment_count = None
-            self._set_pending(path, True)
-            known = super().remove_video(path)
-            self._delete_rows(path)
-            self._set_pending(path, False)
-        return known
 
     def _set_pending(self, path: str, pending: bool) -> None:
         sql = (
@@ -207,22 +200,16 @@ class MilvusIndex(EmbeddedIndex):
         with self._state_lock:
             pending = [r[0] for r in self._state.execute("SELECT path FROM pending")]
         for path in pending:
-            if super().video_hash(path) is None:
+            if self._catalogue.stored_hash(path) is None:
                 self._delete_rows(path)
                 self._set_pending(path, False)
 
     def _scalar_rows(self, path: str) -> list[tuple[int, dict[str, Any], dict[str, str]]]:
         """Per new segment of ``path``, in insertion order: its id, its filterable fields
         and its keyword texts, read back from the catalogue that computed them."""
-        rows = self._reader().execute(
-            "SELECT s.id, v.camera, v.zone, s.day_seconds, s.wall_time, s.weekday,"
-            f" {', '.join('t.' + f for f in TEXT_FIELDS)} FROM segments s"
-            " JOIN videos v ON v.id = s.video_id JOIN segment_text t ON t.rowid = s.id"
-            " WHERE v.path = ? ORDER BY s.id",
-            (path,),
-        )
         out = []
-        for segment_id, camera, zone, day_seconds, wall_time, weekday, *texts in rows:
+        for row in self._catalogue.segment_fields(path):
+            segment_id, camera, zone, day_seconds, wall_time, weekday, *texts = row
             fields = {
                 "video": path,
                 # Milvus 2.3 has no NULL: "" and has_time=False stand for it, and every
@@ -242,15 +229,15 @@ class MilvusIndex(EmbeddedIndex):
         self._ensure_collection(collection, dim)
         for start in range(0, len(rows), INSERT_BATCH):
             self._client.insert(self._name(collection), rows[start : start + INSERT_BATCH])
-        self._milvus_references.pop(collection, None)
+        self._references.pop(collection, None)
 
     def _delete_rows(self, path: str) -> None:
         """Delete ``path``'s rows from every collection, including any that another
         process created since this one looked."""
         self._list_collections()
         for collection in self._collections:
-            self._client.delete(self._name(collection), filter=f"video == {_literal(path)}")
-        self._milvus_references.clear()
+            self._client.delete(self._name(collection), filter=f"video == {_value(path)}")
+        self._references.clear()
 
     def _ensure_collection(self, collection: str, dim: int) -> None:
         """Create a modality's collection on first use: scalar fields for filters, and
@@ -322,26 +309,24 @@ class MilvusIndex(EmbeddedIndex):
             self._collections.add(collection)
         return collection in self._collections
 
-    def knn(
-        self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
+    def search(
+        self, modality: str, query: np.ndarray, k: int, within: Allowed | None
     ) -> list[tuple[int, float]]:
         """HNSW under a filter only keeps the allowed nodes of the candidates it visits, so
-        ``ef`` grows as the filter narrows (the catalogue counts the allowed segments,
-        cached as for the embedded index); a filter allowing a few thousand segments at
-        most is scored exactly on their vectors, fetched from Milvus by id (faster than by
-        the filter in milvus-lite: 120 ms against 310 ms for 1 000 of 100k)."""
+        ``ef`` grows as the filter narrows (by the share of the catalogue's segments it
+        allows); a filter allowing a few thousand segments at most is scored exactly on
+        their vectors, fetched from Milvus by id (faster than by the filter in
+        milvus-lite: 120 ms against 310 ms for 1 000 of 100k)."""
         if modality == KEYWORD or not self._exists(modality):
             return []
         query = np.asarray(query, np.float32)
-        expression = filter_expression(where)
-        ef = max(k, HNSW_EF)
-        if not where.is_empty:
-            allowed = self._allowed_ids(where)
-            if not len(allowed):
-                return []
+        ef, expression = max(k, HNSW_EF), ""
+        if within is not None:
+            allowed = within.ids
             if len(allowed) <= self.exact_filter_rows:
                 return self._exact(modality, query, k, allowed)
             ef = ef_for(k, len(allowed) / max(len(allowed), self._segments()))
+            expression = filter_expression(within.where)
         hits = self._client.search(
             self._name(modality),
             data=[query.tolist()],
@@ -367,46 +352,40 @@ class MilvusIndex(EmbeddedIndex):
 
     def _follow_catalogue(self) -> None:
         """Forget what was cached from the catalogue and Milvus whenever the catalogue
-        changed, by this process or another (SQLite's data_version): Milvus shows other
-        processes' writes at once, so a stale id list would hide their segments and a
-        stale sample would set the scale of their scores."""
-        version = self._reader().execute("PRAGMA data_version").fetchone()[0]
-        if getattr(self._local, "catalogue_version", None) != version:
-            self._local.catalogue_version = version
+        changed, by this process or another: Milvus shows other processes' writes at
+        once, so a stale count would misjudge a filter and a stale sample would set the
+        scale of their scores."""
+        if self._catalogue.changed(self._local):
             with self._lock:
-                self._allowed_cache.clear()
                 self._segment_count = None
-                self._milvus_references.clear()
-
-    def _allowed_ids(self, where: SegmentFilter) -> np.ndarray:
-        """The embedded index's cached allowed ids (see ``_follow_catalogue``)."""
-        self._follow_catalogue()
-        return super()._allowed_ids(where)
+                self._references.clear()
 
     def _segments(self) -> int:
         """Segments in the catalogue (the denominator of a filter's selectivity)."""
+        self._follow_catalogue()
         if self._segment_count is None:
-            row = self._reader().execute("SELECT count(*) FROM segments").fetchone()
-            self._segment_count = int(row[0])
+            self._segment_count = self._catalogue.segment_count()
         return self._segment_count
+
+    @property
+    def keyword_search(self) -> bool:
+        """Whether BM25 runs in Milvus (``keyword = "milvus"``) instead of the catalogue."""
+        return self._server_keyword
 
     def keyword(
         self, text: str, k: int, where: SegmentFilter, fields: tuple[str, ...]
     ) -> list[tuple[int, float]]:
-        """The catalogue's BM25, or with ``keyword = "milvus"`` Milvus's: one BM25
-        request per field, their scores summed server-side by ``hybrid_search``."""
-        if not self._server_keyword:
-            return super().keyword(text, k, where, fields)
+        """Milvus's BM25: one request per field, their scores summed server-side by
+        ``hybrid_search``."""
         from pymilvus import AnnSearchRequest, WeightedRanker
 
-        tokens = [t for t in FTS_TOKEN.findall(text.lower()) if t not in STOPWORDS]
-        columns = [f for f in fields if f in TEXT_FIELDS]
+        tokens, columns = query_tokens(text), searched_fields(fields)
         if not tokens or not columns or not self._exists(KEYWORD):
             return []
         expression = filter_expression(where)
         requests = [
             AnnSearchRequest(
-                data=[" ".join(dict.fromkeys(tokens))],
+                data=[" ".join(tokens)],
                 anns_field=f"{column}_bm25",
                 param={"metric_type": "BM25"},
                 limit=min(k, MAX_TOP_K),
@@ -423,60 +402,24 @@ class MilvusIndex(EmbeddedIndex):
         )
         return [(int(hit["id"]), float(hit["distance"])) for hit in hits[0] if hit["distance"] > 0]
 
-    def reference_vectors(self, modality: str) -> np.ndarray:
-        """Up to REFERENCE_SAMPLE stored vectors, kept until the next write (by any
-        process). Milvus 2.3
-        cannot sample evenly by id, so a large library's sample is the first rows Milvus
-        returns; it only sets the scale of one modality's similarities."""
+    def sample(self, modality: str, size: int) -> np.ndarray:
+        """Up to ``size`` stored vectors, kept until the next write (by any process).
+        Milvus 2.3 cannot sample evenly by id, so a large library's sample is the first
+        rows Milvus returns; it only sets the scale of one modality's similarities."""
         self._follow_catalogue()
         with self._lock:
-            if modality not in self._milvus_references:
+            if modality not in self._references:
                 if modality == KEYWORD or not self._exists(modality):
                     return np.zeros((0, 0), np.float32)
                 rows = self._client.query(
-                    self._name(modality),
-                    filter="id >= 0",
-                    output_fields=["vector"],
-                    limit=REFERENCE_SAMPLE,
+                    self._name(modality), filter="id >= 0", output_fields=["vector"], limit=size
                 )
                 if not rows:
                     return np.zeros((0, 0), np.float32)
-                self._milvus_references[modality] = np.asarray(
-                    [row["vector"] for row in rows], np.float32
-                )
-            return self._milvus_references[modality]
+                self._references[modality] = np.asarray([row["vector"] for row in rows], np.float32)
+            return self._references[modality]
 
-    def segment_vectors(self, segment_id: int) -> dict[str, np.ndarray]:
-        vectors = {}
-        for modality in sorted(self._collections - {KEYWORD}):
-            rows = self._client.query(
-                self._name(modality), ids=[segment_id], output_fields=["vector"]
-            )
-            if rows:
-                vectors[modality] = np.asarray(rows[0]["vector"], np.float32)
-        return vectors
-
-    # -- consistency and housekeeping ---------------------------------------------------
-    def verify_vectors(self) -> list[str]:
-        """Videos whose last write may not have reached Milvus (``index`` them again)."""
-        with self._state_lock:
-            pending = [r[0] for r in self._state.execute("SELECT path FROM pending ORDER BY 1")]
-        problems = [
-            f"{path}: vectors may be missing from Milvus; index it again" for path in pending
-        ]
-        return super().verify_vectors() + problems
-
-    def held_vectors(self) -> dict[int, set[str]]:
-        """Per catalogue segment, the modalities Milvus holds a vector of."""
-        ids = [r[0] for r in self._reader().execute("SELECT id FROM segments ORDER BY id")]
-        held: dict[int, set[str]] = {}
-        for segment_id, modality, _ in self.stored_vectors(ids, with_vectors=False):
-            held.setdefault(segment_id, set()).add(modality)
-        return held
-
-    def stored_vectors(
-        self, ids: list[int], with_vectors: bool = True
-    ) -> Iterator[tuple[int, str, np.ndarray | None]]:
+    def fetch(self, ids: list[int], with_vectors: bool = True) -> StoredVectors:
         """(segment id, modality, vector) of every vector Milvus holds for ``ids``, asked
         in batches of ids (Milvus 2.3 cannot page through a collection in id order)."""
         self._list_collections()
@@ -491,29 +434,40 @@ class MilvusIndex(EmbeddedIndex):
                     vector = np.asarray(row["vector"], np.float32) if with_vectors else None
                     yield int(row["id"]), modality, vector
 
+    def counts(self) -> dict[str, int]:
+        self._list_collections()  # another process may have created one
+        counts = {}
+        for modality in sorted(self._collections - {KEYWORD}):
+            rows = self._client.query(self._name(modality), filter="", output_fields=["count(*)"])
+            counts[modality] = int(rows[0]["count(*)"])
+        return counts
+
+    # -- consistency and housekeeping ---------------------------------------------------
+    def verify(self) -> list[str]:
+        """Videos whose last write may not have reached Milvus (``index`` them again)."""
+        with self._state_lock:
+            pending = [r[0] for r in self._state.execute("SELECT path FROM pending ORDER BY 1")]
+        return [f"{path}: vectors may be missing from Milvus; index it again" for path in pending]
+
+    def exported_vectors(self) -> VectorSource | None:
+        return self.fetch
+
     def adopt_catalogue_vectors(self) -> None:
         """Move the vectors the catalogue holds (a snapshot just imported into this
-        directory) into Milvus, one video at a time as ``replace_video`` writes them, then
-        empty the catalogue's ``vectors`` table."""
-        for (path,) in self._reader().execute("SELECT path FROM videos ORDER BY id").fetchall():
-            held: dict[int, dict[str, np.ndarray]] = {}
-            for segment_id, modality, blob in self._reader().execute(
-                "SELECT s.id, x.modality, x.vector FROM segments s"
-                " JOIN videos v ON v.id = s.video_id LEFT JOIN vectors x ON x.segment_id = s.id"
-                " WHERE v.path = ?",
-                (path,),
-            ):
-                vectors = held.setdefault(segment_id, {})
-                if modality is not None:
-                    vectors[modality] = np.frombuffer(blob, np.float32)
+        directory) into Milvus, one video at a time as ``writing`` does, then empty the
+        catalogue's ``vectors`` table."""
+        for path in self._catalogue.video_paths():
+            ids = [row[0] for row in self._catalogue.segment_fields(path)]
+            added: dict[str, list[tuple[int, np.ndarray]]] = {}
+            for segment_id, modality, vector in self._catalogue.vectors_of(ids):
+                assert vector is not None
+                added.setdefault(modality, []).append((segment_id, vector))
             self._set_pending(path, True)
-            self._write_rows(path, [held[i] for i in sorted(held)])
+            self._write_rows(path, added)
             self._set_pending(path, False)
-        with self._lock, self.vector_store.transaction(self._db) as changes:
-            changes.remove([r[0] for r in self._db.execute("SELECT segment_id FROM vectors")])
-            self._db.execute("DELETE FROM vectors")
+        self._catalogue.clear_vectors()
 
-    def rebuild_vectors(self) -> str:
+    def rebuild(self) -> str:
         """Milvus holds the only copy of the vectors, so there is nothing to rebuild them
         from: drop the rows of removals a crash interrupted (re-indexing fixes the rest)."""
         self._finish_pending_removals()
@@ -522,21 +476,9 @@ class MilvusIndex(EmbeddedIndex):
             "reach Milvus are written again by the next `sceneseek index`"
         )
 
-    def stats(self) -> dict[str, int]:
-        counts = super().stats()
-        self._list_collections()  # another process may have created one
-        for modality in sorted(self._collections - {KEYWORD}):
-            rows = self._client.query(self._name(modality), filter="", output_fields=["count(*)"])
-            counts[f"vectors.{modality}"] = int(rows[0]["count(*)"])
-        return counts
-
     def close(self) -> None:
         self._client.close()
         self._state.close()
-        super().close()
-
-
-KEYWORD = "keyword"  # the collection holding BM25 fields (keyword = "milvus")
 
 
 def ef_for(k: int, selectivity: float) -> int:
@@ -547,18 +489,7 @@ def ef_for(k: int, selectivity: float) -> int:
     return int(min(MAX_EF, math.ceil(max(k, HNSW_EF) / selectivity)))
 
 
-def import_catalogue_vectors(directory: Path, settings: IndexConfig) -> None:
-    """Turn the index in ``directory``, whose vectors are in its catalogue (an imported
-    snapshot), into a Milvus index on the configured server (milvus-lite by default)."""
-    sqlite3.connect(directory / STATE_FILE).close()  # from now on it reads as Milvus
-    index = MilvusIndex(directory, settings)
-    try:
-        index.adopt_catalogue_vectors()
-    finally:
-        index.close()
-
-
-def drop_collections(directory: Path, settings: IndexConfig) -> None:
+def drop_collections(directory: Path, settings: MilvusConfig) -> None:
     """Drop the Milvus collections of the index in ``directory`` from their server, before
     the directory is deleted (``reindex`` replacing ``DB.previous/``). An index in
     milvus-lite inside its directory goes with it; nothing to do without a state file."""
@@ -572,7 +503,7 @@ def drop_collections(directory: Path, settings: IndexConfig) -> None:
     if not uri or not prefix or Path(uri).resolve().is_relative_to(directory.resolve()):
         return
     try:
-        client = MilvusClient(uri=uri, token=settings.milvus_token or "")
+        client = MilvusClient(uri=uri, token=settings.token or "")
         for name in client.list_collections():
             if name.startswith(f"{prefix}_"):
                 client.drop_collection(name)
@@ -585,39 +516,21 @@ def drop_collections(directory: Path, settings: IndexConfig) -> None:
 
 
 def filter_expression(where: SegmentFilter) -> str:
-    """``where`` as a Milvus boolean expression over the scalar fields (the same
-    conditions as the catalogue's SQL; time conditions only hold for timed segments)."""
-    clauses: list[str] = []
-    for field in ("camera", "zone", "video"):
-        value = getattr(where, field)
-        if value is not None:
-            clauses.append(f"{field} == {_literal(value)}")
-    timed: list[str] = []
-    if where.time_of_day is not None:
-        start, end = where.time_of_day
-        joiner = "and" if start <= end else "or"
-        timed.append(f"(day_seconds >= {start} {joiner} day_seconds < {end})")
-    if where.after is not None:
-        timed.append(f"wall_time >= {where.after.timestamp()!r}")
-    if where.before is not None:
-        timed.append(f"wall_time < {where.before.timestamp()!r}")
-    if where.weekdays is not None:
-        timed.append(f"weekday in {sorted(where.weekdays)}")
-    if timed:
-        clauses.extend(["has_time == true", *timed])
-    return " and ".join(clauses)
+    """``where`` as a Milvus boolean expression over the scalar fields. Milvus 2.3 has
+    no NULL, so time conditions are guarded by has_time (as NULL fails them in SQL)."""
+    clauses = where.clauses()
+    terms = ["has_time == true"] if any(c.timed for a in clauses for c in a) else []
+    for alternatives in clauses:
+        rendered = [f"{c.field} {c.op} {_value(c.value)}" for c in alternatives]
+        terms.append(rendered[0] if len(rendered) == 1 else f"({' or '.join(rendered)})")
+    return " and ".join(terms)
 
 
-def _literal(value: str) -> str:
-    """A Milvus string literal: double-quoted, with quotes and backslashes escaped."""
-    return json.dumps(value, ensure_ascii=False)
+def _value(value: object) -> str:
+    """A Milvus literal: strings double-quoted and escaped, numbers and lists as is."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
 
 
 def _clip(text: str) -> str:
     """Cut to Milvus's VARCHAR limit (in bytes) without splitting a character."""
     return text.encode()[:MAX_TEXT_BYTES].decode(errors="ignore")
-
-
-@backends.register("milvus")
-def _milvus(path: Path, settings: IndexConfig | None = None) -> MilvusIndex:
-    return MilvusIndex(path, settings or IndexConfig(backend="milvus"))

@@ -1,5 +1,6 @@
-"""The vector side of the embedded backend: one store per index directory, one
-``ModalityVectors`` per modality, kept consistent with SQLite (the source of truth).
+"""The Faiss vector store of the embedded backend: one per index directory, one
+``ModalityVectors`` per modality, kept consistent with the catalogue's ``vectors`` table
+(the source of truth), through a connection the catalogue gives it.
 
 Why it looks like this:
 
@@ -47,16 +48,18 @@ import logging
 import math
 import os
 import secrets
-import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sceneseek.config import IndexConfig
 from sceneseek.faults import crash_point
+from sceneseek.index.catalogue import Catalogue
+from sceneseek.index.vectors.base import Allowed, StoredVectors, VectorChanges, VectorSource
 from sceneseek.registry import LazyModule
 
 if TYPE_CHECKING:
@@ -65,8 +68,6 @@ else:  # exact search (below ann_threshold) never needs it, and it costs a cold 
     faiss = LazyModule("faiss")
 
 log = logging.getLogger(__name__)
-GENERATION_KEY = "vector_generation"
-TOKEN_KEY = "vector_store_token"  # tells this library's files from another's
 MANIFEST = "manifest.json"
 
 
@@ -100,23 +101,6 @@ class IndexPolicy:
         a filter (up to 3×), where the allowed vectors' score gaps are smaller still."""
         widen = min(3.0, 1 / math.sqrt(selectivity))
         return math.ceil(max(self.min_rerank, k * self.rerank_factor) * widen)
-
-
-@dataclass
-class VectorChanges:
-    """What one SQLite transaction did to the vectors; applied to memory after commit."""
-
-    removed: list[int] = field(default_factory=list)
-    added: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
-
-    def remove(self, segment_ids: list[int]) -> None:
-        self.removed.extend(segment_ids)
-
-    def add(self, modality: str, segment_id: int, vector: np.ndarray) -> None:
-        self.added.setdefault(modality, []).append((segment_id, vector))
-
-    def __bool__(self) -> bool:
-        return bool(self.removed or self.added)
 
 
 def _pq_subquantisers(dim: int) -> int:
@@ -296,14 +280,31 @@ class ModalityVectors:
         return index
 
 
-class VectorStore:
+class CatalogueVectors:
+    """The catalogue's copy of the vectors, read without loading the Faiss files."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+
+    def fetch(self, ids: list[int], with_vectors: bool = True) -> StoredVectors:
+        return self._catalogue.vectors_of(ids, with_vectors)
+
+    def counts(self) -> dict[str, int]:
+        return self._catalogue.vector_counts()
+
+    def close(self) -> None:
+        """The catalogue is its owner's to close."""
+
+
+class FaissStore:
     """Every modality's vectors of one embedded index; see the module docstring."""
 
-    def __init__(self, directory: Path, database: Path, policy: IndexPolicy | None = None):
+    def __init__(self, directory: Path, catalogue: Catalogue, policy: IndexPolicy | None = None):
         self.directory = directory
         self.policy = policy or IndexPolicy()
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(database, check_same_thread=False)
+        self._catalogue = catalogue
+        self.log = catalogue.vector_log()
         self._lock = threading.RLock()
         self._modalities: dict[str, ModalityVectors] = {}
         self.generation = 0  # the SQLite vector_generation memory reflects
@@ -323,10 +324,15 @@ class VectorStore:
             self.follow()
             return {name: m.live for name, m in self._modalities.items()}
 
+    def counts(self) -> dict[str, int]:
+        return self.modalities()
+
     def search(
-        self, modality: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self, modality: str, query: np.ndarray, k: int, within: Allowed | None = None
     ) -> list[tuple[int, float]]:
-        """(segment id, exact cosine) best first; ``allowed`` limits the candidates."""
+        """(segment id, exact cosine) best first; ``within`` limits the candidates to
+        the ids the catalogue allows."""
+        allowed = within.ids if within is not None else None
         with self._lock:
             self.follow()
             store = self._modalities.get(modality)
@@ -357,13 +363,12 @@ class VectorStore:
         pragma; catching up re-reads the segments the log names, or loads the writer's
         saved files when its log no longer reaches back this far."""
         with self._lock:
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            version = self.log.data_version()
             if version == self._data_version:
                 return
             self._data_version = version
-            self._db.execute("BEGIN")  # one snapshot: the generation and its log agree
-            try:
-                current = _generation(self._db)
+            with self.log.snapshot():  # the generation and its log agree
+                current = self.log.generation()
                 if current == self.generation:
                     return  # this process's own write (or no vector changed)
                 self._diverged = True  # the files are the writer's: never save over them
@@ -372,48 +377,39 @@ class VectorStore:
                     self._catch_up(seen)
                 elif not self._load_files():
                     self._rebuild()
-            finally:
-                self._db.commit()  # ends the read snapshot
             self._train_where_wanted()
 
+    def fetch(self, ids: list[int], with_vectors: bool = True) -> StoredVectors:
+        """From the catalogue's copy, which search's memory never disagrees with."""
+        return CatalogueVectors(self._catalogue).fetch(ids, with_vectors)
+
     @contextlib.contextmanager
-    def transaction(self, db: sqlite3.Connection) -> Iterator[VectorChanges]:
-        """One SQLite write transaction on ``db``; the caller records its vector changes
-        in the yielded object. The generation is bumped inside the transaction and memory
-        follows only after the commit, so a crash leaves SQLite ahead of the files (which
-        open() detects), never the reverse."""
+    def writing(self, video: str) -> Iterator[VectorChanges]:
+        """One catalogue write transaction; the caller records its vector changes in the
+        yielded object, stored in the catalogue's ``vectors`` table in the same
+        transaction. The generation is bumped inside the transaction and memory follows
+        only after the commit, so a crash leaves SQLite ahead of the files (which open()
+        detects), never the reverse."""
         with self._lock:
             changes = VectorChanges()
-            with db:
+            with self._catalogue.transaction() as db:
                 yield changes
+                self._catalogue.put_vectors(
+                    db, ((i, m, v) for m, pairs in changes.added.items() for i, v in pairs)
+                )
                 if changes:
-                    before = _generation(db)
-                    if before != self.generation:
+                    if self.log.generation(db) != self.generation:
                         self._diverged = True  # another process wrote since we loaded
-                    db.execute(
-                        "INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE"
-                        " SET value = CAST(value AS INTEGER) + 1",
-                        (GENERATION_KEY,),
-                    )
-                    generation = before + 1
-                    self._log(db, generation, changes)
+                    touched = set(changes.removed)
+                    for pairs in changes.added.values():
+                        touched.update(segment_id for segment_id, _ in pairs)
+                    # so that an open after a crash re-reads only these segments
+                    generation = self.log.record(db, touched, self._on_disk)
             crash_point("after-commit")
             if changes:
                 self._apply(changes)
                 self.generation = generation
                 self._after_write()
-
-    def _log(self, db: sqlite3.Connection, generation: int, changes: VectorChanges) -> None:
-        """Record which segments this generation touched, so an open after a crash
-        re-reads only those; entries the saved files already reflect are dropped here,
-        on the writer's connection, which never waits for a lock."""
-        db.execute("DELETE FROM vector_log WHERE generation <= ?", (self._on_disk,))
-        touched = set(changes.removed)
-        for pairs in changes.added.values():
-            touched.update(segment_id for segment_id, _ in pairs)
-        db.executemany(
-            "INSERT INTO vector_log VALUES (?, ?)", [(generation, i) for i in sorted(touched)]
-        )
 
     def wait_for_training(self) -> None:
         """Block until background training (if any) has swapped its index in."""
@@ -434,7 +430,7 @@ class VectorStore:
             try:
                 with open(self.directory / ".lock", "w") as lock:
                     fcntl.flock(lock, fcntl.LOCK_EX)
-                    if _generation(self._db) != self.generation:
+                    if self.log.generation() != self.generation:
                         self._diverged = True
                         return False
                     self._save()
@@ -480,30 +476,43 @@ class VectorStore:
                     )
         return problems
 
-    def rebuild(self) -> None:
+    def rebuild(self) -> str:
         """Reload every vector from SQLite and save the files again (repair). Trained
         quantisers are kept: they are centroids, right whatever the contents were."""
         self.wait_for_training()
         with self._lock:
-            self.generation = _generation(self._db)
+            self.generation = self.log.generation()
             self._diverged = False
             self._rebuild()
             self._saved = -1
             self.checkpoint()
             self._train_where_wanted()
+        return "rebuilt the vector store from SQLite"
+
+    def unfinished(self, video: str) -> bool:
+        return False  # one transaction writes the segments and their vectors
+
+    def exported_vectors(self) -> VectorSource | None:
+        return None  # the catalogue holds them
+
+    def adopt_catalogue_vectors(self) -> None:
+        """Nothing to move: the vectors are read from the catalogue when opened."""
+
+    def settings_beside(self, settings: IndexConfig) -> IndexConfig:
+        return settings
 
     def close(self) -> None:
         self.wait_for_training()
         with self._lock:
             self.checkpoint()
             self._closed = True
-            self._db.close()
+            self.log.close()
 
     # -- loading --------------------------------------------------------------------
     def _open(self) -> None:
         with self._lock:
-            self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            self.generation = _generation(self._db)
+            self._data_version = self.log.data_version()
+            self.generation = self.log.generation()
             if not self._load_files():
                 self._rebuild()
                 self.rebuilt = True
@@ -522,7 +531,7 @@ class VectorStore:
         try:
             manifest = json.loads((self.directory / MANIFEST).read_text())
             saved = int(manifest["generation"])
-            if manifest["token"] != self._token() or not self._log_covers(saved):
+            if manifest["token"] != self.log.token() or not self._log_covers(saved):
                 return False
             loaded = {
                 name: self._load_modality(name, entry)
@@ -536,45 +545,19 @@ class VectorStore:
             self._catch_up(saved)
         return True
 
-    def _token(self) -> str:
-        """This library's random token, created on first use (read-only afterwards: an
-        open must not wait for another process's write lock)."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (TOKEN_KEY,)).fetchone()
-        if row is None:
-            with self._db:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES (?, ?)", (TOKEN_KEY, secrets.token_hex(8))
-                )
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (TOKEN_KEY,)).fetchone()
-        return str(row[0])
-
     def _log_covers(self, saved: int) -> bool:
         """True if every generation after ``saved`` is in the log (each logs ≥ 1 row)."""
         if saved > self.generation:
             return False  # files from a later state: SQLite was restored from a backup
-        (logged,) = self._db.execute(
-            "SELECT count(DISTINCT generation) FROM vector_log WHERE generation > ?", (saved,)
-        ).fetchone()
-        return bool(logged == self.generation - saved)
+        return self.log.logged_generations(saved) == self.generation - saved
 
     def _catch_up(self, saved: int) -> None:
         """Apply what the log says changed after ``saved``: forget those segments, then
         add back whatever vectors SQLite now holds for them (ids can be reused)."""
-        ids = [
-            r[0]
-            for r in self._db.execute(
-                "SELECT DISTINCT segment_id FROM vector_log WHERE generation > ?", (saved,)
-            )
-        ]
+        ids = self.log.touched_since(saved)
         changes = VectorChanges(removed=ids)
-        for start in range(0, len(ids), 500):
-            batch = ids[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            for segment_id, modality, blob in self._db.execute(
-                f"SELECT segment_id, modality, vector FROM vectors WHERE segment_id IN ({marks})",
-                batch,
-            ):
-                changes.add(modality, segment_id, np.frombuffer(blob, np.float32))
+        for segment_id, modality, vector in self.log.vectors_of(ids):
+            changes.add(modality, segment_id, vector)
         self._apply(changes)
         self._saved = -1
         self.caught_up = len(ids)
@@ -611,9 +594,7 @@ class VectorStore:
             matrix = np.frombuffer(b"".join(blobs), np.float32).reshape(len(ids), -1)
             return modality, np.asarray(ids, np.int64), matrix
 
-        for segment_id, modality, blob in self._db.execute(
-            "SELECT segment_id, modality, vector FROM vectors ORDER BY segment_id, modality"
-        ):
+        for segment_id, modality, blob in self.log.every_vector():
             ids, blobs = pending.setdefault(modality, ([], []))
             ids.append(segment_id)
             blobs.append(blob)
@@ -706,7 +687,7 @@ class VectorStore:
             entries[name] = entry
             keep |= {ids_file, str(store.base_file), str(entry["ann"])}
         crash_point("vector-write")  # files written, the manifest naming them not yet
-        manifest = {"generation": self.generation, "token": self._token(), "modalities": entries}
+        manifest = {"generation": self.generation, "token": self.log.token(), "modalities": entries}
         _write_atomically(self.directory / MANIFEST, json.dumps(manifest).encode())
         directory = os.open(self.directory, os.O_RDONLY)
         try:
@@ -803,11 +784,6 @@ class VectorStore:
                 index.add_with_ids(store.gather(newer), store.ids[newer])
             store.ann, store.trained_on = index, len(live)
             self._saved = -1
-
-
-def _generation(db: sqlite3.Connection) -> int:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,)).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _read_ann(path: Path) -> faiss.IndexIVFPQ:
