@@ -74,7 +74,7 @@ def create_app(library: Library, settings: ApiSettings | None = None) -> FastAPI
         library,
         settings,
         IngestJobs(library, settings.ingest_roots),
-        ApiMetrics(library.path, library.config.monitor),
+        ApiMetrics(library.path, library.config.monitor, library.config.index),
     )
 
     @asynccontextmanager

@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sceneseek.config import MonitorConfig
+from sceneseek.config import IndexConfig, MonitorConfig
 from sceneseek.index.catalogue import has_index
 from sceneseek.monitor.drift import DriftReport, measure_drift, warn_if_drifting
 from sceneseek.monitor.snapshot import IndexSnapshot, read_snapshot
@@ -50,11 +50,13 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class IndexCollector(Collector):
-    """Gauges read from the index directory, cached between close scrapes."""
+    """Gauges read from the index directory, cached between close scrapes. ``settings``:
+    how to reach the vector store (a Milvus server's token, say)."""
 
-    def __init__(self, db: Path, config: MonitorConfig) -> None:
+    def __init__(self, db: Path, config: MonitorConfig, settings: IndexConfig) -> None:
         self.db = db
         self.config = config
+        self.settings = settings
         self._lock = threading.Lock()
         self._at = 0.0
         self._cached: tuple[IndexSnapshot, DriftReport] | None = None
@@ -63,8 +65,8 @@ class IndexCollector(Collector):
     def read(self) -> tuple[IndexSnapshot, DriftReport]:
         with self._lock:
             if self._cached is None or time.monotonic() - self._at > MIN_SCRAPE_S:
-                snapshot = read_snapshot(self.db)
-                drift = measure_drift(self.db, self.config)
+                snapshot = read_snapshot(self.db, settings=self.settings)
+                drift = measure_drift(self.db, self.config, settings=self.settings)
                 if set(drift.drifting) - self._drifting:  # warn when it starts, not per scrape
                     warn_if_drifting(drift, self.db)
                 self._drifting = set(drift.drifting)
@@ -120,7 +122,7 @@ class IndexCollector(Collector):
 class ApiMetrics:
     """The registry of one app and the middleware that feeds it."""
 
-    def __init__(self, db: Path, config: MonitorConfig) -> None:
+    def __init__(self, db: Path, config: MonitorConfig, settings: IndexConfig) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "sceneseek_http_request_duration_seconds",
@@ -138,7 +140,7 @@ class ApiMetrics:
         self.errors = Counter(
             "sceneseek_errors", "error responses by kind", ["kind"], registry=self.registry
         )
-        self.index = IndexCollector(db, config)
+        self.index = IndexCollector(db, config, settings)
         self.registry.register(self.index)
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
