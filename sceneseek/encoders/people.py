@@ -15,10 +15,16 @@ only every ``hog_every``-th frame or while the camera moves. A detection counts 
 only once its track has hits in ``min_hits`` frames and its box held moving pixels at least
 once: that removes HOG's one-frame false alarms and the posts and tripods it mistakes for
 people (the price: someone who never moves at all is not reported).
+
+Each confirmed track becomes events as tight in time as a spoken word: which way the
+person went, and, for a camera with zones, when they entered or left each zone and how long
+they loitered there (``sceneseek.encoders.zones``). "Nobody there" runs come out as their
+own kind (``Observation.kind == "absence"``), evidence only for a query about emptiness.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TypeVar
@@ -27,6 +33,7 @@ import cv2
 import numpy as np
 
 from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers
+from sceneseek.encoders.zones import Footing, Zone, ZoneEvent, zone_events
 
 T = TypeVar("T")
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -48,7 +55,8 @@ class PeopleSettings:
     max_gap: float = 3.0  # seconds a track survives without a detection
     hog_every: int = 5  # full-frame HOG every n-th frame: finds people standing (no blob)
     min_person: int = 40  # px: smaller moving blobs are not searched for people
-    loiter_seconds: float = 30.0  # staying put this long is "loitering"
+    loiter_seconds: float = 30.0  # staying put (or in one zone) this long is "loitering"
+    zone_confirm: int = 1  # detail frames on the new side of a zone edge before a crossing
     crowd: int = 4  # this many people at once is "a crowd"
 
 
@@ -116,9 +124,13 @@ def _runs(values: list[T]) -> list[tuple[int, int, T]]:
 class PeopleSession:
     """State of one video: background model, open tracks, per-frame motion state."""
 
-    def __init__(self, settings: PeopleSettings, hog: cv2.HOGDescriptor) -> None:
+    def __init__(
+        self, settings: PeopleSettings, hog: cv2.HOGDescriptor, zones: Sequence[Zone] = ()
+    ) -> None:
         self.settings = settings
         self._hog = hog
+        self._zones = list(zones)
+        self._size = (1, 1)  # (width, height) of the frames, for positions in fractions
         self._frames: list[_Frame] = []
         self._open: list[_Track] = []
         self._done: list[_Track] = []
@@ -135,6 +147,7 @@ class PeopleSession:
     def feed(self, time: float, rgb: np.ndarray) -> None:
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         h, w = gray.shape
+        self._size = (w, h)
         small_w = min(self.settings.motion_width, w)
         size = (small_w, max(1, round(h * small_w / w)))
         colour = cv2.GaussianBlur(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), (3, 3), 0)
@@ -369,7 +382,9 @@ class PeopleSession:
         times = [f.time for f in self._frames]
         step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
         self._step = step
-        observations = self._activity() + self._presence() + self._events()
+        observations = (
+            self._activity() + self._presence() + self._events() + self._zone_observations()
+        )
         return sorted(observations, key=lambda o: (o.start, o.end, o.text))
 
     def _end(self, index: int) -> float:
@@ -426,7 +441,7 @@ class PeopleSession:
                 text = f"{_people(n)} present, {'one person' if n == 1 else 'people'} in view"
             if n and end - start >= 2:
                 text += f" for {_duration(end - start)}"
-            out.append(Observation(start, end, text))
+            out.append(Observation(start, end, text, kind=None if n else "absence"))
         return out
 
     def _events(self) -> list[Observation]:
@@ -455,7 +470,41 @@ class PeopleSession:
             if end - start >= 10 and "for" not in what:
                 text += f" for {_duration(end - start)}"
             weight = float(np.mean([h[5] for m in members for h in m.hits]))
-            out.append(Observation(start, end, text, round(min(1.0, weight / 2), 3)))
+            out.append(Observation(start, end, text, round(min(1.0, weight / 2), 3), kind="event"))
+        return out
+
+    def zone_events(self) -> list[ZoneEvent]:
+        """Each confirmed person's entries, exits and stays in the zones, by time (call
+        after ``finish``)."""
+        if not self._frames:
+            return []
+        width, height = self._size
+        events = []
+        for track in self._done:
+            path = [Footing(t, x / width, (y + h / 2) / height) for _, t, x, y, h, _ in track.hits]
+            events += zone_events(
+                path,
+                self._zones,
+                self.settings.loiter_seconds,
+                self.settings.zone_confirm,
+                video_start=self._frames[0].time,
+                video_end=self._frames[-1].time,
+            )
+        return sorted(events, key=lambda e: (e.start, e.end, e.zone, e.kind))
+
+    def _zone_observations(self) -> list[Observation]:
+        """One observation per event; a crossing spans the frame interval it fell in."""
+        out = []
+        for event in self.zone_events():
+            if event.kind == "loiter":
+                text = f"a person loiters in the {event.zone} zone for"
+                text += f" {_duration(event.end - event.start)}, lingering there"
+                start, end = event.start, event.end
+            else:
+                verb = "enters" if event.kind == "enter" else "leaves"
+                text = f"a person {verb} the {event.zone} zone"
+                start, end = max(0.0, event.start - self._step / 2), event.end + self._step / 2
+            out.append(Observation(start, end, text, kind="event"))
         return out
 
     def _describe(self, track: _Track) -> str:
@@ -495,7 +544,7 @@ class HogPeopleReader:
 
     def __init__(self, settings: PeopleSettings | None = None, threads: int | None = None) -> None:
         self.settings = settings or PeopleSettings()
-        self.info = EncoderInfo("people-hog", f"1-cv{cv2.__version__}")
+        self.info = EncoderInfo("people-hog", f"2-cv{cv2.__version__}")
         if threads:
             cv2.setNumThreads(threads)
 
@@ -505,8 +554,9 @@ class HogPeopleReader:
         hog.setSVMDetector(np.array(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
         return hog
 
-    def session(self) -> PeopleSession:
-        return PeopleSession(self.settings, self._hog)
+    def session(self, zones: Sequence[Zone] = ()) -> PeopleSession:
+        """A session for one video; ``zones``: its camera's (``zones.camera_zones``)."""
+        return PeopleSession(self.settings, self._hog, zones)
 
 
 @frame_readers.register("people-hog")
