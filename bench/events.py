@@ -1,0 +1,214 @@
+"""People entering, leaving and loitering in zones, scored against hand labels.
+
+Usage: python bench/events.py [--labels bench/events/labels.toml] [--fps 1] [--json]
+
+Runs the people reader (detector, tracker, zone events) over the labelled footage once per
+setting of the grid below, picks the setting with the best F1 on the tune half (events
+starting before ``split_at``), and prints precision, recall and start/end error per event
+kind for that setting on both halves, tune and test, plus processing speed in × real
+time (decoding excluded: the ingest decodes once for every reader). A detection matches a
+label of the same kind and zone whose start and end are both within 2 s, each label at
+most once, closest first; ``uncertain`` labels absorb detections without counting.
+bench/events/labels.toml says how the labels were made and why the split is by time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from sceneseek.config import CameraConfig
+from sceneseek.encoders.people import HogPeopleReader, PeopleSettings
+from sceneseek.encoders.zones import ZoneEvent, camera_zones
+from sceneseek.eval.assets import AssetCache
+from sceneseek.media.decode import probe, sample_frames
+
+TOLERANCE = 2.0  # seconds, on start and on end
+KINDS = ("enter", "leave", "loiter")
+# Tracker and zone hysteresis: frames before a track counts (birth), seconds it survives
+# unseen (death), frames on the new side of a zone edge before a crossing counts.
+GRID = {"min_hits": (1, 2, 3), "max_gap": (1.5, 3.0), "zone_confirm": (1, 2)}
+
+
+@dataclass(frozen=True)
+class Label:
+    kind: str
+    zone: str
+    start: float
+    end: float
+
+
+@dataclass
+class Score:
+    labelled: int = 0
+    found: int = 0
+    hits: int = 0
+    start_errors: list[float] | None = None
+    end_errors: list[float] | None = None
+
+    @property
+    def precision(self) -> float:
+        return self.hits / self.found if self.found else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.hits / self.labelled if self.labelled else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def row(self) -> dict[str, float | int]:
+        return {
+            "labelled": self.labelled,
+            "found": self.found,
+            "hits": self.hits,
+            "precision": round(self.precision, 3),
+            "recall": round(self.recall, 3),
+            "start_error_s": round(float(np.mean(self.start_errors)), 2)
+            if self.start_errors
+            else 0.0,
+            "end_error_s": round(float(np.mean(self.end_errors)), 2) if self.end_errors else 0.0,
+        }
+
+
+def close(a: Label | ZoneEvent, b: Label) -> bool:
+    return (
+        a.kind == b.kind
+        and a.zone == b.zone
+        and abs(a.start - b.start) <= TOLERANCE
+        and abs(a.end - b.end) <= TOLERANCE
+    )
+
+
+def score(found: list[ZoneEvent], labels: list[Label], uncertain: list[Label]) -> Score:
+    """Greedy one-to-one matching, smallest summed time error first."""
+    pairs = sorted(
+        (abs(f.start - g.start) + abs(f.end - g.end), fi, gi)
+        for fi, f in enumerate(found)
+        for gi, g in enumerate(labels)
+        if close(f, g)
+    )
+    matched_found: set[int] = set()
+    matched_labels: set[int] = set()
+    result = Score(labelled=len(labels), start_errors=[], end_errors=[])
+    for _, fi, gi in pairs:
+        if fi in matched_found or gi in matched_labels:
+            continue
+        matched_found.add(fi)
+        matched_labels.add(gi)
+        assert result.start_errors is not None and result.end_errors is not None
+        result.start_errors.append(abs(found[fi].start - labels[gi].start))
+        result.end_errors.append(abs(found[fi].end - labels[gi].end))
+    result.hits = len(matched_found)
+    spare = [f for i, f in enumerate(found) if i not in matched_found]
+    result.found = result.hits + sum(not any(close(f, u) for u in uncertain) for f in spare)
+    return result
+
+
+def halves(items: list[Label], split: float) -> dict[str, list[Label]]:
+    return {
+        "tune": [e for e in items if e.start < split],
+        "test": [e for e in items if e.start >= split],
+    }
+
+
+def run(
+    frames: list[tuple[float, np.ndarray]], settings: PeopleSettings, camera: CameraConfig
+) -> tuple[list[ZoneEvent], float]:
+    """Zone events of one pass, and the seconds it took."""
+    session = HogPeopleReader(settings).session(camera_zones(camera))
+    started = time.perf_counter()
+    for t, rgb in frames:
+        session.feed(t, rgb)
+    session.finish()
+    return session.zone_events(), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", type=Path, default=Path("bench/events/labels.toml"))
+    parser.add_argument("--fps", type=float, default=1.0, help="detail frames per second")
+    parser.add_argument("--short-side", type=int, default=480, help="detail frame size cap")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    spec = tomllib.loads(args.labels.read_text())
+    video = spec["video"]
+    tree, version = AssetCache().debian_package(video["package"])
+    info = probe(tree / video["path"])
+    frames = [
+        detail
+        for batch in sample_frames(
+            info, 0.5, detail_fps=args.fps, detail_short_side=args.short_side
+        )
+        for detail in batch.detail
+    ]
+    camera = CameraConfig(zones=spec["zones"])
+    labels = halves([Label(*row[:4]) for row in spec["events"]], video["split_at"])
+    uncertain = [Label(*row[:4]) for row in spec["uncertain"]]
+    base = PeopleSettings(loiter_seconds=spec["loiter_seconds"])
+
+    def by_kind(found: list[ZoneEvent], half: str) -> dict[str, Score]:
+        mine = [e for e in found if (e.start < video["split_at"]) == (half == "tune")]
+        return {
+            kind: score(
+                [e for e in mine if e.kind == kind],
+                [g for g in labels[half] if g.kind == kind],
+                [u for u in uncertain if u.kind == kind],
+            )
+            for kind in KINDS
+        }
+
+    def overall(scores: dict[str, Score]) -> Score:
+        return Score(
+            labelled=sum(s.labelled for s in scores.values()),
+            found=sum(s.found for s in scores.values()),
+            hits=sum(s.hits for s in scores.values()),
+        )
+
+    grid = []
+    for values in itertools.product(*GRID.values()):
+        settings = replace(base, **dict(zip(GRID, values, strict=True)))
+        found, seconds = run(frames, settings, camera)
+        tune = overall(by_kind(found, "tune"))
+        grid.append((tune.f1, values, found, seconds))
+        if not args.json:
+            print(f"{dict(zip(GRID, values, strict=True))}: tune F1 {tune.f1:.3f}")
+    best_f1, values, found, seconds = max(grid, key=lambda g: (g[0], -g[3]))
+    chosen = dict(zip(GRID, values, strict=True))
+    report = {
+        "video": f"{video['name']} ({video['package']} {version}), {info.duration:.1f} s",
+        "fps": args.fps,
+        "chosen_on_tune": chosen,
+        "realtime": round(info.duration / seconds, 1),
+        "halves": {
+            half: {
+                kind: s.row() for kind, s in {**by_kind(found, half), "all": None}.items() if s
+            }
+            | {"all": overall(by_kind(found, half)).row()}
+            for half in ("tune", "test")
+        },
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"\n{report['video']}, {args.fps:g} detail fps; chosen on tune: {chosen}")
+    print(f"speed: {report['realtime']}x real time (detector + tracker + events, no decoding)")
+    print("| half | kind | labelled | found | hits | precision | recall | start err s | end err s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for half, rows in report["halves"].items():
+        for kind, row in rows.items():
+            cells = " | ".join(str(v) for v in row.values())
+            print(f"| {half} | {kind} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()
