@@ -33,8 +33,16 @@ from sceneseek.media.decode import probe, sample_frames
 TOLERANCE = 2.0  # seconds, on start and on end
 KINDS = ("enter", "leave", "loiter")
 # Tracker and zone hysteresis: frames before a track counts (birth), seconds it survives
-# unseen (death), frames on the new side of a zone edge before a crossing counts.
-GRID = {"min_hits": (1, 2, 3), "max_gap": (1.5, 3.0), "zone_confirm": (1, 2)}
+# unseen (death), seconds a lost person
+# may be found again in (stitching), how much colour counts in matching, seconds on the new
+# side of a zone edge before a crossing counts.
+GRID = {
+    "min_hits": (1, 2),
+    "max_gap": (1.5, 3.0),
+    "link_seconds": (0.0, 2.0),
+    "looks_weight": (0.0, 3.0),
+    "zone_confirm_seconds": (0.4, 0.7),
+}
 
 
 @dataclass(frozen=True)
@@ -190,9 +198,7 @@ def main() -> None:
         "chosen_on_tune": chosen,
         "realtime": round(info.duration / seconds, 1),
         "halves": {
-            half: {
-                kind: s.row() for kind, s in {**by_kind(found, half), "all": None}.items() if s
-            }
+            half: {kind: s.row() for kind, s in {**by_kind(found, half), "all": None}.items() if s}
             | {"all": overall(by_kind(found, half)).row()}
             for half in ("tune", "test")
         },
@@ -202,7 +208,9 @@ def main() -> None:
         return
     print(f"\n{report['video']}, {args.fps:g} detail fps; chosen on tune: {chosen}")
     print(f"speed: {report['realtime']}x real time (detector + tracker + events, no decoding)")
-    print("| half | kind | labelled | found | hits | precision | recall | start err s | end err s |")
+    print(
+        "| half | kind | labelled | found | hits | precision | recall | start err s | end err s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for half, rows in report["halves"].items():
         for kind, row in rows.items():

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -187,10 +187,9 @@ class CameraConfig(BaseModel):
                 raise ValueError("a zone needs a name")
             try:
                 zones[name] = ZoneConfig.model_validate(zone)
-            except ValueError as exc:
+            except ValidationError as exc:
                 causes = "; ".join(
-                    str(e["msg"]).removeprefix("Value error, ")
-                    for e in getattr(exc, "errors", lambda: [{"msg": str(exc)}])()
+                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
                 )
                 raise ValueError(f"zone {name!r}: {causes}") from None
         return zones

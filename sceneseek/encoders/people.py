@@ -56,8 +56,21 @@ class PeopleSettings:
     hog_every: int = 5  # full-frame HOG every n-th frame: finds people standing (no blob)
     min_person: int = 40  # px: smaller moving blobs are not searched for people
     loiter_seconds: float = 30.0  # staying put (or in one zone) this long is "loitering"
-    zone_confirm: int = 1  # detail frames on the new side of a zone edge before a crossing
+    link_seconds: float = 3.0  # lost people found again this soon continue their track
+    looks_weight: float = 1.0  # body heights one unit of colour difference costs in matching
+    zone_confirm_seconds: float = 0.0  # feet stay across a zone edge this long to count
     crowd: int = 4  # this many people at once is "a crowd"
+
+
+@dataclass(frozen=True)
+class TrackBox:
+    """Where a tracked person was at one detail frame, in frame fractions."""
+
+    time: float
+    x: float  # left
+    y: float  # top
+    width: float
+    height: float
 
 
 @dataclass
@@ -74,6 +87,7 @@ class _Track:
 
     hits: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)
     moved: int = 0  # hits whose box overlapped moving pixels
+    looks: np.ndarray | None = None  # running colour histogram of the body (appearance)
 
     @property
     def last_time(self) -> float:
@@ -196,7 +210,8 @@ class PeopleSession:
         full = cut or state == "camera" or index % self.settings.hog_every == 0
         regions = blobs + [self._track_box(t, time) for t in self._open]
         if full or regions:
-            self._track(index, time, self._detect(gray, regions, full))
+            people = self._detect(gray, regions, full)
+            self._track(index, time, people, [self._looks(rgb, *p[:3]) for p in people])
 
     def _is_cut(self, small: np.ndarray) -> bool:
         """A shot change (or the first frame): the picture as a whole changed."""
@@ -327,12 +342,29 @@ class PeopleSession:
                 kept.append(p)
         return kept
 
+    @staticmethod
+    def _looks(rgb: np.ndarray, cx: float, cy: float, height: float) -> np.ndarray:
+        """Hue-saturation histogram of a person's body: what tells two people apart when
+        they pass close by (position alone swaps them)."""
+        h, w = rgb.shape[:2]
+        x0, x1 = max(0, round(cx - 0.15 * height)), min(w, round(cx + 0.15 * height))
+        y0, y1 = max(0, round(cy - 0.35 * height)), min(h, round(cy + 0.3 * height))
+        if x1 <= x0 or y1 <= y0:
+            return np.full((12, 4), 1 / 48, np.float32)
+        hsv = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2HSV)
+        hist = cv2.calcHist([hsv], [0, 1], None, [12, 4], [0, 180, 0, 256])
+        return hist / max(float(hist.sum()), 1.0)
+
     def _track(
-        self, index: int, time: float, people: list[tuple[float, float, float, float]]
+        self,
+        index: int,
+        time: float,
+        people: list[tuple[float, float, float, float]],
+        looks: list[np.ndarray],
     ) -> None:
         """Greedy matching, cheapest first, of detections to the tracks' predicted centres
         (in body heights: at 1 fps a walker moves about one height between frames, so box
-        overlap alone would lose them)."""
+        overlap alone would lose them), plus how unlike the track's colours they look."""
         for track in [t for t in self._open if time - t.last_time > self.settings.max_gap]:
             self._close(track)
         pairs = []
@@ -345,7 +377,12 @@ class PeopleSession:
                     continue
                 cost = float(np.hypot(x - px, y - py)) / ph
                 if cost < min(3.0, 0.6 + 1.0 * dt):
-                    pairs.append((cost, ti, di))
+                    unlike = (
+                        cv2.compareHist(track.looks, looks[di], cv2.HISTCMP_BHATTACHARYYA)
+                        if track.looks is not None
+                        else 0.0
+                    )
+                    pairs.append((cost + self.settings.looks_weight * unlike, ti, di))
         used_tracks: set[int] = set()
         used_people: set[int] = set()
         for _, ti, di in sorted(pairs):
@@ -353,11 +390,14 @@ class PeopleSession:
                 continue
             used_tracks.add(ti)
             used_people.add(di)
-            self._open[ti].hits.append((index, time, *people[di]))
-            self._open[ti].moved += self._moved(*people[di][:3])
+            track = self._open[ti]
+            track.hits.append((index, time, *people[di]))
+            track.moved += self._moved(*people[di][:3])
+            track.looks = looks[di] if track.looks is None else 0.7 * track.looks + 0.3 * looks[di]
         for di, person in enumerate(people):
             if di not in used_people:
-                self._open.append(_Track([(index, time, *person)], int(self._moved(*person[:3]))))
+                moved = int(self._moved(*person[:3]))
+                self._open.append(_Track([(index, time, *person)], moved, looks[di]))
 
     def _close(self, track: _Track) -> None:
         self._open.remove(track)
@@ -379,6 +419,7 @@ class PeopleSession:
         self._close_all()
         if not self._frames:
             return []
+        self._done = self._stitch(self._done)
         times = [f.time for f in self._frames]
         step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
         self._step = step
@@ -386,6 +427,51 @@ class PeopleSession:
             self._activity() + self._presence() + self._events() + self._zone_observations()
         )
         return sorted(observations, key=lambda o: (o.start, o.end, o.text))
+
+    def _stitch(self, tracks: list[_Track]) -> list[_Track]:
+        """Join a track to one that starts soon after it ends, close to where it would
+        be by then and looking alike, cheapest first: HOG loses a person for a few frames
+        (someone passing in front, an odd pose), and a lost person who comes back is not
+        someone entering the picture or a zone. Never across a shot change."""
+        cuts = [i for i, f in enumerate(self._frames) if f.state is None]
+        pairs = []
+        for ai, a in enumerate(tracks):
+            _, t1, _, _, h1, _ = a.hits[-1]
+            for bi, b in enumerate(tracks):
+                i2, t2, x2, y2, h2, _ = b.hits[0]
+                gap = t2 - t1
+                if not 0 < gap <= self.settings.link_seconds or not 0.67 < h2 / h1 < 1.5:
+                    continue
+                if any(a.hits[-1][0] < cut <= i2 for cut in cuts):
+                    continue
+                px, py, _ = a.predict(t2)
+                distance = float(np.hypot(x2 - px, y2 - py)) / h1
+                if distance > 1.0 + 0.5 * gap:
+                    continue
+                unlike = (
+                    cv2.compareHist(a.looks, b.looks, cv2.HISTCMP_BHATTACHARYYA)
+                    if a.looks is not None and b.looks is not None
+                    else 0.0
+                )
+                pairs.append((distance + self.settings.looks_weight * unlike, ai, bi))
+        successor: dict[int, int] = {}
+        taken: set[int] = set()
+        for _, ai, bi in sorted(pairs):
+            if ai in successor or bi in taken:
+                continue
+            successor[ai] = bi
+            taken.add(bi)
+        joined = []
+        for first in (i for i in range(len(tracks)) if i not in taken):
+            track = _Track(list(tracks[first].hits), tracks[first].moved, tracks[first].looks)
+            i = first
+            while i in successor:
+                i = successor[i]
+                track.hits += tracks[i].hits
+                track.moved += tracks[i].moved
+                track.looks = tracks[i].looks
+            joined.append(track)
+        return joined
 
     def _end(self, index: int) -> float:
         """A frame stands for the time until the next one."""
@@ -473,20 +559,36 @@ class PeopleSession:
             out.append(Observation(start, end, text, round(min(1.0, weight / 2), 3), kind="event"))
         return out
 
+    def tracks(self) -> list[list[TrackBox]]:
+        """Each confirmed person's boxes over time, in frame fractions (call after
+        ``finish``)."""
+        width, height = self._size
+        return [
+            [
+                TrackBox(
+                    t, (x - 0.2 * h) / width, (y - h / 2) / height, 0.4 * h / width, h / height
+                )
+                for _, t, x, y, h, _ in track.hits
+            ]
+            for track in self._done
+        ]
+
     def zone_events(self) -> list[ZoneEvent]:
         """Each confirmed person's entries, exits and stays in the zones, by time (call
         after ``finish``)."""
         if not self._frames:
             return []
-        width, height = self._size
         events = []
-        for track in self._done:
-            path = [Footing(t, x / width, (y + h / 2) / height) for _, t, x, y, h, _ in track.hits]
+        for boxes in self.tracks():
+            path = [  # feet cut off by the frame's edge stand on it
+                Footing(b.time, min(1.0, max(0.0, b.x + b.width / 2)), min(1.0, b.y + b.height))
+                for b in boxes
+            ]
             events += zone_events(
                 path,
                 self._zones,
                 self.settings.loiter_seconds,
-                self.settings.zone_confirm,
+                self.settings.zone_confirm_seconds,
                 video_start=self._frames[0].time,
                 video_end=self._frames[-1].time,
             )

@@ -58,15 +58,16 @@ def zone_events(
     path: list[Footing],
     zones: list[Zone],
     loiter_seconds: float,
-    confirm: int = 1,
+    confirm_seconds: float = 0.0,
     video_start: float = 0.0,
     video_end: float = float("inf"),
 ) -> list[ZoneEvent]:
     """Entries, exits and stays of at least ``loiter_seconds`` of one person's path.
 
-    A crossing counts once ``confirm`` positions in a row are on the new side (feet
-    jitter at an edge would otherwise make enter/leave pairs), at the midpoint between the
-    last position on the old side and the first on the new one. A track that starts
+    A crossing counts once every position for ``confirm_seconds`` from the first one
+    on the new side is there too (feet jitter at an edge would otherwise make enter/leave
+    pairs), at the midpoint between the last position on the old side and the first on the
+    new one. A track that starts
     inside a zone entered it then (walked in from the frame edge, or was picked up
     late), unless it was there when the video started; one that ends inside left it
     then, unless the video ended first."""
@@ -75,8 +76,10 @@ def zone_events(
         inside = [zone.contains(f.x, f.y) for f in path]
         state, since = inside[0], path[0].time
         visits: list[tuple[float, float]] = []
-        for i in range(1, len(path) - confirm + 1):
-            if all(flag != state for flag in inside[i : i + confirm]):
+        for i in range(1, len(path)):
+            until = path[i].time + confirm_seconds
+            window = [inside[j] for j in range(i, len(path)) if j == i or path[j].time < until]
+            if all(flag != state for flag in window):
                 moment = (path[i - 1].time + path[i].time) / 2
                 if state:
                     visits.append((since, moment))
