@@ -41,7 +41,7 @@ GRID = {
     "max_gap": (1.5, 3.0),
     "link_seconds": (0.0, 2.0),
     "looks_weight": (0.0, 3.0),
-    "zone_confirm_seconds": (0.4, 0.7),
+    "zone_confirm_seconds": (0.0, 0.7),
 }
 
 
@@ -180,6 +180,8 @@ def main() -> None:
             labelled=sum(s.labelled for s in scores.values()),
             found=sum(s.found for s in scores.values()),
             hits=sum(s.hits for s in scores.values()),
+            start_errors=[e for s in scores.values() for e in s.start_errors or []],
+            end_errors=[e for s in scores.values() for e in s.end_errors or []],
         )
 
     grid = []
@@ -190,7 +192,7 @@ def main() -> None:
         grid.append((tune.f1, values, found, seconds))
         if not args.json:
             print(f"{dict(zip(GRID, values, strict=True))}: tune F1 {tune.f1:.3f}")
-    best_f1, values, found, seconds = max(grid, key=lambda g: (g[0], -g[3]))
+    best_f1, values, found, seconds = max(grid, key=lambda g: g[0])  # ties: first in GRID
     chosen = dict(zip(GRID, values, strict=True))
     report = {
         "video": f"{video['name']} ({video['package']} {version}), {info.duration:.1f} s",

@@ -590,7 +590,8 @@ class PeopleSession:
                 self.settings.loiter_seconds,
                 self.settings.zone_confirm_seconds,
                 video_start=self._frames[0].time,
-                video_end=self._frames[-1].time,
+                # A track lost this close to the end may only have been missed since.
+                video_end=self._frames[-1].time - self.settings.max_gap,
             )
         return sorted(events, key=lambda e: (e.start, e.end, e.zone, e.kind))
 
