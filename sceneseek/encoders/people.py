@@ -51,13 +51,15 @@ class PeopleSettings:
     hit_threshold: float = 0.0  # HOG SVM margin passed to OpenCV
     min_weight: float = 0.4  # weakest single detection kept
     min_track_weight: float = 0.7  # a confirmed track's mean detection weight
-    min_hits: int = 2  # frames a detection must persist in before it counts as a person
-    max_gap: float = 3.0  # seconds a track survives without a detection
+    # Tracker and zone settings chosen on the tune half of bench/events.py at 1 detail fps
+    # (ingest's default); docs/BENCHMARKS.md has them at 2 and 3 fps.
+    min_hits: int = 1  # frames a detection must persist in before it counts as a person
+    max_gap: float = 1.5  # seconds a track survives without a detection
     hog_every: int = 5  # full-frame HOG every n-th frame: finds people standing (no blob)
     min_person: int = 40  # px: smaller moving blobs are not searched for people
     loiter_seconds: float = 30.0  # staying put (or in one zone) this long is "loitering"
-    link_seconds: float = 3.0  # lost people found again this soon continue their track
-    looks_weight: float = 1.0  # body heights one unit of colour difference costs in matching
+    link_seconds: float = 0.0  # lost people found again this soon continue their track
+    looks_weight: float = 3.0  # body heights one unit of colour difference costs in matching
     zone_confirm_seconds: float = 0.0  # feet stay across a zone edge this long to count
     crowd: int = 4  # this many people at once is "a crowd"
 
