@@ -140,9 +140,7 @@ def test_people_entering_and_leaving_a_drawn_zone(vtest: Path) -> None:
     observations = session.finish()
     tracks = session.tracks()
     assert len(tracks) >= 3
-    assert all(
-        0 <= b.x + b.width / 2 <= 1 and 0 < b.height < 1 for boxes in tracks for b in boxes
-    )
+    assert all(0 <= b.x + b.width / 2 <= 1 and 0 < b.height < 1 for boxes in tracks for b in boxes)
     assert any(boxes[-1].time - boxes[0].time >= 3 for boxes in tracks)
     events = session.zone_events()
     for kind, labelled in (("enter", (1.0, 1.5, 4.0)), ("leave", (3.6, 4.0, 6.7))):
