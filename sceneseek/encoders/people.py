@@ -58,7 +58,6 @@ class PeopleSettings:
     hog_every: int = 5  # full-frame HOG every n-th frame: finds people standing (no blob)
     min_person: int = 40  # px: smaller moving blobs are not searched for people
     loiter_seconds: float = 30.0  # staying put (or in one zone) this long is "loitering"
-    link_seconds: float = 0.0  # lost people found again this soon continue their track
     looks_weight: float = 3.0  # body heights one unit of colour difference costs in matching
     zone_confirm_seconds: float = 0.0  # feet stay across a zone edge this long to count
     crowd: int = 4  # this many people at once is "a crowd"
@@ -421,7 +420,6 @@ class PeopleSession:
         self._close_all()
         if not self._frames:
             return []
-        self._done = self._stitch(self._done)
         times = [f.time for f in self._frames]
         step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
         self._step = step
@@ -429,51 +427,6 @@ class PeopleSession:
             self._activity() + self._presence() + self._events() + self._zone_observations()
         )
         return sorted(observations, key=lambda o: (o.start, o.end, o.text))
-
-    def _stitch(self, tracks: list[_Track]) -> list[_Track]:
-        """Join a track to one that starts soon after it ends, close to where it would
-        be by then and looking alike, cheapest first: HOG loses a person for a few frames
-        (someone passing in front, an odd pose), and a lost person who comes back is not
-        someone entering the picture or a zone. Never across a shot change."""
-        cuts = [i for i, f in enumerate(self._frames) if f.state is None]
-        pairs = []
-        for ai, a in enumerate(tracks):
-            _, t1, _, _, h1, _ = a.hits[-1]
-            for bi, b in enumerate(tracks):
-                i2, t2, x2, y2, h2, _ = b.hits[0]
-                gap = t2 - t1
-                if not 0 < gap <= self.settings.link_seconds or not 0.67 < h2 / h1 < 1.5:
-                    continue
-                if any(a.hits[-1][0] < cut <= i2 for cut in cuts):
-                    continue
-                px, py, _ = a.predict(t2)
-                distance = float(np.hypot(x2 - px, y2 - py)) / h1
-                if distance > 1.0 + 0.5 * gap:
-                    continue
-                unlike = (
-                    cv2.compareHist(a.looks, b.looks, cv2.HISTCMP_BHATTACHARYYA)
-                    if a.looks is not None and b.looks is not None
-                    else 0.0
-                )
-                pairs.append((distance + self.settings.looks_weight * unlike, ai, bi))
-        successor: dict[int, int] = {}
-        taken: set[int] = set()
-        for _, ai, bi in sorted(pairs):
-            if ai in successor or bi in taken:
-                continue
-            successor[ai] = bi
-            taken.add(bi)
-        joined = []
-        for first in (i for i in range(len(tracks)) if i not in taken):
-            track = _Track(list(tracks[first].hits), tracks[first].moved, tracks[first].looks)
-            i = first
-            while i in successor:
-                i = successor[i]
-                track.hits += tracks[i].hits
-                track.moved += tracks[i].moved
-                track.looks = tracks[i].looks
-            joined.append(track)
-        return joined
 
     def _end(self, index: int) -> float:
         """A frame stands for the time until the next one."""
