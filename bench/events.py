@@ -6,9 +6,10 @@ Runs the people reader (detector, tracker, zone events) over the labelled footag
 setting of the grid below, picks the setting with the best F1 on the tune half (events
 starting before ``split_at``), and prints precision, recall and start/end error per event
 kind for that setting on both halves, tune and test, plus processing speed in × real
-time (best of ``--rounds``; decoding excluded: the ingest decodes once for every reader). A detection matches a
-label of the same kind and zone whose start and end are both within 2 s, each label at
-most once, closest first; ``uncertain`` labels absorb detections without counting.
+time (best of ``--rounds``; decoding excluded: the ingest decodes once for every reader).
+A detection matches a label of the same kind and zone whose start and end are both within
+2 s, each label at most once, closest first; ``uncertain`` labels absorb detections
+without counting.
 bench/events/labels.toml says how the labels were made and why the split is by time.
 """
 
