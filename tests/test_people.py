@@ -151,3 +151,13 @@ def test_people_entering_and_leaving_a_drawn_zone(vtest: Path) -> None:
     assert ("a person enters the exit zone", "event") in said
     assert ("a person leaves the exit zone", "event") in said
     assert not any(o.kind == "absence" for o in observations)  # never empty in those 8 s
+
+
+def test_a_walker_who_stands_still_stops(vtest: Path) -> None:
+    """In vtest.avi a man in a long black coat walks onto the path's right end at 48.5 s,
+    stands there until about 61 s and walks off at 62.5 s (bench/events/labels.toml)."""
+    frames = detail_frames(vtest, fps=3, until=66)
+    observations = describe(frames, max_gap=3.0, looks_weight=0.0)  # chosen for 3 fps
+    stops = [o for o in observations if o.text.startswith("a person stops, standing still")]
+    assert any(abs(o.start - 49) <= 2 and abs(o.end - 62) <= 2 for o in stops), stops
+    assert all(o.kind == "event" for o in stops)

@@ -17,8 +17,8 @@ once: that removes HOG's one-frame false alarms and the posts and tripods it mis
 people (the price: someone who never moves at all is not reported).
 
 Each confirmed track becomes events as tight in time as a spoken word: which way the
-person went, and, for a camera with zones, when they entered or left each zone and how long
-they loitered there (``sceneseek.encoders.zones``). "Nobody there" runs come out as their
+person went, when a walker stopped and for how long, and, for a camera with zones, when they
+entered or left each zone and how long they loitered there (``sceneseek.encoders.zones``). "Nobody there" runs come out as their
 own kind (``Observation.kind == "absence"``), evidence only for a query about emptiness.
 """
 
@@ -60,6 +60,7 @@ class PeopleSettings:
     loiter_seconds: float = 30.0  # staying put (or in one zone) this long is "loitering"
     looks_weight: float = 3.0  # body heights one unit of colour difference costs in matching
     zone_confirm_seconds: float = 0.0  # feet stay across a zone edge this long to count
+    stop_seconds: float = 5.0  # a walker standing still this long "stops"
     crowd: int = 4  # this many people at once is "a crowd"
 
 
@@ -424,7 +425,11 @@ class PeopleSession:
         step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
         self._step = step
         observations = (
-            self._activity() + self._presence() + self._events() + self._zone_observations()
+            self._activity()
+            + self._presence()
+            + self._events()
+            + self._stops()
+            + self._zone_observations()
         )
         return sorted(observations, key=lambda o: (o.start, o.end, o.text))
 
@@ -512,6 +517,28 @@ class PeopleSession:
                 text += f" for {_duration(end - start)}"
             weight = float(np.mean([h[5] for m in members for h in m.hits]))
             out.append(Observation(start, end, text, round(min(1.0, weight / 2), 3), kind="event"))
+        return out
+
+    def _stops(self) -> list[Observation]:
+        """Where someone who walks also stands still for ``stop_seconds`` or more ("a
+        person stops, standing still for 12 seconds"); a track that never moves is said by
+        ``_describe`` already. Still = within half a body height of where the stop began
+        (HOG boxes jitter by about a fifth of one)."""
+        out = []
+        for track in self._done:
+            hits = track.hits
+            first = 0
+            for i in range(1, len(hits) + 1):
+                if i < len(hits):
+                    _, _, x0, y0, h0, _ = hits[first]
+                    if np.hypot(hits[i][2] - x0, hits[i][3] - y0) <= 0.5 * h0:
+                        continue
+                start, end = hits[first][1], hits[i - 1][1] + self._step
+                whole = first == 0 and i == len(hits)
+                if end - start >= self.settings.stop_seconds and not whole:
+                    text = f"a person stops, standing still for {_duration(end - start)}"
+                    out.append(Observation(start, end, text, kind="event"))
+                first = i
         return out
 
     def tracks(self) -> list[list[TrackBox]]:
