@@ -17,9 +17,10 @@ once: that removes HOG's one-frame false alarms and the posts and tripods it mis
 people (the price: someone who never moves at all is not reported).
 
 Each confirmed track becomes events as tight in time as a spoken word: which way the
-person went, when a walker stopped and for how long, and, for a camera with zones, when they
-entered or left each zone and how long they loitered there (``sceneseek.encoders.zones``). "Nobody there" runs come out as their
-own kind (``Observation.kind == "absence"``), evidence only for a query about emptiness.
+person went, when a walker stopped and for how long, and, for a camera with zones, when
+they entered or left each zone and how long they loitered there
+(``sceneseek.encoders.zones``). "Nobody there" runs come out as their own kind
+(``Observation.kind == "absence"``), evidence only for a query about emptiness.
 """
 
 from __future__ import annotations
