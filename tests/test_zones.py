@@ -28,6 +28,9 @@ def test_zone_forms_are_read_as_frame_fractions() -> None:
     assert [z.name for z in camera_zones(camera)] == ["gate", "door", "bench", "kerb"]
     gate = camera_zones(camera)[0]
     assert gate.contains(0.75, 0.5) and not gate.contains(0.25, 0.5)
+    assert gate.contains(0.5, 0.3) and gate.contains(0.8, 1.0)  # edges count as inside
+    kerb = camera_zones(camera)[3]
+    assert kerb.contains(0.9, 0.6) and not kerb.contains(0.1, 0.6)  # the diagonal edge
 
 
 @pytest.mark.parametrize(

@@ -13,28 +13,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import cv2
-import numpy as np
-
 from sceneseek.config import CameraConfig
 
 
 @dataclass(frozen=True)
 class Zone:
     name: str
-    points: np.ndarray  # (N, 2) float32 vertices in frame fractions
+    points: tuple[tuple[float, float], ...]  # vertices in frame fractions, in order
 
     def contains(self, x: float, y: float) -> bool:
-        """Whether the point (frame fractions) lies inside or on the edge."""
-        return cv2.pointPolygonTest(self.points, (x, y), False) >= 0
+        """Whether the point (frame fractions) lies inside or on an edge (feet cut off
+        by the frame stand on its border): even-odd ray casting, in plain Python so that a
+        search, which imports the people reader for its version only, loads no OpenCV."""
+        inside = False
+        edges = zip(self.points, self.points[1:] + self.points[:1], strict=True)
+        for (x0, y0), (x1, y1) in edges:
+            on_line = abs((x1 - x0) * (y - y0) - (y1 - y0) * (x - x0)) < 1e-9
+            if on_line and min(x0, x1) <= x <= max(x0, x1) and min(y0, y1) <= y <= max(y0, y1):
+                return True
+            if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+                inside = not inside
+        return inside
 
 
 def camera_zones(camera: CameraConfig) -> list[Zone]:
     """A camera's polygon zones (its whole-picture ``zone`` name needs no geometry)."""
-    return [
-        Zone(name, np.array(zone.points, np.float32).reshape(-1, 1, 2))
-        for name, zone in camera.zones.items()
-    ]
+    return [Zone(name, tuple(zone.points)) for name, zone in camera.zones.items()]
 
 
 @dataclass(frozen=True)
