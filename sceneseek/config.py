@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -76,12 +76,123 @@ class EncoderConfig(BaseModel):
     )
 
 
+# Resolutions a zone drawn in pixels may name instead of WIDTHxHEIGHT.
+NAMED_RESOLUTIONS = {
+    "480p": (854, 480),
+    "576p": (768, 576),
+    "720p": (1280, 720),
+    "1080p": (1920, 1080),
+    "1440p": (2560, 1440),
+    "4k": (3840, 2160),
+}
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """(width, height) of "1920x1080" or a name of ``NAMED_RESOLUTIONS``."""
+    named = NAMED_RESOLUTIONS.get(text.strip().lower())
+    if named:
+        return named
+    width, sep, height = text.strip().lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or not int(width) * int(height):
+        raise ValueError(
+            f"resolution {text!r} is neither WIDTHxHEIGHT nor one of {sorted(NAMED_RESOLUTIONS)}"
+        )
+    return int(width), int(height)
+
+
+def parse_points(text: str) -> list[tuple[float, float]]:
+    """Vertices of "x1,y1 x2,y2 ..." (the CLI's and TOML's short form)."""
+    points = []
+    for pair in text.split():
+        x, sep, y = pair.partition(",")
+        try:
+            points.append((float(x), float(y)))
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f'vertex {pair!r} is not X,Y (expected "x1,y1 x2,y2 ...")')
+    return points
+
+
+class ZoneConfig(BaseModel):
+    """A named area of one camera's picture, a polygon in frame fractions (0,0 top left,
+    1,1 bottom right) so it holds at any decoding size. Drawn in pixels, it names the
+    resolution they are of and is converted to fractions on load."""
+
+    points: list[tuple[float, float]] = Field(
+        description='vertices in order, "x1,y1 x2,y2 ..." or [[x1, y1], ...]'
+    )
+    resolution: str | None = Field(
+        None,
+        description="the points are pixels of this resolution (WIDTHxHEIGHT or 720p, 1080p"
+        " ...); none: frame fractions",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: object) -> object:
+        """A bare string or list is the points alone (fractions)."""
+        if isinstance(value, str | list):
+            value = {"points": value}
+        if isinstance(value, dict) and isinstance(value.get("points"), str):
+            value = {**value, "points": parse_points(value["points"])}
+        return value
+
+    @model_validator(mode="after")
+    def _to_fractions(self) -> ZoneConfig:
+        if self.resolution is not None:
+            width, height = parse_resolution(self.resolution)
+            outside = [p for p in self.points if not (0 <= p[0] <= width and 0 <= p[1] <= height)]
+            if outside:
+                raise ValueError(f"vertex {outside[0]} lies outside the {width}x{height} frame")
+            self.points = [(x / width, y / height) for x, y in self.points]
+            self.resolution = None
+        outside = [p for p in self.points if not (0 <= p[0] <= 1 and 0 <= p[1] <= 1)]
+        if outside:
+            raise ValueError(
+                f"vertex {outside[0]} is not in frame fractions 0..1 (pixels need a resolution)"
+            )
+        if len(self.points) < 3:
+            raise ValueError(f"a polygon needs at least 3 vertices, got {len(self.points)}")
+        xs, ys = zip(*self.points, strict=True)
+        area = sum(xs[i - 1] * ys[i] - xs[i] * ys[i - 1] for i in range(len(xs))) / 2
+        if abs(area) < 1e-6:
+            raise ValueError("the polygon has no area (its vertices lie on one line)")
+        return self
+
+
 class CameraConfig(BaseModel):
     """One entry of the camera registry."""
 
     name: str | None = None
-    zone: str | None = Field(None, description="default zone of this camera's videos")
+    zone: str | None = Field(
+        None, description="default zone of this camera's videos (the whole picture)"
+    )
     timezone: str = Field("UTC", description="IANA zone for start times without an offset")
+    zones: dict[str, ZoneConfig] = Field(
+        default_factory=dict,
+        description="named areas of the picture; people entering, leaving and loitering in"
+        " each become timed events",
+    )
+
+    @field_validator("zones", mode="before")
+    @classmethod
+    def _name_each_zone(cls, value: object) -> object:
+        """Validate zone by zone, so an error names the zone (its location, the camera)."""
+        if not isinstance(value, dict):
+            return value
+        zones = {}
+        for name, zone in value.items():
+            if not str(name).strip():
+                raise ValueError("a zone needs a name")
+            try:
+                zones[name] = ZoneConfig.model_validate(zone)
+            except ValidationError as exc:
+                causes = "; ".join(
+                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+                )
+                raise ValueError(f"zone {name!r}: {causes}") from None
+        return zones
 
 
 class MetadataConfig(BaseModel):

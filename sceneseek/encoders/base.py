@@ -83,6 +83,10 @@ class Observation:
     score: float = 1.0
     language: str | None = None  # ISO 639-1 code of the words, where it was detected
     english: str | None = None  # their English translation, when not English (keyword text)
+    # What was observed, where a modality tells sorts apart: people's "event" (a track
+    # entering, leaving, loitering...) or "absence" ("nobody there": evidence only for a
+    # query that asks for emptiness). None: plain evidence.
+    kind: str | None = None
 
 
 @dataclass

@@ -15,10 +15,17 @@ only every ``hog_every``-th frame or while the camera moves. A detection counts 
 only once its track has hits in ``min_hits`` frames and its box held moving pixels at least
 once: that removes HOG's one-frame false alarms and the posts and tripods it mistakes for
 people (the price: someone who never moves at all is not reported).
+
+Each confirmed track becomes events as tight in time as a spoken word: which way the
+person went, when a walker stopped and for how long, and, for a camera with zones, when
+they entered or left each zone and how long they loitered there
+(``sceneseek.encoders.zones``). "Nobody there" runs come out as their own kind
+(``Observation.kind == "absence"``), evidence only for a query about emptiness.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers, opencv_version
+from sceneseek.encoders.zones import Footing, Zone, ZoneEvent, zone_events
 
 if TYPE_CHECKING:  # OpenCV is imported when frames are read: a search only needs the version
     import cv2
@@ -46,12 +54,28 @@ class PeopleSettings:
     hit_threshold: float = 0.0  # HOG SVM margin passed to OpenCV
     min_weight: float = 0.4  # weakest single detection kept
     min_track_weight: float = 0.7  # a confirmed track's mean detection weight
-    min_hits: int = 2  # frames a detection must persist in before it counts as a person
-    max_gap: float = 3.0  # seconds a track survives without a detection
+    # Tracker and zone settings chosen on the tune half of bench/events.py at 1 detail fps
+    # (ingest's default); docs/BENCHMARKS.md has them at 2 and 3 fps.
+    min_hits: int = 1  # frames a detection must persist in before it counts as a person
+    max_gap: float = 1.5  # seconds a track survives without a detection
     hog_every: int = 5  # full-frame HOG every n-th frame: finds people standing (no blob)
     min_person: int = 40  # px: smaller moving blobs are not searched for people
-    loiter_seconds: float = 30.0  # staying put this long is "loitering"
+    loiter_seconds: float = 30.0  # staying put (or in one zone) this long is "loitering"
+    looks_weight: float = 3.0  # body heights one unit of colour difference costs in matching
+    zone_confirm_seconds: float = 0.0  # feet stay across a zone edge this long to count
+    stop_seconds: float = 5.0  # a walker standing still this long "stops"
     crowd: int = 4  # this many people at once is "a crowd"
+
+
+@dataclass(frozen=True)
+class TrackBox:
+    """Where a tracked person was at one detail frame, in frame fractions."""
+
+    time: float
+    x: float  # left
+    y: float  # top
+    width: float
+    height: float
 
 
 @dataclass
@@ -68,6 +92,7 @@ class _Track:
 
     hits: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)
     moved: int = 0  # hits whose box overlapped moving pixels
+    looks: np.ndarray | None = None  # running colour histogram of the body (appearance)
 
     @property
     def last_time(self) -> float:
@@ -118,11 +143,15 @@ def _runs(values: list[T]) -> list[tuple[int, int, T]]:
 class PeopleSession:
     """State of one video: background model, open tracks, per-frame motion state."""
 
-    def __init__(self, settings: PeopleSettings, hog: cv2.HOGDescriptor) -> None:
+    def __init__(
+        self, settings: PeopleSettings, hog: cv2.HOGDescriptor, zones: Sequence[Zone] = ()
+    ) -> None:
         import cv2
 
         self.settings = settings
         self._hog = hog
+        self._zones = list(zones)
+        self._size = (1, 1)  # (width, height) of the frames, for positions in fractions
         self._frames: list[_Frame] = []
         self._open: list[_Track] = []
         self._done: list[_Track] = []
@@ -141,6 +170,7 @@ class PeopleSession:
 
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         h, w = gray.shape
+        self._size = (w, h)
         small_w = min(self.settings.motion_width, w)
         size = (small_w, max(1, round(h * small_w / w)))
         colour = cv2.GaussianBlur(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), (3, 3), 0)
@@ -189,7 +219,8 @@ class PeopleSession:
         full = cut or state == "camera" or index % self.settings.hog_every == 0
         regions = blobs + [self._track_box(t, time) for t in self._open]
         if full or regions:
-            self._track(index, time, self._detect(gray, regions, full))
+            people = self._detect(gray, regions, full)
+            self._track(index, time, people, [self._looks(rgb, *p[:3]) for p in people])
 
     def _is_cut(self, small: np.ndarray) -> bool:
         """A shot change (or the first frame): the picture as a whole changed."""
@@ -328,12 +359,33 @@ class PeopleSession:
                 kept.append(p)
         return kept
 
+    @staticmethod
+    def _looks(rgb: np.ndarray, cx: float, cy: float, height: float) -> np.ndarray:
+        """Hue-saturation histogram of a person's body: what tells two people apart when
+        they pass close by (position alone swaps them)."""
+        import cv2
+
+        h, w = rgb.shape[:2]
+        x0, x1 = max(0, round(cx - 0.15 * height)), min(w, round(cx + 0.15 * height))
+        y0, y1 = max(0, round(cy - 0.35 * height)), min(h, round(cy + 0.3 * height))
+        if x1 <= x0 or y1 <= y0:
+            return np.full((12, 4), 1 / 48, np.float32)
+        hsv = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2HSV)
+        hist = cv2.calcHist([hsv], [0, 1], None, [12, 4], [0, 180, 0, 256])
+        return hist / max(float(hist.sum()), 1.0)
+
     def _track(
-        self, index: int, time: float, people: list[tuple[float, float, float, float]]
+        self,
+        index: int,
+        time: float,
+        people: list[tuple[float, float, float, float]],
+        looks: list[np.ndarray],
     ) -> None:
         """Greedy matching, cheapest first, of detections to the tracks' predicted centres
         (in body heights: at 1 fps a walker moves about one height between frames, so box
-        overlap alone would lose them)."""
+        overlap alone would lose them), plus how unlike the track's colours they look."""
+        import cv2
+
         for track in [t for t in self._open if time - t.last_time > self.settings.max_gap]:
             self._close(track)
         pairs = []
@@ -346,7 +398,12 @@ class PeopleSession:
                     continue
                 cost = float(np.hypot(x - px, y - py)) / ph
                 if cost < min(3.0, 0.6 + 1.0 * dt):
-                    pairs.append((cost, ti, di))
+                    unlike = (
+                        cv2.compareHist(track.looks, looks[di], cv2.HISTCMP_BHATTACHARYYA)
+                        if track.looks is not None
+                        else 0.0
+                    )
+                    pairs.append((cost + self.settings.looks_weight * unlike, ti, di))
         used_tracks: set[int] = set()
         used_people: set[int] = set()
         for _, ti, di in sorted(pairs):
@@ -354,11 +411,14 @@ class PeopleSession:
                 continue
             used_tracks.add(ti)
             used_people.add(di)
-            self._open[ti].hits.append((index, time, *people[di]))
-            self._open[ti].moved += self._moved(*people[di][:3])
+            track = self._open[ti]
+            track.hits.append((index, time, *people[di]))
+            track.moved += self._moved(*people[di][:3])
+            track.looks = looks[di] if track.looks is None else 0.7 * track.looks + 0.3 * looks[di]
         for di, person in enumerate(people):
             if di not in used_people:
-                self._open.append(_Track([(index, time, *person)], int(self._moved(*person[:3]))))
+                moved = int(self._moved(*person[:3]))
+                self._open.append(_Track([(index, time, *person)], moved, looks[di]))
 
     def _close(self, track: _Track) -> None:
         self._open.remove(track)
@@ -383,7 +443,13 @@ class PeopleSession:
         times = [f.time for f in self._frames]
         step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
         self._step = step
-        observations = self._activity() + self._presence() + self._events()
+        observations = (
+            self._activity()
+            + self._presence()
+            + self._events()
+            + self._stops()
+            + self._zone_observations()
+        )
         return sorted(observations, key=lambda o: (o.start, o.end, o.text))
 
     def _end(self, index: int) -> float:
@@ -440,7 +506,7 @@ class PeopleSession:
                 text = f"{_people(n)} present, {'one person' if n == 1 else 'people'} in view"
             if n and end - start >= 2:
                 text += f" for {_duration(end - start)}"
-            out.append(Observation(start, end, text))
+            out.append(Observation(start, end, text, kind=None if n else "absence"))
         return out
 
     def _events(self) -> list[Observation]:
@@ -469,7 +535,80 @@ class PeopleSession:
             if end - start >= 10 and "for" not in what:
                 text += f" for {_duration(end - start)}"
             weight = float(np.mean([h[5] for m in members for h in m.hits]))
-            out.append(Observation(start, end, text, round(min(1.0, weight / 2), 3)))
+            out.append(Observation(start, end, text, round(min(1.0, weight / 2), 3), kind="event"))
+        return out
+
+    def _stops(self) -> list[Observation]:
+        """Where someone who walks also stands still for ``stop_seconds`` or more ("a
+        person stops, standing still for 12 seconds"); a track that never moves is said by
+        ``_describe`` already. Still = within half a body height of where the stop began
+        (HOG boxes jitter by about a fifth of one)."""
+        out = []
+        for track in self._done:
+            hits = track.hits
+            first = 0
+            for i in range(1, len(hits) + 1):
+                if i < len(hits):
+                    _, _, x0, y0, h0, _ = hits[first]
+                    if np.hypot(hits[i][2] - x0, hits[i][3] - y0) <= 0.5 * h0:
+                        continue
+                start, end = hits[first][1], hits[i - 1][1] + self._step
+                whole = first == 0 and i == len(hits)
+                if end - start >= self.settings.stop_seconds and not whole:
+                    text = f"a person stops, standing still for {_duration(end - start)}"
+                    out.append(Observation(start, end, text, kind="event"))
+                first = i
+        return out
+
+    def tracks(self) -> list[list[TrackBox]]:
+        """Each confirmed person's boxes over time, in frame fractions (call after
+        ``finish``)."""
+        width, height = self._size
+        return [
+            [
+                TrackBox(
+                    t, (x - 0.2 * h) / width, (y - h / 2) / height, 0.4 * h / width, h / height
+                )
+                for _, t, x, y, h, _ in track.hits
+            ]
+            for track in self._done
+        ]
+
+    def zone_events(self) -> list[ZoneEvent]:
+        """Each confirmed person's entries, exits and stays in the zones, by time (call
+        after ``finish``)."""
+        if not self._frames:
+            return []
+        events = []
+        for boxes in self.tracks():
+            path = [  # feet cut off by the frame's edge stand on it
+                Footing(b.time, min(1.0, max(0.0, b.x + b.width / 2)), min(1.0, b.y + b.height))
+                for b in boxes
+            ]
+            events += zone_events(
+                path,
+                self._zones,
+                self.settings.loiter_seconds,
+                self.settings.zone_confirm_seconds,
+                video_start=self._frames[0].time,
+                # A track lost this close to the end may only have been missed since.
+                video_end=self._frames[-1].time - self.settings.max_gap,
+            )
+        return sorted(events, key=lambda e: (e.start, e.end, e.zone, e.kind))
+
+    def _zone_observations(self) -> list[Observation]:
+        """One observation per event; a crossing spans the frame interval it fell in."""
+        out = []
+        for event in self.zone_events():
+            if event.kind == "loiter":
+                text = f"a person loiters in the {event.zone} zone for"
+                text += f" {_duration(event.end - event.start)}, lingering there"
+                start, end = event.start, event.end
+            else:
+                verb = "enters" if event.kind == "enter" else "leaves"
+                text = f"a person {verb} the {event.zone} zone"
+                start, end = max(0.0, event.start - self._step / 2), event.end + self._step / 2
+            out.append(Observation(start, end, text, kind="event"))
         return out
 
     def _describe(self, track: _Track) -> str:
@@ -509,7 +648,7 @@ class HogPeopleReader:
 
     def __init__(self, settings: PeopleSettings | None = None, threads: int | None = None) -> None:
         self.settings = settings or PeopleSettings()
-        self.info = EncoderInfo("people-hog", f"1-cv{opencv_version()}")
+        self.info = EncoderInfo("people-hog", f"2-cv{opencv_version()}")
         self._threads = threads
 
     @cached_property
@@ -522,8 +661,9 @@ class HogPeopleReader:
         hog.setSVMDetector(np.array(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
         return hog
 
-    def session(self) -> PeopleSession:
-        return PeopleSession(self.settings, self._hog)
+    def session(self, zones: Sequence[Zone] = ()) -> PeopleSession:
+        """A session for one video; ``zones``: its camera's (``zones.camera_zones``)."""
+        return PeopleSession(self.settings, self._hog, zones)
 
 
 @frame_readers.register("people-hog")
