@@ -255,7 +255,7 @@ def previous_rule(row: Row) -> bool:
     ) and row["fraction"] >= PREVIOUS["fraction"]
 
 
-ADOPTED = ("words_z", "said", "visual", "keyword", "standout")
+ADOPTED = ("words", "said", "visual", "keyword", "standout")
 CANDIDATES: dict[str, Callable[[Sequence[Ranked], float], Scorer]] = {
     "rule: standout | text | visual": or_rule(("standout", "text", "visual")),
     "rule: text | visual": or_rule(("text", "visual")),
@@ -264,10 +264,8 @@ CANDIDATES: dict[str, Callable[[Sequence[Ranked], float], Scorer]] = {
         (*TEXT_MODALITIES, "visual", "standout")
     ),
     "logistic: every feature": logistic(FEATURES),
-    "logistic: words (raw cosine), said, visual, keyword, standout": logistic(
-        ("words", *ADOPTED[1:])
-    ),
     "logistic: " + ", ".join(ADOPTED): logistic(ADOPTED),
+    "logistic: the same with words standardised (words_z)": logistic(("words_z", *ADOPTED[1:])),
     "logistic: the same without standout": logistic(ADOPTED[:-1]),
     "logistic: the same without said": logistic(tuple(n for n in ADOPTED if n != "said")),
     "logistic: the same with the sound cosine": logistic((*ADOPTED, "sound")),

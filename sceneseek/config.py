@@ -210,20 +210,18 @@ class CutoffModelConfig(BaseModel):
     evidence of fixed meaning (search/relevance.py FEATURES). The defaults are fitted on
     the benchmark's tune half by bench/cutoff.py, which prints them."""
 
-    bias: float = -1.623
+    bias: float = -8.653
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            # e5 cosine to the moment's speech or on-screen text, in standard deviations
-            # above the query's cosines to the background vocabulary
-            "words_z": 0.0986,
-            "said": -0.3381,  # it has speech or on-screen text at all
-            "visual": 25.259,  # visual similarity less the query's nearest class names'
-            "keyword": 2.6994,  # fraction of the query's content words in the moment
-            "standout": 0.4533,  # the list's top over the mean of the next nine
+            "words": 8.8364,  # raw e5 cosine to the moment's speech or on-screen text
+            "said": -0.3479,  # it has speech or on-screen text at all
+            "visual": 24.1634,  # visual similarity less the query's nearest class names'
+            "keyword": 2.6948,  # fraction of the query's content words in the moment
+            "standout": 0.4525,  # the list's top over the mean of the next nine
         }
     )
     missing: dict[str, float] = Field(
-        default_factory=lambda: {"words_z": 0.7926, "visual": -0.0067, "keyword": 0.0486},
+        default_factory=lambda: {"words": 0.8044, "visual": -0.0067, "keyword": 0.0486},
         description="the value of a feature a moment has no evidence for (no such text)",
     )
 
@@ -251,7 +249,7 @@ class SearchConfig(BaseModel):
         " (false pins the weights above)",
     )
     cutoff: float | None = Field(
-        0.2493,
+        0.2283,
         ge=0,
         le=1,
         description="relevance cut-off of text searches, so 'no good match' is an answer:"
