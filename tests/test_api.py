@@ -364,7 +364,12 @@ def test_ingest_roots_confine_ingest(api: Api, samples: SampleSet, tmp_path: Pat
 def test_camera_registry(api: Api) -> None:
     api.library.add_camera("cam-01", name="Lobby", zone="lobby", timezone="Europe/Madrid")
     cameras = api.ok("/api/cameras")
-    assert cameras["cam-01"] == {"name": "Lobby", "zone": "lobby", "timezone": "Europe/Madrid"}
+    assert cameras["cam-01"] == {
+        "name": "Lobby",
+        "zone": "lobby",
+        "timezone": "Europe/Madrid",
+        "zones": {},  # polygons, none drawn (config only, for now)
+    }
 
 
 def test_alerts_fire_on_new_video_and_are_listed(
