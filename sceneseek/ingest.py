@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -42,6 +42,7 @@ from sceneseek.encoders.base import (
     unit,
 )
 from sceneseek.encoders.vocabulary import load_class_names
+from sceneseek.encoders.zones import Zone, camera_zones
 from sceneseek.errors import failure_cause
 from sceneseek.faults import crash_point
 from sceneseek.index.alerts import AlertEvent
@@ -197,16 +198,18 @@ class ReaderThread:
         return self._session.finish()
 
 
-def sample_video(info: MediaInfo, config: Config, encoders: Encoders) -> SampledVideo:
+def sample_video(
+    info: MediaInfo, config: Config, encoders: Encoders, zones: Sequence[Zone] = ()
+) -> SampledVideo:
     """One decoding pass: histograms for shot detection, visual features of every sampled
     frame, and detail frames streamed into the OCR/people/attribute readers, each reading
-    in its own thread."""
+    in its own thread (the people reader places what it tracks in the camera's ``zones``)."""
     visual = encoders.visual if "visual" in config.modalities else None
     times, hists, images, semantics = [], [], [], []
     with ExitStack() as running:
         readers = {}
         for modality, reader in encoders.frame_readers.items():
-            readers[modality] = ReaderThread(reader.session())
+            readers[modality] = ReaderThread(reader.session(zones))
             running.callback(readers[modality].stop)
         for batch in sample_frames(
             info,
@@ -349,14 +352,14 @@ def _frames_in(times: np.ndarray, span: Span) -> np.ndarray:
 
 
 def analyse(
-    info: MediaInfo, config: Config, encoders: Encoders
+    info: MediaInfo, config: Config, encoders: Encoders, zones: Sequence[Zone] = ()
 ) -> tuple[list[SegmentRecord], str | None]:
     """All segments of one probed video, and its spoken language. The audio is decoded
     and listened to in a second thread while the frames are read (CTranslate2 and ONNX
     Runtime release the GIL), so on two cores the slow modalities overlap."""
     with ThreadPoolExecutor(1, thread_name_prefix="listen") as audio:
         hearing = audio.submit(listen, info, config, encoders)
-        sampled = sample_video(info, config, encoders)
+        sampled = sample_video(info, config, encoders, zones)
         heard, language = hearing.result()
     spans = ShotSegmenter(config.segment).segment(sampled.times, sampled.histograms, info.duration)
     crash_point("decoded")
@@ -376,6 +379,7 @@ class PendingVideo:
     digest: str
     info: MediaInfo
     where: VideoMetadata
+    zones: tuple[Zone, ...] = ()  # its camera's named areas (config), for people events
 
 
 @dataclass
@@ -387,11 +391,13 @@ class Analysed:
     failure: str | None = None
 
 
-def analyse_or_fail(info: MediaInfo, config: Config, encoders: Encoders) -> Analysed:
+def analyse_or_fail(
+    info: MediaInfo, config: Config, encoders: Encoders, zones: Sequence[Zone] = ()
+) -> Analysed:
     """``analyse``, with a failure turned into its reported cause, so that one bad file
     never stops a batch, wherever it is analysed."""
     try:
-        segments, language = analyse(info, config, encoders)
+        segments, language = analyse(info, config, encoders, zones)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
         return Analysed(failure=failure_cause(exc))
     return Analysed(segments, language)
@@ -468,7 +474,7 @@ class Ingest:
         self, pending: Iterator[PendingVideo]
     ) -> Iterator[tuple[PendingVideo, Analysed]]:
         for job in pending:
-            yield job, analyse_or_fail(job.info, self.config, self.encoders)
+            yield job, analyse_or_fail(job.info, self.config, self.encoders, job.zones)
 
     def _pending(
         self,
@@ -492,7 +498,9 @@ class Ingest:
             except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
                 done(path, self._record_failure(key, failure_cause(exc), report))
                 continue
-            yield PendingVideo(path, key, digest, info, where)
+            camera = self.metadata.cameras.get(where.camera or "")
+            zones = tuple(camera_zones(camera)) if camera else ()
+            yield PendingVideo(path, key, digest, info, where, zones)
 
     def _store(self, job: PendingVideo, result: Analysed, report: IndexReport) -> str:
         """Write one analysed file (or its failure) to the index; the only writer."""

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from sceneseek.config import Config
+from sceneseek.encoders.zones import Zone
 from sceneseek.errors import SceneseekError
 from sceneseek.ingest import Analysed, Encoders, PendingVideo, analyse_or_fail
 from sceneseek.media.decode import MediaInfo
@@ -52,8 +53,8 @@ class IngestWorker:
         start-up, on all workers at once, and a node with other models is caught)."""
         return self.encoders.versions()
 
-    def analyse(self, info: MediaInfo) -> Analysed:
-        return analyse_or_fail(info, self.config, self.encoders)
+    def analyse(self, info: MediaInfo, zones: tuple[Zone, ...]) -> Analysed:
+        return analyse_or_fail(info, self.config, self.encoders, zones)
 
 
 def analyse_on_ray(
@@ -89,7 +90,7 @@ def analyse_on_ray(
                 actor = idle.pop()
                 # Workers run in other directories, or on other machines sharing the files.
                 info = replace(job.info, path=job.info.path.absolute())
-                running[actor.analyse.remote(info)] = (job, actor)
+                running[actor.analyse.remote(info, job.zones)] = (job, actor)
             if not running:
                 return
             [ready], _ = ray.wait(list(running), num_returns=1)

@@ -4,6 +4,7 @@ pedestrian sample (``vtest.avi`` from Debian's opencv-doc) and the sample set's 
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from sceneseek import Config, Library
 from sceneseek.config import CameraConfig
 from sceneseek.encoders import frame_readers
 from sceneseek.encoders.base import Observation
@@ -151,6 +153,40 @@ def test_people_entering_and_leaving_a_drawn_zone(vtest: Path) -> None:
     assert ("a person enters the exit zone", "event") in said
     assert ("a person leaves the exit zone", "event") in said
     assert not any(o.kind == "absence" for o in observations)  # never empty in those 8 s
+
+
+def test_a_camera_zone_in_the_config_makes_searchable_events(vtest: Path, tmp_path: Path) -> None:
+    """Ingest passes the video's camera's zones to the people reader: with the "exit" zone
+    drawn for camera "gate" in the config, indexing the first 8 s of vtest.avi as that
+    camera makes "a person enters the exit zone" a timed, searchable event (the couple
+    at 1.0-1.5 s, the man at 4.0 s); the same clip as another camera has none."""
+    clip = tmp_path / "gate.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(vtest), "-t", "8", "-an", str(clip)], check=True
+    )
+    zones = {"exit": "0.8,0.5 1,0.52 1,0.87 0.8,0.745"}
+    config = Config(
+        modalities=["people"],
+        segment={"detail_fps": 3},  # type: ignore[arg-type]
+        metadata={"cameras": {"gate": {"zones": zones}}},  # type: ignore[arg-type]
+    )
+    for camera, expected in (("gate", True), ("lobby", False)):
+        library = Library(tmp_path / camera, config)
+        report = library.index([clip], camera=camera)
+        assert report.indexed, report.failed
+        said = [
+            o
+            for segment in library.index_store.all_segments()
+            for o in segment.observations.get("people", [])
+            if o.text == "a person enters the exit zone"
+        ]
+        assert bool(said) == expected, camera
+        if expected:
+            assert any(any(abs(o.start - t) <= 2 for t in (1.0, 1.5, 4.0)) for o in said)
+            assert all(o.end - o.start <= 2 for o in said)  # as tight as a spoken word
+            top = library.search("a person enters the exit zone", top_k=3).results[0]
+            assert "exit zone" in str(top.evidence.get("people"))
+        library.close()
 
 
 def test_a_walker_who_stands_still_stops(vtest: Path) -> None:

@@ -23,6 +23,7 @@ observation, so times stay tight to where an attribute holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers, opencv_version
+from sceneseek.encoders.zones import Zone
 
 if TYPE_CHECKING:  # OpenCV is imported when frames are read: a search only needs the version
     import cv2
@@ -218,7 +220,8 @@ class PixelAttributeReader:
         self.settings = settings or AttributeSettings()
         self.info = EncoderInfo("attributes-pixels", f"1-cv{opencv_version()}")
 
-    def session(self) -> AttributeSession:
+    def session(self, zones: Sequence[Zone] = ()) -> AttributeSession:
+        """``zones``: ignored, colours and light are read over the whole picture."""
         return AttributeSession(self.settings)
 
 

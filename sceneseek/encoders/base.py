@@ -8,11 +8,16 @@ import importlib.util
 import runpy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from sceneseek.registry import Registry
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sceneseek.encoders.zones import Zone
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,11 @@ class FrameReader(Protocol):
 
     info: EncoderInfo
 
-    def session(self) -> FrameSession: ...
+    def session(self, zones: Sequence[Zone] = ()) -> FrameSession:
+        """A session for one video. ``zones``: its camera's named areas, for a reader that
+        places what it sees in them (people entering, leaving, loitering); the others
+        read the whole picture and ignore them."""
+        ...
 
 
 def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:

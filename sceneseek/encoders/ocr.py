@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cached_property
@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers
+from sceneseek.encoders.zones import Zone
 from sceneseek.errors import SceneseekError
 
 Line = tuple[str, float]  # text, confidence in [0, 1]
@@ -410,7 +411,8 @@ class TesseractReader:
         _quiet_leptonica(module)
         return module.PyTessBaseAPI(path=self._datadir, lang=self.languages, psm=module.PSM.AUTO)
 
-    def session(self) -> OcrSession:
+    def session(self, zones: Sequence[Zone] = ()) -> OcrSession:
+        """``zones``: ignored, text is read wherever it is."""
         if self.backend == "tesserocr":
             return OcrSession(self._read_api, batch=1)
         return OcrSession(self._read_cli, batch=self.CLI_BATCH)
@@ -536,7 +538,8 @@ class RapidOcrReader:
             det_limit_side_len=960,
         )
 
-    def session(self) -> OcrSession:
+    def session(self, zones: Sequence[Zone] = ()) -> OcrSession:
+        """``zones``: ignored, text is read wherever it is."""
         return OcrSession(self._read, batch=1)
 
     def _read(self, images: list[np.ndarray]) -> list[list[Line]]:
