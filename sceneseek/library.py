@@ -210,8 +210,16 @@ class Library:
         )
 
     def cameras(self) -> dict[str, CameraConfig]:
-        """The registry: cameras from the config, overridden by those added to the index."""
-        return {**self.config.metadata.cameras, **self.index_store.cameras()}
+        """The registry: cameras from the config, overridden by those added to the index,
+        whose zone polygons still come from the config (the index does not keep them yet)."""
+        configured = self.config.metadata.cameras
+        registered = {
+            camera_id: camera.model_copy(update={"zones": configured[camera_id].zones})
+            if camera_id in configured
+            else camera
+            for camera_id, camera in self.index_store.cameras().items()
+        }
+        return {**configured, **registered}
 
     def _metadata_sources(self) -> MetadataConfig:
         return self.config.metadata.model_copy(update={"cameras": self.cameras()})

@@ -157,9 +157,10 @@ def test_people_entering_and_leaving_a_drawn_zone(vtest: Path) -> None:
 
 def test_a_camera_zone_in_the_config_makes_searchable_events(vtest: Path, tmp_path: Path) -> None:
     """Ingest passes the video's camera's zones to the people reader: with the "exit" zone
-    drawn for camera "gate" in the config, indexing the first 8 s of vtest.avi as that
-    camera makes "a person enters the exit zone" a timed, searchable event (the couple
-    at 1.0-1.5 s, the man at 4.0 s); the same clip as another camera has none."""
+    drawn for camera "gate" in the config (and the camera registered in the index too),
+    indexing the first 8 s of vtest.avi as that camera makes "a person enters the exit
+    zone" a timed, searchable event (the couple at 1.0-1.5 s, the man at 4.0 s); the same
+    clip as another camera has none."""
     clip = tmp_path / "gate.mp4"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(vtest), "-t", "8", "-an", str(clip)], check=True
@@ -172,6 +173,7 @@ def test_a_camera_zone_in_the_config_makes_searchable_events(vtest: Path, tmp_pa
     )
     for camera, expected in (("gate", True), ("lobby", False)):
         library = Library(tmp_path / camera, config)
+        library.add_camera(camera, timezone="Europe/Madrid")  # keeps the config's zones
         report = library.index([clip], camera=camera)
         assert report.indexed, report.failed
         said = [
