@@ -45,6 +45,23 @@ def test_spoken_phrase_is_found_at_the_right_time(
     assert "shipment" in top.evidence["speech"]["text"]
 
 
+def test_people_evidence_only_for_queries_about_people(
+    indexed: tuple[Path, IndexReport],
+) -> None:
+    """Every segment has a people/motion description ("no people in the scene, nobody
+    there"): it counts in the score as always, but is shown as evidence only when the
+    query is about people or motion (English or Spanish), not on a sign or a sentence."""
+    db, _ = indexed
+    library = Library(db)
+    for query in ("the sign says the gate is closed", "the shipment will be late"):
+        results = library.search(query, top_k=5).results
+        assert results and all("people" in m.contributions for m in results), query
+        assert not any("people" in m.evidence for m in results), query
+    for query in ("nobody there, an empty scene", "nadie, una escena vacía"):
+        results = library.search(query, top_k=5).results
+        assert any("people" in m.evidence for m in results), query
+
+
 @pytest.mark.parametrize(
     ("query", "label"),
     [("a cat", "cat"), ("una taza de café", "coffee"), ("a rocket launch", "rocket")],

@@ -387,6 +387,22 @@ def _matched_words(query: str, segment: StoredSegment) -> list[str]:
     return [w for w in _content_words(query) if w in present]
 
 
+# Words of a query about people or motion, English and Spanish, accents folded as
+# ``_content_words`` folds them (what makes people/motion descriptions worth showing).
+_PEOPLE_WORDS = """
+    person persons people man men woman women someone somebody anyone anybody nobody
+    crowd pedestrian pedestrians child children kid kids guy boy girl walker
+    walk walks walking run runs running loiter loiters loitering lingering stand stands
+    standing stop stops stopped still move moves moving motion movement empty enter
+    enters entering leave leaves leaving together alone group couple
+    persona personas gente hombre hombres mujer mujeres alguien nadie multitud peaton
+    peatones nino ninos nina chico chica pareja grupo camina caminando caminar corre
+    corriendo correr merodea merodeando quieto quieta parado parada detenido mueve
+    moviendo movimiento vacio vacia entra entrando sale saliendo juntos juntas solo sola
+"""
+PEOPLE_WORDS = frozenset(_PEOPLE_WORDS.split())
+
+
 def _content_words(query: str) -> list[str]:
     """The query's distinct words that say something (accents ignored), in order."""
     words = dict.fromkeys(re.findall(r"\w+", _fold(query)))
@@ -401,11 +417,17 @@ def _fold(text: str) -> str:
 def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]], query: str) -> None:
     """Per-modality evidence from the moment's best segment. When the strongest evidence
     is timed text (speech, on-screen text, a sound), the moment is tightened to the
-    observations that carry it rather than whole segments."""
+    observations that carry it rather than whole segments. People and motion descriptions
+    are shown only to a query about people or motion: every segment has one ("no people
+    in the scene, nobody there"), and on a query about a sign or a sentence it explains
+    nothing."""
     best: StoredSegment = moment.segments[0]
     raw = {m: dict(scores) for m, scores in ranked.items()}
     evidence: dict[str, Any] = {}
+    about_people = not PEOPLE_WORDS.isdisjoint(_content_words(query))
     for modality, contribution in sorted(moment.contributions.items(), key=lambda x: -x[1]):
+        if modality == "people" and not about_people:
+            continue
         entry: dict[str, Any] = {"contribution": round(contribution, 3)}
         if best.id in raw.get(modality, {}):
             key = "bm25" if modality == "keyword" else "similarity"
