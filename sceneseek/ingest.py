@@ -499,7 +499,7 @@ class Ingest:
                 done(path, self._record_failure(key, failure_cause(exc), report))
                 continue
             camera = self.metadata.cameras.get(where.camera or "")
-            zones = tuple(camera_zones(camera)) if camera else ()
+            zones = camera_zones(camera) if camera else ()
             yield PendingVideo(path, key, digest, info, where, zones)
 
     def _store(self, job: PendingVideo, result: Analysed, report: IndexReport) -> str:

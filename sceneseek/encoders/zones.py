@@ -10,6 +10,7 @@ inside it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,9 +37,9 @@ class Zone:
         return inside
 
 
-def camera_zones(camera: CameraConfig) -> list[Zone]:
+def camera_zones(camera: CameraConfig) -> tuple[Zone, ...]:
     """A camera's polygon zones (its whole-picture ``zone`` name needs no geometry)."""
-    return [Zone(name, tuple(zone.points)) for name, zone in camera.zones.items()]
+    return tuple(Zone(name, tuple(zone.points)) for name, zone in camera.zones.items())
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,15 @@ def zone_events(
     late), unless it was there when the video started; one that ends inside left it
     then, unless the video ended first."""
     events: list[ZoneEvent] = []
+    times = [f.time for f in path]
     for zone in zones:
         inside = [zone.contains(f.x, f.y) for f in path]
         state, since = inside[0], path[0].time
         visits: list[tuple[float, float]] = []
         for i in range(1, len(path)):
-            until = path[i].time + confirm_seconds
-            window = [inside[j] for j in range(i, len(path)) if j == i or path[j].time < until]
-            if all(flag != state for flag in window):
+            # The path is in time order: the confirming positions are the next few only.
+            until = bisect_left(times, path[i].time + confirm_seconds, lo=i + 1)
+            if all(flag != state for flag in inside[i:until]):
                 moment = (path[i - 1].time + path[i].time) / 2
                 if state:
                     visits.append((since, moment))
