@@ -13,6 +13,11 @@ cross-validation within the tune half (each video's moments scored by a candidat
 and thresholded, without them): what matters is how the cut-off carries to footage it
 never saw. The test half (if given) is only reported, with the tune half's fit.
 
+A query that asks what is said or written ("a sign that says …") is also held to its
+words: the moment's speech or on-screen text must stand ``asked_words_z`` deviations above
+the query's background (chosen like the threshold, among those queries only: the highest
+that keeps all their first correct hits, halfway down to the next value under it).
+
 Candidates: the OR of thresholds the cut-off used to be (the list's standout, the best text
 cosine, the visual margin), without the standout, with one text threshold per modality;
 and logistic regressions (L2-regularised, plain NumPy) on ``FEATURES`` or fewer.
@@ -38,7 +43,13 @@ from sceneseek.config import TEXT_MODALITIES
 from sceneseek.eval.benchmark import split_half
 from sceneseek.eval.metrics import Interval, score_query
 from sceneseek.eval.runner import Dataset, load_dataset
-from sceneseek.search.relevance import ALWAYS, FEATURES, RelevanceModel, features
+from sceneseek.search.relevance import (
+    ALWAYS,
+    FEATURES,
+    RelevanceModel,
+    features,
+    words_answer,
+)
 
 K = 10  # results scored per query, as `sceneseek eval` does
 L2 = 10.0  # ridge penalty on the standardised weights: few examples, keep the model small
@@ -122,7 +133,9 @@ def choose_threshold(half: Sequence[Ranked], score: Scorer, max_lost: float) -> 
         return math.inf
     threshold = hits[allowed]
     under = [
-        s for s in (*hits, *(score(t) for t in absent_tops(half) if t is not None)) if s < threshold
+        s
+        for s in (*hits, *(score(t) for t in absent_tops(half) if t is not None))
+        if -math.inf < s < threshold
     ]
     return (threshold + max(under)) / 2 if under else threshold
 
@@ -236,6 +249,27 @@ def fit_logistic(half: Sequence[Ranked], names: Sequence[str], l2: float = L2) -
     )
 
 
+def choose_asked_words_z(half: Sequence[Ranked]) -> float:
+    """The highest ``words_z`` that every first correct hit of a query asking what is
+    said or written reaches, halfway down to the next value such a query's first hits
+    and absent-answer tops take under it (``RelevanceModel.asked_words_z``)."""
+    asking = [q for q in half if q.rows and q.rows[0]["asks_words"]]
+    return choose_threshold(asking, lambda row: row.get("words_z", -math.inf), 0.0)
+
+
+def asked_words(
+    fit: Callable[[Sequence[Ranked], float], Scorer],
+) -> Callable[[Sequence[Ranked], float], Scorer]:
+    """``fit`` with the rule for queries that ask for words fitted on the same moments:
+    a moment it rejects scores -inf."""
+
+    def fit_gated(half: Sequence[Ranked], max_lost: float) -> Scorer:
+        score, z = fit(half, max_lost), choose_asked_words_z(half)
+        return lambda row: score(row) if words_answer(row, z) else -math.inf
+
+    return fit_gated
+
+
 def choose_fraction(half: Sequence[Ranked]) -> float:
     """The largest fraction of the top score (0.5 down in steps of 0.05) that no first
     correct hit of the half scores under."""
@@ -272,6 +306,9 @@ CANDIDATES: dict[str, Callable[[Sequence[Ranked], float], Scorer]] = {
     "logistic: per-modality text, visual, keyword, standout": logistic(
         (*TEXT_MODALITIES, "visual", "keyword", "standout")
     ),
+    "asked words ≥ z, and logistic: " + ", ".join(ADOPTED): asked_words(logistic(ADOPTED)),
+    "asked words ≥ z, and the same with words_z": asked_words(logistic(("words_z", *ADOPTED[1:]))),
+    "asked words ≥ z, and the same with lead": asked_words(logistic((*ADOPTED, "lead"))),
 }
 
 
@@ -360,8 +397,13 @@ def main() -> None:
         cells.append(describe(outcome(test, passes)) if test else "-")
         print(f"| {name:55} | " + _cells(cells))
     model = fit_logistic(tune, ADOPTED)
-    threshold = choose_threshold(tune, model.probability, args.max_lost)
-    costs = [lost_for(h, model.probability, 0.8) for h in (tune, *([test] if test else []))]
+    asked_z = choose_asked_words_z(tune)
+
+    def adopted(row: Row) -> float:
+        return model.probability(row) if words_answer(row, asked_z) else -math.inf
+
+    threshold = choose_threshold(tune, adopted, args.max_lost)
+    costs = [lost_for(h, adopted, 0.8) for h in (tune, *([test] if test else []))]
     print(
         "\nthe adopted model at 80% absent-answer tops below: first correct hits lost "
         + ", ".join(
@@ -375,6 +417,7 @@ def main() -> None:
     print(f"bias = {model.bias}")
     print("weights = {" + ", ".join(f"{n} = {w}" for n, w in model.weights.items()) + "}")
     print("missing = {" + ", ".join(f"{n} = {v}" for n, v in model.missing.items()) + "}")
+    print(f"asked_words_z = {math.floor(asked_z * 1e4) / 1e4}")
 
 
 def _cells(cells: Sequence[str]) -> str:

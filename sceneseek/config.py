@@ -224,6 +224,13 @@ class CutoffModelConfig(BaseModel):
         default_factory=lambda: {"words": 0.8044, "visual": -0.0067, "keyword": 0.0486},
         description="the value of a feature a moment has no evidence for (no such text)",
     )
+    asked_words_z: float | None = Field(
+        4.7603,
+        description="a query that asks what is said or written needs the moment's speech or"
+        " on-screen text at least this many standard deviations above the query's"
+        " background similarity (feature words_z), or the moment is below the cut-off;"
+        " none: no such rule",
+    )
 
 
 class SearchConfig(BaseModel):

@@ -20,7 +20,7 @@ from sceneseek.config import TEXT_MODALITIES
 from sceneseek.errors import SceneseekError
 from sceneseek.eval.assets import AssetCache
 from sceneseek.eval.samples import SampleSet
-from sceneseek.search.engine import NEAREST_CLASSES
+from sceneseek.search.engine import NEAREST_CLASSES, asks_what_is_said
 from sceneseek.search.relevance import RelevanceModel, features
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
@@ -99,7 +99,7 @@ def test_signals_are_evidence_of_fixed_meaning(indexed_copy: Path) -> None:
     query = library.encoders.text.embed_queries(["a cat"])[0]
     background = library.encoders.background @ query
     classes = np.sort(background)[-NEAREST_CLASSES:].mean()
-    derived = {"visual", "keyword", "words", "words_z"}
+    derived = {"visual", "keyword", "words", "words_z", "asks_words"}
     for moment in moments:
         stored = library.index_store.segment_vectors(moment.segments[0].id)
         texts = {m: float(stored[m] @ query) for m in TEXT_MODALITIES if m in stored}
@@ -121,8 +121,46 @@ def test_signals_are_evidence_of_fixed_meaning(indexed_copy: Path) -> None:
         said = " ".join([*texts, *(name for name, _ in best.labels)]).lower()
         assert moment.signals["keyword"] == (1.0 if re.search(r"\bcat\b", said) else 0.0)
     assert moments[0].signals["keyword"] == 1.0
+    assert {m.signals["asks_words"] for m in moments} == {0.0}  # a picture, not words
     row = features(moments)[0]
     assert row["said"] == (1.0 if {"speech", "ocr"} & row.keys() else 0.0)
+
+
+def test_a_query_asking_for_words_is_answered_by_words(indexed_copy: Path) -> None:
+    """Asked what a sign says, the cat photo is no answer however cat-like it looks: its
+    moment has no words near the query. The spoken sentence, asked for as speech, is."""
+    library = Library(indexed_copy)
+    said = library.search("the man says the shipment will arrive late", top_k=10).results[0]
+    assert said.signals["asks_words"] == 1.0 and not said.below_cutoff
+    assert said.signals["words_z"] >= library.config.search.cutoff_model.asked_words_z
+    for query in ("a sign that says cat", "un letrero que dice gato"):
+        results = library.search(query, top_k=10).results
+        assert results[0].signals["asks_words"] == 1.0, query
+        assert all(m.below_cutoff for m in results), query
+    # Without the rule, the cat photo passes on its picture.
+    model = library.config.search.cutoff_model.model_copy(update={"asked_words_z": None})
+    search = library.config.search.model_copy(update={"cutoff_model": model})
+    plain = Library(indexed_copy, library.config.model_copy(update={"search": search}))
+    assert not plain.search("a sign that says cat", top_k=10).results[0].below_cutoff
+
+
+@pytest.mark.parametrize(
+    ("query", "asks"),
+    [
+        ("the narrator says it is the tallest mammal", True),
+        ("they talk about the football match", True),
+        ("caption reading Golden Temple", True),
+        ("hablan del partido de fútbol", True),
+        ("un rótulo de Brandenburg Gate", True),
+        ("texto en pantalla: Statue of Liberty", True),
+        ("a man talking while sitting in a car", False),  # a picture of someone talking
+        ("a dog on screen while a dog barks", False),
+        ("un perro en pantalla", False),
+        ("a cat", False),
+    ],
+)
+def test_which_queries_ask_for_words(query: str, asks: bool) -> None:
+    assert asks_what_is_said(query) == asks
 
 
 def test_cli_separates_the_weaker_matches(indexed_copy: Path) -> None:

@@ -62,7 +62,7 @@ class SearchResponse:
     chips: list[Chip] = field(default_factory=list)  # filters read from the query's words
     searched: str | None = None  # the text searched by meaning, once those words are out
     translation: QueryTranslation | None = None  # None: English, or not translated
-    cutoff: dict[str, float] | None = None  # the relevance cut-off applied (None: none)
+    cutoff: dict[str, float | None] | None = None  # the relevance cut-off applied (None: none)
 
     def to_dict(self) -> dict[str, Any]:
         where = self.filters
@@ -193,10 +193,12 @@ class Searcher:
                     fitted.missing,
                     self.config.cutoff,
                     self.config.cutoff_fraction,
+                    fitted.asked_words_z,
                 ).mark(ranked_moments)
                 cutoff = {
                     "min_relevance": self.config.cutoff,
                     "min_fraction": self.config.cutoff_fraction,
+                    "asked_words_z": fitted.asked_words_z,
                     "standout": round(standout(ranked_moments), 4),
                 }
         moments = ranked_moments[offset:wanted]
@@ -221,9 +223,10 @@ class Searcher:
         ``NEAREST_CLASSES`` class-name similarities (the background vocabulary is the
         class names a ConSE visual vector is a mixture of; a visual encoder in another
         space gets no margin); and the fraction of the query's content words it
-        contains."""
+        contains; and whether the query asks what is said or written."""
         raw = {m: dict(scores) for m, scores in ranked.items()}
         content = _content_words(words)
+        asks_words = 1.0 if asks_what_is_said(words) else 0.0
         classes = self.encoders.background
         text = query_vectors.get("fused")
         background = classes @ text if text is not None else None
@@ -245,6 +248,7 @@ class Searcher:
                 signals["visual"] = raw["visual"][best.id] - nearest
             if content:
                 signals["keyword"] = len(_matched_words(words, best)) / len(content)
+            signals["asks_words"] = asks_words
             moment.signals = signals
 
     def _keyword_fields(self) -> tuple[str, ...]:
@@ -401,6 +405,27 @@ _PEOPLE_WORDS = """
     moviendo movimiento vacio vacia entra entrando sale saliendo juntos juntas solo sola
 """
 PEOPLE_WORDS = frozenset(_PEOPLE_WORDS.split())
+
+# Words and phrases by which a query asks what was said or written (folded like
+# ``_content_words``). "talking" alone is not one: "a man talking in a car" is a picture;
+# nor "on screen": "a dog on screen" is one too.
+_SAID_WORDS = """
+    say says saying said speaker narrator voice announcement announces announcer mention
+    mentions mentioned explains tells sign caption captions title written text reads
+    reading subtitle subtitles
+    dice dicen diciendo narrador voz anuncio anuncia explica menciona letrero rotulo
+    titulo texto escrito cartel subtitulo subtitulos
+"""
+SAID_WORDS = frozenset(_SAID_WORDS.split())
+SAID_PHRASES = re.compile(r"\b(talks?|talking) about\b|\bhabla(n|ndo)? de")
+
+
+def asks_what_is_said(query: str) -> bool:
+    """Whether the query asks for speech or on-screen text ("the narrator says…",
+    "un letrero que dice…", "they talk about…"), English or Spanish."""
+    return not SAID_WORDS.isdisjoint(_content_words(query)) or bool(
+        SAID_PHRASES.search(_fold(query))
+    )
 
 
 def _content_words(query: str) -> list[str]:

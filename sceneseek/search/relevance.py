@@ -34,9 +34,11 @@ FEATURES = (
     "keyword",  # fraction of the query's content words that occur in the moment
     "standout",  # how far the list's top rises above the mean of the next nine
     "lead",  # the moment's score less the next moment's
+    "asks_words",  # 1 when the query asks what is said or written ("a sign that says")
 )
 SAID = ("speech", "ocr")
-ALWAYS = ("said", "standout", "lead")  # every moment has these; the others may be missing
+# Every moment has these; the others may be missing.
+ALWAYS = ("said", "standout", "lead", "asks_words")
 
 
 def features(moments: list[Moment]) -> list[dict[str, float]]:
@@ -59,13 +61,17 @@ class RelevanceModel:
     feature the moment has no evidence for taking its ``missing`` value. A moment is
     marked below the cut-off when its probability is under ``threshold``, or it scores
     under ``min_fraction`` of the top (so a list whose top stands out does not carry
-    every runner-up with it)."""
+    every runner-up with it), or the query asks what is said or written and the moment's
+    speech or on-screen text is less than ``asked_words_z`` deviations above the query's
+    background (a query naming a sign or a sentence is answered by words, not by a
+    picture that resembles it; one pooled model weighs words for every query alike)."""
 
     weights: Mapping[str, float]
     bias: float
     missing: Mapping[str, float]
     threshold: float
     min_fraction: float = 0.0
+    asked_words_z: float | None = None
 
     def __post_init__(self) -> None:
         if unknown := sorted((self.weights.keys() | self.missing.keys()) - set(FEATURES)):
@@ -87,4 +93,12 @@ class RelevanceModel:
             moment.below_cutoff = (
                 moment.relevance < self.threshold
                 or moment.score < self.min_fraction * moments[0].score
+                or not words_answer(row, self.asked_words_z)
             )
+
+
+def words_answer(row: Mapping[str, float], asked_words_z: float | None) -> bool:
+    """False when the query asks for words and the moment's are not close enough."""
+    if asked_words_z is None or not row.get("asks_words"):
+        return True
+    return row.get("words_z", -math.inf) >= asked_words_z
