@@ -188,11 +188,13 @@ class CameraConfig(BaseModel):
             try:
                 zones[name] = ZoneConfig.model_validate(zone)
             except ValidationError as exc:
-                causes = "; ".join(
-                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
-                )
-                raise ValueError(f"zone {name!r}: {causes}") from None
+                raise ValueError(f"zone {name!r}: {validation_causes(exc)}") from None
         return zones
+
+
+def validation_causes(exc: ValidationError) -> str:
+    """A validation error's causes in one line, without pydantic's prefixes."""
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
 
 
 class MetadataConfig(BaseModel):
