@@ -281,8 +281,8 @@ class Library:
         return listed
 
     def camera_segment(self, camera_id: str) -> int | None:
-        """A segment whose keyframe shows the camera's picture (the first of its newest
-        video), to draw zones over; None before the camera has footage."""
+        """A segment whose keyframe shows the camera's picture (the middle one of its
+        newest video), to draw zones over; None before the camera has footage."""
         return self.index_store.camera_segment(camera_id)
 
     def _metadata_sources(self) -> MetadataConfig:

@@ -242,8 +242,9 @@ class Content(Protocol):
     def videos(self) -> list[StoredVideo]: ...
 
     def camera_segment(self, camera_id: str) -> int | None:
-        """The first segment of the camera's newest video (its keyframe shows the
-        picture zones are drawn on); None before the camera has footage."""
+        """The middle segment of the camera's newest video (its keyframe shows the
+        picture zones are drawn on; a video's first may be a fade); None before the
+        camera has footage."""
         ...
 
     def cameras_and_zones(self) -> tuple[list[str], list[str]]:

@@ -957,13 +957,15 @@ class Catalogue:
         return found
 
     def camera_segment(self, camera_id: str) -> int | None:
-        """The first segment of the camera's newest video (its keyframe shows the
-        picture zones are drawn on); None before the camera has footage."""
+        """The middle segment of the camera's newest video (its keyframe shows the
+        picture zones are drawn on; a video's first may be a fade); None before the
+        camera has footage."""
         row = (
             self.reader()
             .execute(
                 "SELECT s.id FROM videos v JOIN segments s ON s.video_id = v.id"
-                " WHERE v.camera = ? ORDER BY v.id DESC, s.start LIMIT 1",
+                " WHERE v.camera = ?"
+                " ORDER BY v.id DESC, abs(s.start + s.end - v.duration), s.start LIMIT 1",
                 (camera_id,),
             )
             .fetchone()
