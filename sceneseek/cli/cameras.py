@@ -61,6 +61,7 @@ def zone_add(
     out.print(
         f"zone {name!r} of camera {camera_id}: {points_text(zone.points)} (frame fractions){over}",
         highlight=False,
+        soft_wrap=True,  # the points stay on one line, to copy
     )
     err.print(
         f"it applies to videos of {camera_id} indexed from now on; videos indexed before keep"
