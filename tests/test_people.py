@@ -257,3 +257,24 @@ def test_a_zone_added_from_the_cli_makes_events_of_footage_indexed_after(
     assert entries(library, before) == []
     assert_entries_in_the_exit_zone(entries(library, after))
     library.close()
+
+
+def test_reindex_keeps_the_zones_drawn_in_the_index(vtest: Path, tmp_path: Path) -> None:
+    """Re-encoding for another speech model re-runs the people reader too, in a new index
+    that gets the old one's tables only at the swap: it must still see the zones drawn in
+    the old one, or their events would vanish."""
+    clip = first_seconds(vtest, tmp_path / "gate.mp4")
+    config = Config(modalities=["people", "speech"], segment={"detail_fps": 3})  # type: ignore[arg-type]
+    library = Library(tmp_path / "lib", config)
+    library.add_zone("dock", "exit", EXIT_ZONE)
+    assert library.index([clip], camera="dock").indexed
+    assert_entries_in_the_exit_zone(entries(library, clip))
+    library.close()
+    other = config.model_copy(update={"encoders": config.encoders.model_copy(
+        update={"speech": "whisper-base"})})  # fmt: skip
+    library = Library(tmp_path / "lib", other)
+    assert library.reindex().swapped
+    assert library.index_store.encoder_versions()["speech"].startswith("whisper-base")
+    assert_entries_in_the_exit_zone(entries(library, clip))
+    assert [z.name for z in library.zones("dock")] == ["exit"]  # carried over at the swap
+    library.close()
