@@ -102,11 +102,11 @@ def test_edge_jitter_needs_confirming_and_video_ends_are_not_crossings() -> None
 
 
 # -- zones drawn in the index -----------------------------------------------------------
-CONFIGURED = Config(metadata={"cameras": {"cam-7": {"zones": {"gate": GATE}}}})  # type: ignore[arg-type]
+CAM7 = {"cameras": {"cam-7": {"zones": {"gate": GATE}}}}  # the config's [metadata]
 
 
 def test_index_zones_join_the_config_ones_and_win_a_name_clash(tmp_path: Path) -> None:
-    library = Library(tmp_path / "lib", CONFIGURED)
+    library = Library(tmp_path / "lib", Config(metadata=CAM7))  # type: ignore[arg-type]
     door = library.add_zone("cam-7", "door", "0,0 0.25,0 0.25,0.5")
     assert (door.source, door.overrides_config) == ("index", False)
     kerb = library.add_zone("cam-7", "gate", "0,540 1920,540 1920,1080", resolution="fhd")
@@ -237,7 +237,8 @@ def zone_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestCli
         + ["-pix_fmt", "yuv420p", str(clip)],
         check=True,
     )
-    library = Library(root / "lib", Config(modalities=["attributes"], metadata=CONFIGURED.metadata))
+    config = Config(modalities=["attributes"], metadata=CAM7)  # type: ignore[arg-type]
+    library = Library(root / "lib", config)
     assert library.index([clip], camera="cam-7").indexed
     keys = KeyStore(root / "lib")
     read, admin = keys.add("read", "viewer"), keys.add("admin", "operator")
