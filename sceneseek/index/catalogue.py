@@ -335,10 +335,9 @@ def _tables(db: sqlite3.Connection) -> set[str]:
     return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _statements() -> list[str]:
-    """The statements of ``SCHEMA``, one by one."""
+def _statements(schema: str) -> list[str]:
     statements, pending = [], ""
-    for piece in SCHEMA.split(";"):
+    for piece in schema.split(";"):
         pending += piece + ";"
         if sqlite3.complete_statement(pending):
             statements.append(pending)
@@ -353,7 +352,7 @@ def _create_schema(db: sqlite3.Connection) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         if not _tables(db):
-            for statement in _statements():
+            for statement in _statements(SCHEMA):
                 db.execute(statement)
             db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         db.execute("COMMIT")
@@ -368,7 +367,7 @@ def _add_tables(db: sqlite3.Connection, names: Iterable[str]) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         absent = set(names) - _tables(db)
-        for statement in _statements():
+        for statement in _statements(SCHEMA):
             made = re.search(r"CREATE (?:TABLE|INDEX) (\w+)(?: ON (\w+))?", statement)
             if made and (made[2] or made[1]) in absent:
                 db.execute(statement)
