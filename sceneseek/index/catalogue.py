@@ -148,10 +148,6 @@ CREATE TABLE api_keys (
 
 SCHEMA_VERSION = 8
 TABLES = frozenset(re.findall(r"CREATE (?:VIRTUAL )?TABLE (\w+)", SCHEMA))
-# Operators' tables added to the format after indexes of it were written: such an index
-# gains them, empty, when opened (nothing in them is derived from the videos, so no
-# re-index, and an older sceneseek reading the index just ignores them).
-ADDED_TABLES = frozenset({"camera_zones"})
 ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see allowed_ids)
 ID_BATCH = 500  # ids per `IN (...)` (SQLite's variable limit)
 FILTER_COLUMNS = {  # SegmentFilter condition fields
@@ -359,6 +355,12 @@ def _create_schema(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+# Operators' tables added to the format after indexes of it were written: such an index
+# gains them, empty, when opened (nothing in them is derived from the videos, so no
+# re-index, and an older sceneseek reading the index just ignores them).
+ADDED_TABLES = frozenset({"camera_zones"})
 
 
 def _add_tables(db: sqlite3.Connection, names: Iterable[str]) -> None:
