@@ -206,6 +206,9 @@ def test_cli_adds_lists_and_removes_zones(tmp_path: Path, monkeypatch: pytest.Mo
     code, out, _ = run("camera", "zone", "list", "--db", db)
     rows = [line for line in out.splitlines() if "cam-" in line]
     assert len(rows) == 3 and "index, over config" in rows[0] and "lawn" in rows[2]
+    assert (
+        run("camera", "zone", "list", "cam-5", "--db", db)[1] == "no zones drawn on camera cam-5\n"
+    )
     code, out, _ = run("camera", "list", "--db", db)
     assert "gate, door" in out
 

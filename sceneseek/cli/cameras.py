@@ -92,6 +92,9 @@ def zone_list(
     if json_output:
         sys.stdout.write(json.dumps({"zones": [to_json(z) for z in zones]}) + "\n")
         return
+    if not zones:
+        out.print(f"no zones drawn{f' on camera {camera_id}' if camera_id else ''}")
+        return
     table = Table("camera", "zone", "points (frame fractions)", "from", title_justify="left")
     for zone in zones:
         source = "index, over config" if zone.overrides_config else zone.source

@@ -930,11 +930,12 @@ async function loadZones() {
   }
 }
 
-function showZoneFrame(url) {
+function showZoneFrame(url, why = "No footage of this camera yet") {
   const frame = $("#zone-frame");
   frame.hidden = !url;
   $("#zone-stage").classList.toggle("blank", !url);
   $("#zone-no-frame").hidden = Boolean(url);
+  $("#zone-no-frame").textContent = `${why}: click on this area, or type the points.`;
   if (url) frame.src = url;
   else frame.removeAttribute("src");
 }
@@ -1130,6 +1131,10 @@ function init() {
   $("#zone-show").addEventListener("click", loadZones);
   $("#zone-camera").addEventListener("change", loadZones);
   $("#zone-canvas").addEventListener("click", addCorner);
+  $("#zone-frame").addEventListener("error", () => {
+    if (!$("#zone-frame").getAttribute("src")) return;
+    showZoneFrame(null, "The camera's frame could not be read (its video moved?)");
+  });
   $("#zone-points").addEventListener("input", (event) => {
     zoneState.corners = parseCorners(event.target.value);
     drawZones();
