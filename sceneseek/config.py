@@ -78,6 +78,10 @@ class EncoderConfig(BaseModel):
 
 # Resolutions a zone drawn in pixels may name instead of WIDTHxHEIGHT.
 NAMED_RESOLUTIONS = {
+    "vga": (640, 480),
+    "hd": (1280, 720),
+    "fhd": (1920, 1080),
+    "uhd": (3840, 2160),
     "480p": (854, 480),
     "576p": (768, 576),
     "720p": (1280, 720),
@@ -112,6 +116,11 @@ def parse_points(text: str) -> list[tuple[float, float]]:
         if not sep:
             raise ValueError(f'vertex {pair!r} is not X,Y (expected "x1,y1 x2,y2 ...")')
     return points
+
+
+def points_text(points: list[tuple[float, float]] | tuple[tuple[float, float], ...]) -> str:
+    """The short form "x1,y1 x2,y2 ..." of vertices (``parse_points`` reads it back)."""
+    return " ".join(f"{x:.4g},{y:.4g}" for x, y in points)
 
 
 class ZoneConfig(BaseModel):
@@ -188,11 +197,13 @@ class CameraConfig(BaseModel):
             try:
                 zones[name] = ZoneConfig.model_validate(zone)
             except ValidationError as exc:
-                causes = "; ".join(
-                    str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
-                )
-                raise ValueError(f"zone {name!r}: {causes}") from None
+                raise ValueError(f"zone {name!r}: {validation_causes(exc)}") from None
         return zones
+
+
+def validation_causes(exc: ValidationError) -> str:
+    """A validation error's causes in one line, without pydantic's prefixes."""
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
 
 
 class MetadataConfig(BaseModel):

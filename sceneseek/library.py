@@ -12,13 +12,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import ValidationError
 
 from sceneseek import versions
 from sceneseek.alerts import SavedAlerts, alert_store
-from sceneseek.config import CameraConfig, Config, MetadataConfig
+from sceneseek.config import CameraConfig, Config, MetadataConfig, validation_causes
 from sceneseek.encoders.base import VisualEncoder
+from sceneseek.encoders.zones import CameraZone
 from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
@@ -211,15 +214,76 @@ class Library:
 
     def cameras(self) -> dict[str, CameraConfig]:
         """The registry: cameras from the config, overridden by those added to the index,
-        whose zone polygons still come from the config (the index does not keep them yet)."""
+        each with its zones from both (the index's winning a name clash), and cameras
+        that only have zones drawn in the index."""
         configured = self.config.metadata.cameras
-        registered = {
-            camera_id: camera.model_copy(update={"zones": configured[camera_id].zones})
-            if camera_id in configured
-            else camera
-            for camera_id, camera in self.index_store.cameras().items()
-        }
-        return {**configured, **registered}
+        registered = self.index_store.cameras()
+        drawn = self.index_store.zones()
+        registry = {}
+        for camera_id in [*configured, *registered, *drawn]:
+            camera = registered.get(camera_id) or configured.get(camera_id) or CameraConfig()
+            zones = configured[camera_id].zones if camera_id in configured else {}
+            zones = {**zones, **drawn.get(camera_id, {})}
+            registry[camera_id] = camera.model_copy(update={"zones": zones})
+        return registry
+
+    def add_zone(
+        self,
+        camera_id: str,
+        name: str,
+        points: str | Sequence[Sequence[float]],
+        resolution: str | None = None,
+    ) -> CameraZone:
+        """Draw (or redraw) a named zone on a camera's picture, kept in the index:
+        ``points`` in frame fractions ("x1,y1 x2,y2 ..." or pairs), or pixels of
+        ``resolution`` (WIDTHxHEIGHT or 1080p ...), checked as the config's zones are. The
+        camera need not be registered nor have footage yet. People entering, leaving and
+        loitering in it become events of that camera's videos indexed from now on."""
+        if not camera_id.strip():
+            raise SceneseekError("a camera needs a non-empty id")
+        try:
+            drawn = CameraConfig(zones={name: {"points": points, "resolution": resolution}})
+        except ValidationError as exc:
+            raise SceneseekError(f"camera {camera_id!r}: {validation_causes(exc)}") from None
+        self.index_store.set_zone(camera_id, name, drawn.zones[name])
+        return next(z for z in self.zones(camera_id) if z.name == name)
+
+    def remove_zone(self, camera_id: str, name: str) -> CameraZone | None:
+        """Remove a zone drawn in the index; the config's zone of that name, which then
+        applies again, if there is one. KeyError when the camera has no such zone; a
+        zone only in the config is refused (the config file is the place to change it)."""
+        if not self.index_store.remove_zone(camera_id, name):
+            configured = self.config.metadata.cameras.get(camera_id)
+            if configured is not None and name in configured.zones:
+                raise SceneseekError(
+                    f"zone {name!r} of camera {camera_id!r} is drawn in the config file,"
+                    " not in the index: remove it there"
+                )
+            raise KeyError(f"camera {camera_id!r} has no zone {name!r}")
+        return next((z for z in self.zones(camera_id) if z.name == name), None)
+
+    def zones(self, camera_id: str | None = None) -> list[CameraZone]:
+        """Every camera's zones (or one camera's), from the config and the index, as
+        ingest hands them to the people reader (``cameras``)."""
+        configured = self.config.metadata.cameras
+        drawn = self.index_store.zones()
+        listed = []
+        for camera, entry in self.cameras().items():
+            if camera_id not in (None, camera):
+                continue
+            for name, zone in entry.zones.items():
+                in_index = name in drawn.get(camera, {})
+                in_config = camera in configured and name in configured[camera].zones
+                source: Literal["config", "index"] = "index" if in_index else "config"
+                listed.append(
+                    CameraZone(camera, name, tuple(zone.points), source, in_index and in_config)
+                )
+        return listed
+
+    def camera_segment(self, camera_id: str) -> int | None:
+        """A segment whose keyframe shows the camera's picture (the middle one of its
+        newest video), to draw zones over; None before the camera has footage."""
+        return self.index_store.camera_segment(camera_id)
 
     def _metadata_sources(self) -> MetadataConfig:
         return self.config.metadata.model_copy(update={"cameras": self.cameras()})
@@ -317,10 +381,13 @@ class Library:
         """Re-encode every video with the configured encoders into a new index beside this
         one, resumably, then swap it in atomically (see ``sceneseek.versions``)."""
         require_index(self.path)  # before opening the index would create one
+        # The registry of this index (its cameras and zones reach the new one only at
+        # the swap): the people reader of the re-encoding needs the zones drawn here.
+        registry = self.config.model_copy(update={"metadata": self._metadata_sources()})
         report = versions.reindex(
             self.path,
             self.index_store,
-            self.config,
+            registry,
             self.encoders.versions(),
             lambda staging, config: Library(staging, config, self.backend),
             progress,

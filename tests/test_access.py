@@ -107,6 +107,7 @@ def requests(video: int, segment: int) -> dict[str, tuple[str, str, dict[str, An
         "media": ("GET", f"/api/videos/{video}/media", {"headers": {"Range": "bytes=0-99"}}),
         "clip": ("GET", "/api/clip", {"params": {"video_id": video, "start": 0, "end": 1}}),
         "cameras": ("GET", "/api/cameras", {}),
+        "zones": ("GET", "/api/cameras/cam-01/zones", {}),
         "ingest jobs": ("GET", "/api/ingest", {}),
         "alerts": ("GET", "/api/alerts", {}),
         "alert events": ("GET", "/api/alerts/events", {}),
@@ -122,10 +123,20 @@ def requests(video: int, segment: int) -> dict[str, tuple[str, str, dict[str, An
         "alert remove": ("DELETE", "/api/alerts/999999", {}),
         "delete video": ("DELETE", "/api/videos/999999", {}),
         "camera change": ("POST", "/api/cameras", {"json": {"id": "cam-x"}}),
+        "zone draw": ("PUT", "/api/cameras/cam-01/zones/gate", {"json": {"points": "0,0 1,1"}}),
+        "zone remove": ("DELETE", "/api/cameras/cam-01/zones/nowhere", {}),
     }
 
 
-ADMIN_ONLY = {"ingest", "alert add", "alert remove", "delete video", "camera change"}
+ADMIN_ONLY = {
+    "ingest",
+    "alert add",
+    "alert remove",
+    "delete video",
+    "camera change",
+    "zone draw",
+    "zone remove",
+}
 
 
 def test_auth_matrix(server: Server) -> None:

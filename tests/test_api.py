@@ -368,7 +368,7 @@ def test_camera_registry(api: Api) -> None:
         "name": "Lobby",
         "zone": "lobby",
         "timezone": "Europe/Madrid",
-        "zones": {},  # polygons, none drawn (config only, for now)
+        "zones": {},  # polygons, none drawn (tests/test_zones.py draws some)
     }
 
 

@@ -3,7 +3,9 @@ pedestrian sample (``vtest.avi`` from Debian's opencv-doc) and the sample set's 
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -11,8 +13,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from sceneseek import Config, Library
+from sceneseek.cli import app as cli
 from sceneseek.config import CameraConfig
 from sceneseek.encoders import frame_readers
 from sceneseek.encoders.base import Observation
@@ -155,17 +159,42 @@ def test_people_entering_and_leaving_a_drawn_zone(vtest: Path) -> None:
     assert not any(o.kind == "absence" for o in observations)  # never empty in those 8 s
 
 
+EXIT_ZONE = "0.8,0.5 1,0.52 1,0.87 0.8,0.745"  # bench/events/labels.toml
+
+
+def first_seconds(vtest: Path, clip: Path, seconds: float = 8) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(vtest), "-t", str(seconds), "-an", str(clip)],
+        check=True,
+    )
+    return clip
+
+
+def entries(library: Library, video: Path) -> list[Observation]:
+    """The video's "a person enters the exit zone" events."""
+    return [
+        o
+        for segment in library.index_store.all_segments()
+        if segment.video == str(video.resolve())
+        for o in segment.observations.get("people", [])
+        if o.text == "a person enters the exit zone"
+    ]
+
+
+def assert_entries_in_the_exit_zone(said: list[Observation]) -> None:
+    """At the couple's (1.0-1.5 s) or the man's (4.0 s) crossing, as tight as a word."""
+    assert any(any(abs(o.start - t) <= 2 for t in (1.0, 1.5, 4.0)) for o in said), said
+    assert all(o.end - o.start <= 2 for o in said)
+
+
 def test_a_camera_zone_in_the_config_makes_searchable_events(vtest: Path, tmp_path: Path) -> None:
     """Ingest passes the video's camera's zones to the people reader: with the "exit" zone
     drawn for camera "gate" in the config (and the camera registered in the index too),
     indexing the first 8 s of vtest.avi as that camera makes "a person enters the exit
     zone" a timed, searchable event (the couple at 1.0-1.5 s, the man at 4.0 s); the same
     clip as another camera has none."""
-    clip = tmp_path / "gate.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(vtest), "-t", "8", "-an", str(clip)], check=True
-    )
-    zones = {"exit": "0.8,0.5 1,0.52 1,0.87 0.8,0.745"}
+    clip = first_seconds(vtest, tmp_path / "gate.mp4")
+    zones = {"exit": EXIT_ZONE}
     config = Config(
         modalities=["people"],
         segment={"detail_fps": 3},  # type: ignore[arg-type]
@@ -199,3 +228,54 @@ def test_a_walker_who_stands_still_stops(vtest: Path) -> None:
     stops = [o for o in observations if o.text.startswith("a person stops, standing still")]
     assert any(abs(o.start - 49) <= 2 and abs(o.end - 62) <= 2 for o in stops), stops
     assert all(o.kind == "event" for o in stops)
+
+
+RAY = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs ray")
+
+
+@pytest.mark.parametrize("ray", [False, pytest.param(True, marks=[pytest.mark.slow, RAY])])
+def test_a_zone_added_from_the_cli_makes_events_of_footage_indexed_after(
+    vtest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray: bool
+) -> None:
+    """`sceneseek camera zone add` keeps the zone in the index, and footage of that camera
+    indexed afterwards, here or on Ray workers, gets "a person enters the exit zone" at
+    the crossings; a video indexed before keeps what it had (no zone then)."""
+    monkeypatch.setenv("SCENESEEK_SEGMENT__DETAIL_FPS", "3")
+    before = first_seconds(vtest, tmp_path / "before.mp4")
+    after = shutil.copy(before, tmp_path / "after.mp4")
+    db = str(tmp_path / "lib")
+    index = ["index", "--db", db, "--modalities", "people", "--camera", "dock"]
+    on_ray = ["--ray", "--ray-workers", "1"] if ray else []
+    runner = CliRunner()
+    for command in (
+        [*index, str(before)],
+        ["camera", "zone", "add", "dock", "exit", EXIT_ZONE, "--db", db],
+        [*index, *on_ray, str(after)],
+    ):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 0, result.output
+    library = Library(db, Config(modalities=["people"]))
+    assert entries(library, before) == []
+    assert_entries_in_the_exit_zone(entries(library, after))
+    library.close()
+
+
+def test_reindex_keeps_the_zones_drawn_in_the_index(vtest: Path, tmp_path: Path) -> None:
+    """Re-encoding for another speech model re-runs the people reader too, in a new index
+    that gets the old one's tables only at the swap: it must still see the zones drawn in
+    the old one, or their events would vanish."""
+    clip = first_seconds(vtest, tmp_path / "gate.mp4")
+    config = Config(modalities=["people", "speech"], segment={"detail_fps": 3})  # type: ignore[arg-type]
+    library = Library(tmp_path / "lib", config)
+    library.add_zone("dock", "exit", EXIT_ZONE)
+    assert library.index([clip], camera="dock").indexed
+    assert_entries_in_the_exit_zone(entries(library, clip))
+    library.close()
+    other = config.model_copy(update={"encoders": config.encoders.model_copy(
+        update={"speech": "whisper-base"})})  # fmt: skip
+    library = Library(tmp_path / "lib", other)
+    assert library.reindex().swapped
+    assert library.index_store.encoder_versions()["speech"].startswith("whisper-base")
+    assert_entries_in_the_exit_zone(entries(library, clip))
+    assert [z.name for z in library.zones("dock")] == ["exit"]  # carried over at the swap
+    library.close()

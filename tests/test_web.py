@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -481,3 +482,58 @@ def test_a_server_with_keys_asks_for_one_and_media_loads_with_it(
     finally:
         browser.delete_all_cookies()
         keys.close()
+
+
+def click_at(driver: WebDriver, element: WebElement, x: float, y: float) -> None:
+    """A real mouse click at (x, y) in fractions of the element's box."""
+    box = element.rect
+    dx, dy = round((x - 0.5) * box["width"]), round((y - 0.5) * box["height"])
+    ActionChains(driver).move_to_element_with_offset(element, dx, dy).click().perform()
+
+
+def test_a_zone_is_drawn_by_clicking_over_the_camera_frame_saved_listed_and_removed(
+    page: WebDriver,
+) -> None:
+    zones = "return fetch('/api/cameras/cam-01/zones').then(r => r.json())"
+    page.find_element(By.ID, "tab-zones").click()
+    frame = page.find_element(By.ID, "zone-frame")
+    loaded = "return arguments[0].complete && arguments[0].naturalWidth > 0"
+    wait_for(page, lambda d: d.execute_script(loaded, frame))  # a frame of the sample camera
+    assert page.find_element(By.ID, "zone-camera").get_attribute("value") == "cam-01"
+    canvas = page.find_element(By.ID, "zone-canvas")
+    name, typed = page.find_element(By.ID, "zone-name"), page.find_element(By.ID, "zone-points")
+    save = page.find_element(By.ID, "zone-save")
+    # The server's refusal is shown: a corner typed outside the frame.
+    typed.send_keys("0.1,0.1 1.5,0.1 0.5,0.5")
+    name.send_keys("gate")
+    submit_and_wait(page, save.click)
+    assert "not in frame fractions" in page.find_element(By.ID, "message").text
+    page.find_element(By.ID, "zone-clear").click()
+    assert typed.get_attribute("value") == ""
+
+    corners = [(0.55, 0.2), (0.95, 0.25), (0.9, 0.9), (0.5, 0.8)]
+    for x, y in corners:
+        click_at(page, canvas, x, y)
+    clicked = pytest.approx([c for corner in corners for c in corner], abs=0.01)
+    shown = (typed.get_attribute("value") or "").replace(",", " ").split()
+    assert [float(c) for c in shown] == clicked
+    assert len(page.find_elements(By.CSS_SELECTOR, "#zone-canvas .zone-corner")) == 4
+    submit_and_wait(page, save.click)
+    assert "saved for cam-01" in page.find_element(By.ID, "message").text
+    (item,) = page.find_elements(By.CSS_SELECTOR, "#zone-list .zone-item")
+    assert item.get_attribute("data-zone") == "gate" and "4 corners" in item.text.lower()
+    (saved,) = page.execute_script(zones)["zones"]
+    assert saved["name"] == "gate" and [c for p in saved["points"] for c in p] == clicked
+    assert page.find_elements(By.CSS_SELECTOR, "#zone-canvas .zone-shape[data-zone='gate']")
+    assert page.find_element(By.CSS_SELECTOR, "#zone-labels .zone-label").text == "gate"
+    for x, y in [(0.1, 0.6), (0.3, 0.55), (0.35, 0.95)]:  # a second one, being drawn
+        click_at(page, canvas, x, y)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "zones.png"))
+    page.find_element(By.ID, "zone-clear").click()
+
+    remove = item.find_element(By.CSS_SELECTOR, ".zone-remove")
+    submit_and_wait(page, remove.click)
+    assert "No zones drawn" in page.find_element(By.ID, "zone-list").text
+    assert page.execute_script(zones)["zones"] == []
+    assert not page.find_elements(By.CSS_SELECTOR, "#zone-canvas .zone-shape")

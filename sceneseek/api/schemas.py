@@ -134,6 +134,34 @@ class AlertIn(BaseModel):
     webhook: str | None = Field(None, max_length=2000)
 
 
+class ZoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: str | list[tuple[float, float]] = Field(
+        description='vertices in order, "x1,y1 x2,y2 ..." or [[x1, y1], ...]: frame fractions'
+        " (0,0 top left), or pixels of `resolution`"
+    )
+    resolution: str | None = Field(
+        None, max_length=40, description="the points are pixels of this: WIDTHxHEIGHT, 1080p ..."
+    )
+
+
+class ZoneOut(BaseModel):
+    camera: str
+    name: str
+    points: list[tuple[float, float]] = Field(description="frame fractions")
+    source: str = Field(description="config | index (drawn from the CLI, API or web UI)")
+    overrides_config: bool = Field(description="drawn in the index over a config zone")
+
+
+class CameraZonesOut(BaseModel):
+    camera: str
+    zones: list[ZoneOut]
+    frame_url: str | None = Field(
+        description="a keyframe of the camera's newest video to draw over; null without footage"
+    )
+
+
 class MarkOut(BaseModel):
     id: int
     query: str

@@ -102,9 +102,9 @@ def _add(
     group.command(name)(_logged(command, collect))
 
 
-def _group(name: str, help: str) -> typer.Typer:
+def _group(name: str, help: str, parent: typer.Typer = app) -> typer.Typer:
     group = typer.Typer(no_args_is_help=True, help=help)
-    app.add_typer(group, name=name)
+    parent.add_typer(group, name=name)
     return group
 
 
@@ -123,9 +123,15 @@ _add(app, learning.uncertain)
 _add(app, admin.models)
 _add(app, index.reindex)
 
-camera = _group("camera", "The camera registry: default zone and timezone per camera.")
+camera = _group("camera", "The camera registry: default zone, timezone and zones per camera.")
 _add(camera, cameras.camera_add, "add")
 _add(camera, cameras.camera_list, "list")
+zone = _group(
+    "zone", "Zones drawn on a camera's picture (people entering, leaving, loitering).", camera
+)
+_add(zone, cameras.zone_add, "add")
+_add(zone, cameras.zone_list, "list")
+_add(zone, cameras.zone_remove, "remove")
 
 alert = _group("alert", "Saved queries that fire on newly indexed video (see `watch`).")
 _add(alert, alerts.alert_add, "add")

@@ -37,6 +37,18 @@ class Zone:
         return inside
 
 
+@dataclass(frozen=True)
+class CameraZone:
+    """A zone as the registry lists it: which camera, and where it was drawn (the config
+    file, or the index from the CLI, API or web UI, whose zone wins a name clash)."""
+
+    camera: str
+    name: str
+    points: tuple[tuple[float, float], ...]  # frame fractions
+    source: Literal["config", "index"]
+    overrides_config: bool = False  # drawn in the index over a config zone of its name
+
+
 def camera_zones(camera: CameraConfig) -> tuple[Zone, ...]:
     """A camera's polygon zones (its whole-picture ``zone`` name needs no geometry)."""
     return tuple(Zone(name, tuple(zone.points)) for name, zone in camera.zones.items())

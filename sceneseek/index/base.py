@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sceneseek.config import CameraConfig
+from sceneseek.config import CameraConfig, ZoneConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.encoders.vocabulary import label_keywords
 
@@ -241,6 +241,12 @@ class Content(Protocol):
 
     def videos(self) -> list[StoredVideo]: ...
 
+    def camera_segment(self, camera_id: str) -> int | None:
+        """The middle segment of the camera's newest video (its keyframe shows the
+        picture zones are drawn on; a video's first may be a fade); None before the
+        camera has footage."""
+        ...
+
     def cameras_and_zones(self) -> tuple[list[str], list[str]]:
         """Distinct camera ids and zones of indexed videos (cheap: read per query)."""
         ...
@@ -283,6 +289,16 @@ class OperatorsData(Protocol):
         ...
 
     def cameras(self) -> dict[str, CameraConfig]: ...
+
+    def set_zone(self, camera_id: str, name: str, zone: ZoneConfig) -> None:
+        """Add or replace a zone drawn on a camera's picture (points in frame fractions)."""
+        ...
+
+    def remove_zone(self, camera_id: str, name: str) -> bool: ...
+
+    def zones(self) -> dict[str, dict[str, ZoneConfig]]:
+        """Camera id → zone name → zone, both in name order."""
+        ...
 
 
 class Upkeep(Protocol):

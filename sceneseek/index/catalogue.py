@@ -1,6 +1,7 @@
 """The catalogue: the index directory's SQLite database (WAL) and every table in it:
 videos, segments, their keyword rows (FTS5), the vectors of the stores that keep their
-durable copy here (Faiss), marks, fusions, cameras, failures, alerts and API keys.
+durable copy here (Faiss), marks, fusions, cameras and their zones, failures, alerts and
+API keys.
 
 It is the only module that names the database file: ``check``, ``keys``, ``snapshot``,
 the monitor and ``reindex`` reach it through ``has_index``, ``connect`` and ``reading``
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from sceneseek.config import CameraConfig
+from sceneseek.config import CameraConfig, ZoneConfig
 from sceneseek.encoders.base import Observation
 from sceneseek.errors import DamagedIndexError, SceneseekError, reporting_damage
 from sceneseek.index.alerts import Alert, AlertEvent
@@ -128,6 +129,13 @@ CREATE TABLE alert_events (
 
 CREATE TABLE cameras (
     id TEXT PRIMARY KEY, name TEXT, zone TEXT, timezone TEXT NOT NULL
+);
+-- zones drawn on the picture of a camera (config.ZoneConfig), registered above or not
+CREATE TABLE camera_zones (
+    camera TEXT NOT NULL,
+    name TEXT NOT NULL,
+    points TEXT NOT NULL,  -- [[x, y], ...] in frame fractions (JSON)
+    PRIMARY KEY (camera, name)
 );
 CREATE TABLE failures (
     path TEXT PRIMARY KEY, error TEXT NOT NULL, at TEXT NOT NULL
@@ -313,7 +321,9 @@ def check_schema(db: sqlite3.Connection, database: Path, create: bool = False) -
             f"{SCHEMA_VERSION}; index the videos again into a new --db"
         )
     missing = TABLES - tables
-    if missing:
+    if missing and missing <= ADDED_TABLES:
+        _add_tables(db, missing)
+    elif missing:
         raise DamagedIndexError(database, f"tables missing: {', '.join(sorted(missing))}")
 
 
@@ -321,22 +331,48 @@ def _tables(db: sqlite3.Connection) -> set[str]:
     return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _create_schema(db: sqlite3.Connection) -> None:
-    """Every table in one write transaction: another process opening the index meanwhile
-    sees all of them or none (never a half-made, seemingly damaged index), and of two
-    processes creating it at once, the second finds it made."""
+def _statements(schema: str) -> list[str]:
     statements, pending = [], ""
-    for piece in SCHEMA.split(";"):
+    for piece in schema.split(";"):
         pending += piece + ";"
         if sqlite3.complete_statement(pending):
             statements.append(pending)
             pending = ""
+    return statements
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    """Every table in one write transaction: another process opening the index meanwhile
+    sees all of them or none (never a half-made, seemingly damaged index), and of two
+    processes creating it at once, the second finds it made."""
     db.execute("BEGIN IMMEDIATE")
     try:
         if not _tables(db):
-            for statement in statements:
+            for statement in _statements(SCHEMA):
                 db.execute(statement)
             db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+# Operators' tables added to the format after indexes of it were written: such an index
+# gains them, empty, when opened (nothing in them is derived from the videos, so no
+# re-index, and an older sceneseek reading the index just ignores them).
+ADDED_TABLES = frozenset({"camera_zones"})
+
+
+def _add_tables(db: sqlite3.Connection, names: Iterable[str]) -> None:
+    """Create ``ADDED_TABLES`` an index written before them lacks, in one write
+    transaction (of two processes opening it at once, the second finds them made)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        absent = set(names) - _tables(db)
+        for statement in _statements(SCHEMA):
+            made = re.search(r"CREATE (?:TABLE|INDEX) (\w+)(?: ON (\w+))?", statement)
+            if made and (made[2] or made[1]) in absent:
+                db.execute(statement)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -897,6 +933,45 @@ class Catalogue:
     def cameras(self) -> dict[str, CameraConfig]:
         rows = self.reader().execute("SELECT id, name, zone, timezone FROM cameras ORDER BY id")
         return {r[0]: CameraConfig(name=r[1], zone=r[2], timezone=r[3]) for r in rows}
+
+    def set_zone(self, camera_id: str, name: str, zone: ZoneConfig) -> None:
+        """Add or replace a zone drawn on a camera's picture (points in frame fractions)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO camera_zones VALUES (?, ?, ?)",
+                (camera_id, name, json.dumps(zone.points)),
+            )
+
+    def remove_zone(self, camera_id: str, name: str) -> bool:
+        with self.transaction() as db:
+            sql = "DELETE FROM camera_zones WHERE camera = ? AND name = ?"
+            return db.execute(sql, (camera_id, name)).rowcount > 0
+
+    def zones(self) -> dict[str, dict[str, ZoneConfig]]:
+        """Camera id → zone name → zone, both in name order."""
+        rows = self.reader().execute(
+            "SELECT camera, name, points FROM camera_zones ORDER BY camera, name"
+        )
+        found: dict[str, dict[str, ZoneConfig]] = {}
+        for camera_id, name, points in rows:
+            found.setdefault(camera_id, {})[name] = ZoneConfig(points=json.loads(points))
+        return found
+
+    def camera_segment(self, camera_id: str) -> int | None:
+        """The middle segment of the camera's newest video (its keyframe shows the
+        picture zones are drawn on; a video's first may be a fade); None before the
+        camera has footage."""
+        row = (
+            self.reader()
+            .execute(
+                "SELECT s.id FROM videos v JOIN segments s ON s.video_id = v.id"
+                " WHERE v.camera = ?"
+                " ORDER BY v.id DESC, abs(s.start + s.end - v.duration), s.start LIMIT 1",
+                (camera_id,),
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else None
 
     def add_mark(
         self,

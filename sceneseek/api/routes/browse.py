@@ -14,7 +14,7 @@ router = APIRouter(tags=["library"])
 
 @router.get("/api/cameras")
 def cameras(library: LibraryDep, lock: ReadLock) -> dict[str, dict[str, Any]]:
-    """The camera registry (config and index): name, default zone, timezone."""
+    """The camera registry (config and index): name, default zone, timezone, zones."""
     with lock:
         registry = library.cameras()
     return {k: c.model_dump() for k, c in registry.items()}

@@ -875,10 +875,204 @@ function errorLine(error) {
   return String(error);
 }
 
+// ---------- zones: polygons drawn on a camera's picture ----------
+
+const SVG = "http://www.w3.org/2000/svg";
+const zoneState = { camera: null, zones: [], corners: [] }; // corners: the draft, fractions
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+function pointsText(points) {
+  return points.map(([x, y]) => `${+x.toFixed(4)},${+y.toFixed(4)}`).join(" ");
+}
+
+function parseCorners(text) {
+  // "x1,y1 x2,y2 ...": pairs that do not read as numbers are left for the server to name.
+  return text.trim().split(/\s+/).filter(Boolean).map((pair) => pair.split(",").map(Number))
+    .filter((pair) => pair.length === 2 && pair.every(Number.isFinite));
+}
+
+async function loadZoneCameras() {
+  try {
+    const [cameras, videos] = await Promise.all([api("/api/cameras"), api("/api/videos")]);
+    const ids = new Set([...Object.keys(cameras || {}), ...(videos || []).map((v) => v.camera)]);
+    const sorted = [...ids].filter(Boolean).sort();
+    $("#zone-camera-options").replaceChildren(...sorted.map((id) => el("option", { value: id })));
+    if (!$("#zone-camera").value && sorted.length) $("#zone-camera").value = sorted[0];
+    if ($("#zone-camera").value.trim()) await loadZones();
+  } catch (error) {
+    showMessage(`Could not list the cameras: ${error.message}`, "error");
+  }
+}
+
+async function loadZones() {
+  const camera = $("#zone-camera").value.trim();
+  if (!camera) {
+    showMessage("Name the camera whose zones to draw.", "warn");
+    return;
+  }
+  try {
+    const answer = await api(`/api/cameras/${encodeURIComponent(camera)}/zones`);
+    if (camera !== zoneState.camera) zoneState.corners = [];
+    zoneState.camera = camera;
+    zoneState.zones = answer.zones || [];
+    showZoneFrame(answer.frame_url);
+    $("#zone-of").textContent = camera;
+    renderZoneList();
+    drawZones();
+    markUpdated();
+  } catch (error) {
+    showMessage(`Could not read the zones of ${camera}: ${error.message}`, "error");
+  }
+}
+
+function showZoneFrame(url, why = "No footage of this camera yet") {
+  const frame = $("#zone-frame");
+  frame.hidden = !url;
+  $("#zone-stage").classList.toggle("blank", !url);
+  $("#zone-no-frame").hidden = Boolean(url);
+  $("#zone-no-frame").textContent = `${why}: click on this area, or type the points.`;
+  if (url) frame.src = url;
+  else frame.removeAttribute("src");
+}
+
+function drawZones() {
+  // Saved zones filled, the draft dashed with its corners; the SVG spans the frame in
+  // fractions (0..1 both ways), so every shape is in the same units as the API's.
+  const canvas = $("#zone-canvas");
+  const shapes = zoneState.zones.map((zone) => svg("polygon", {
+    class: `zone-shape zone-${zone.source}`,
+    points: zone.points.map((p) => p.join(",")).join(" "),
+    "vector-effect": "non-scaling-stroke",
+    "data-zone": zone.name,
+  }));
+  const corners = zoneState.corners;
+  const draft = corners.length ? [svg(corners.length < 3 ? "polyline" : "polygon", {
+    class: "zone-draft",
+    points: corners.map((p) => p.join(",")).join(" "),
+    "vector-effect": "non-scaling-stroke",
+  })] : [];
+  const dots = corners.map(([x, y]) => svg("path", {
+    class: "zone-corner",
+    d: `M${x} ${y}h0`,
+    "vector-effect": "non-scaling-stroke",
+  }));
+  canvas.replaceChildren(...shapes, ...draft, ...dots);
+  // Names in HTML over the frame: SVG text would stretch with the picture.
+  $("#zone-labels").replaceChildren(...zoneState.zones.map((zone) => {
+    const label = el("span", { class: "zone-label" }, zone.name);
+    const n = zone.points.length;
+    label.style.left = `${(100 * zone.points.reduce((sum, p) => sum + p[0], 0)) / n}%`;
+    label.style.top = `${(100 * zone.points.reduce((sum, p) => sum + p[1], 0)) / n}%`;
+    return label;
+  }));
+}
+
+function renderZoneList() {
+  const list = $("#zone-list");
+  if (!zoneState.zones.length) {
+    list.replaceChildren(el("li", { class: "empty" }, "No zones drawn on this camera yet."));
+    return;
+  }
+  list.replaceChildren(...zoneState.zones.map((zone) => {
+    const from = zone.source === "config"
+      ? "from the config file"
+      : `drawn here${zone.overrides_config ? ", over the config's" : ""}`;
+    return el("li", { class: "job zone-item", dataset: { zone: zone.name } },
+      el("div", { class: "job-head" },
+        el("strong", {}, zone.name),
+        el("span", { class: "job-status" }, `${zone.points.length} corners · ${from}`),
+        el("span", { class: "job-count" },
+          el("button", {
+            type: "button",
+            class: "link zone-edit",
+            title: "Load this zone's corners to redraw it",
+            onclick: () => editZone(zone),
+          }, "Edit"),
+          zone.source === "index" ? el("button", {
+            type: "button",
+            class: "link zone-remove",
+            onclick: () => removeZone(zone),
+          }, "Remove") : null)));
+  }));
+}
+
+function addCorner(event) {
+  const box = $("#zone-canvas").getBoundingClientRect();
+  const fraction = (value) => Math.min(1, Math.max(0, value));
+  zoneState.corners.push([
+    fraction((event.clientX - box.left) / box.width),
+    fraction((event.clientY - box.top) / box.height),
+  ]);
+  $("#zone-points").value = pointsText(zoneState.corners);
+  drawZones();
+}
+
+function setCorners(corners) {
+  zoneState.corners = corners;
+  $("#zone-points").value = pointsText(corners);
+  drawZones();
+}
+
+function editZone(zone) {
+  $("#zone-name").value = zone.name;
+  setCorners(zone.points.map((p) => [...p]));
+  $("#zone-name").focus();
+}
+
+async function saveZone(event) {
+  event.preventDefault();
+  const camera = zoneState.camera;
+  const name = $("#zone-name").value.trim();
+  if (!camera) {
+    showMessage("Pick a camera first.", "warn");
+    return;
+  }
+  if (!name || zoneState.corners.length < 3) {
+    showMessage(name ? "A zone needs at least 3 corners: click them on the frame."
+      : "Name the zone (searches say it: “a person enters the gate zone”).", "warn");
+    return;
+  }
+  try {
+    await api(`/api/cameras/${encodeURIComponent(camera)}/zones/${encodeURIComponent(name)}`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ points: zoneState.corners }),
+    });
+  } catch (error) {
+    showMessage(`The zone was not saved: ${error.message}`, "warn");
+    return;
+  }
+  $("#zone-name").value = "";
+  setCorners([]);
+  await loadZones();
+  showMessage(`Zone “${name}” saved for ${camera}: it applies to videos of ${camera} indexed `
+    + "from now on (those indexed before keep their events).", "info");
+}
+
+async function removeZone(zone) {
+  const path = `/api/cameras/${encodeURIComponent(zone.camera)}/zones/${encodeURIComponent(zone.name)}`;
+  try {
+    await api(path, { method: "DELETE" });
+  } catch (error) {
+    showMessage(`The zone was not removed: ${error.message}`, "warn");
+    return;
+  }
+  await loadZones();
+  showMessage(`Zone “${zone.name}” removed from ${zone.camera}.`, "info");
+}
+
 // ---------- views ----------
 
+const VIEWS = ["search", "library", "zones"];
+
 function currentView() {
-  return location.hash === "#library" ? "library" : "search";
+  const view = location.hash.slice(1);
+  return VIEWS.includes(view) ? view : "search";
 }
 
 function goTo(view) {
@@ -888,14 +1082,15 @@ function goTo(view) {
 
 function showView() {
   const view = currentView();
-  $("#view-search").hidden = view !== "search";
-  $("#view-library").hidden = view !== "library";
-  $("#tab-search").classList.toggle("active", view === "search");
-  $("#tab-library").classList.toggle("active", view === "library");
+  for (const name of VIEWS) {
+    $(`#view-${name}`).hidden = view !== name;
+    $(`#tab-${name}`).classList.toggle("active", view === name);
+  }
   if (view === "library") {
     loadVideos();
     pollJobs();
   }
+  if (view === "zones") loadZoneCameras();
 }
 
 // ---------- wiring ----------
@@ -933,6 +1128,20 @@ function init() {
   $("#ingest-form").addEventListener("submit", submitIngest);
   $("#viewer-close").addEventListener("click", closePlayer);
   $("#player").addEventListener("error", onPlayerError);
+  $("#zone-show").addEventListener("click", loadZones);
+  $("#zone-camera").addEventListener("change", loadZones);
+  $("#zone-canvas").addEventListener("click", addCorner);
+  $("#zone-frame").addEventListener("error", () => {
+    if (!$("#zone-frame").getAttribute("src")) return;
+    showZoneFrame(null, "The camera's frame could not be read (its video moved?)");
+  });
+  $("#zone-points").addEventListener("input", (event) => {
+    zoneState.corners = parseCorners(event.target.value);
+    drawZones();
+  });
+  $("#zone-undo").addEventListener("click", () => setCorners(zoneState.corners.slice(0, -1)));
+  $("#zone-clear").addEventListener("click", () => setCorners([]));
+  $("#zone-form").addEventListener("submit", saveZone);
   window.addEventListener("hashchange", showView);
   installDropZone();
   showView();
