@@ -60,6 +60,12 @@ class EncoderConfig(BaseModel):
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
     people: str = "people-hog"
+    people_loiter_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a person staying this long in one camera zone is loitering (an event"
+        " queries can ask about: 'loitering in the gate zone for more than 2 minutes')",
+    )
     attributes: str = "attributes-pixels"
     clip_model: str | None = Field(
         None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"

@@ -22,7 +22,7 @@ from sceneseek.encoders.base import VisualEncoder
 from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
-from sceneseek.index.base import Mark, StoredSegment, StoredVideo
+from sceneseek.index.base import EventConditions, Mark, StoredSegment, StoredVideo
 from sceneseek.index.catalogue import has_index, require_index
 from sceneseek.index.check import CheckReport, check_index
 from sceneseek.index.snapshot import Snapshot, export_snapshot
@@ -34,7 +34,7 @@ from sceneseek.media.decode import content_hash, regular_file
 from sceneseek.media.metadata import VideoMetadata, zone_named
 from sceneseek.media.picture import decode_picture
 from sceneseek.media.thumbnail import frame_jpeg
-from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse
+from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse, about_people
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
@@ -127,11 +127,17 @@ class Library:
         more_like: Sequence[int] = (),
         not_like: Sequence[int] = (),
         translate: bool = True,
+        event_zone: str | None = None,
+        min_dwell: float | None = None,
+        min_count: int | None = None,
     ) -> SearchResponse:
         """Moments matching a text query, an example image, or an indexed segment
         (exactly one of ``query``, ``image``, ``similar_to``). With ``parse``, filters
         the query states in words ("at night", "on camera 2") are applied too; explicit
-        arguments win over them. ``more_like``/``not_like`` are segment ids the user
+        arguments win over them. A text query about people that states a camera zone
+        (``event_zone``), a least time stayed there (``min_dwell``, seconds) or a least
+        number of people (``min_count``) searches the people events instead, each result
+        spanning one event. ``more_like``/``not_like`` are segment ids the user
         marked relevant / not relevant in an earlier round (successive search). With
         ``translate`` (and ``language.translate_queries``), a query that is not English is
         searched together with its English translation (``response.translation``)."""
@@ -150,12 +156,17 @@ class Library:
         asked = query
         if query is not None and parse:
             cameras, zones = self.index_store.cameras_and_zones()
-            stated = parse_query(query, cameras, zones, datetime.now().astimezone())
+            drawn = self.event_zones() if about_people(query) else None
+            stated = parse_query(query, cameras, zones, datetime.now().astimezone(), drawn)
             query, chips = stated.text, stated.chips
             camera, zone = camera or stated.camera, zone or stated.zone
             time_of_day = time_of_day or stated.time_of_day
             after, before = after or stated.after, before or stated.before
+            event_zone = event_zone or stated.event_zone
+            min_dwell = min_dwell if min_dwell is not None else stated.min_dwell
+            min_count = min_count if min_count is not None else stated.min_count
         where = make_filter(camera, zone, time_of_day, after, before, weekdays, video)
+        conditions = EventConditions(event_zone and plain_text(event_zone), min_dwell, min_count)
         translation = None
         if query is not None and translate:
             translation = self.query_translation(query)
@@ -163,7 +174,12 @@ class Library:
             for segment_id in [*more_like, *not_like]:
                 self.segment(segment_id)  # KeyError for an unknown id
             english = translation.text if translation else None
-            response = searcher.search(query, top_k, where, offset, more_like, not_like, english)
+            if conditions.is_empty:
+                response = searcher.search(
+                    query, top_k, where, offset, more_like, not_like, english
+                )
+            else:
+                response = searcher.search_events(query, top_k, where, conditions, offset, english)
         elif image is not None:
             vectors = image_vectors(
                 image, self.encoders.visual, self.config.search.max_image_pixels
@@ -177,6 +193,7 @@ class Library:
                 f"(similar to segment {similar_to})", vectors, top_k, where, offset, similar_to
             )
         response.filters = where
+        response.events = conditions
         response.chips = chips
         response.translation = translation
         if asked is not None:
@@ -220,6 +237,11 @@ class Library:
             for camera_id, camera in self.index_store.cameras().items()
         }
         return {**configured, **registered}
+
+    def event_zones(self) -> list[str]:
+        """The zones drawn on any camera, whose names a query may state as where a people
+        event happened."""
+        return sorted({name for camera in self.cameras().values() for name in camera.zones})
 
     def _metadata_sources(self) -> MetadataConfig:
         return self.config.metadata.model_copy(update={"cameras": self.cameras()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sceneseek.index.base import StoredSegment
+from sceneseek.index.base import StoredEvent, StoredSegment
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Moment:
     # Evidence of fixed meaning the cut-off reads besides the scores, by feature name
     # (search/relevance.py FEATURES); a feature the moment has no evidence for is absent.
     signals: dict[str, float] = field(default_factory=dict)
+    event: StoredEvent | None = None  # the people event the moment is (its exact span)
 
     @property
     def shown(self) -> StoredSegment:
@@ -48,7 +49,23 @@ class Moment:
             "camera": best.camera,
             "zone": best.zone,
             "video_start_time": wall,
+            "event": _event_dict(self.event) if self.event else None,
         }
+
+
+def _event_dict(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "zone": event.zone,
+        "start": round(event.start, 2),
+        "end": round(event.end, 2),
+        "dwell": round(event.dwell, 1) if event.dwell is not None else None,
+        "count": event.count,
+        "direction": event.direction,
+        "tracks": list(event.tracks),
+        "text": event.text,
+    }
 
 
 RUNNERS_UP = 9  # moments after the top whose mean score it must stand out from

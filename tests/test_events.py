@@ -1,0 +1,153 @@
+"""People tracks and events in the index, queries on them, and alerts once per event, on
+real footage: 22 s of OpenCV's pedestrian clip vtest.avi (44-66 s of it), where a man in a
+long black coat walks into the path's lower right end (the benchmark's "exit" zone) at
+4.5 s and stands there until about 18.5 s (bench/events/labels.toml: 48.5-62.5 s), and a
+few seconds of an empty, still scene beside it."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from sceneseek import Config, Library
+from sceneseek.eval.assets import AssetCache
+from sceneseek.index.base import EventConditions, SegmentFilter
+
+EXIT = "0.8,0.5 1,0.52 1,0.87 0.8,0.745"
+START = datetime.fromisoformat("2026-11-28T22:30:00+01:00")  # the clip's wall-clock start
+
+
+def _config() -> Config:
+    return Config(
+        modalities=["people"],
+        encoders={"people_loiter_seconds": 10},  # type: ignore[arg-type]
+        metadata={"cameras": {"gate": {"zones": {"exit": EXIT}}}},  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tree, _ = AssetCache().debian_package("opencv-doc")
+    vtest = tree / "usr/share/doc/opencv-doc/examples/data/vtest.avi"
+    folder = tmp_path_factory.mktemp("clips")
+    cut, empty = folder / "loiter.mp4", folder / "empty.mp4"
+    ffmpeg = ["ffmpeg", "-v", "error", "-nostdin"]
+    cut_from = [*ffmpeg, "-ss", "44", "-i", str(vtest), "-t", "22", "-an", str(cut)]
+    subprocess.run(cut_from, check=True)
+    subprocess.run(
+        [*ffmpeg, "-f", "lavfi", "-i", "color=c=gray:size=320x240:rate=10", "-t", "6", str(empty)],
+        check=True,
+    )
+    return {"loiter": cut, "empty": empty}
+
+
+@pytest.fixture(scope="module")
+def library(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Library:
+    lib = Library(tmp_path_factory.mktemp("events-lib"), _config())
+    report = lib.index([clips["loiter"]], camera="gate", start=START)
+    assert report.indexed, report.failed
+    report = lib.index([clips["empty"]], camera="gate", start=START)
+    assert report.indexed, report.failed
+    yield lib
+    lib.close()
+
+
+def test_tracks_and_events_are_stored_and_go_with_their_video(
+    library: Library, clips: dict[str, Path]
+) -> None:
+    store = library.index_store
+    video = next(v for v in library.videos() if v.path.endswith("loiter.mp4"))
+    tracks = store.tracks(video.id)
+    assert len(tracks) >= 3
+    assert all(len(t.boxes) >= 1 and t.boxes[0][0] <= t.boxes[-1][0] for t in tracks)
+    assert all(0 <= x <= 1 and 0 < h <= 1 for t in tracks for _, x, _, _, h in t.boxes)
+    events = store.events(SegmentFilter(video=video.path), EventConditions())
+    kinds = {e.kind for e in events}
+    assert {"enter", "leave", "loiter"} <= kinds, kinds
+    loiter = [e for e in events if e.kind == "loiter" and e.zone == "exit"]
+    assert any(abs(e.start - 4.5) <= 2 and abs(e.end - 18.5) <= 3 for e in loiter), loiter
+    assert all(e.dwell == pytest.approx(e.end - e.start) for e in loiter)
+    known = {t.number for t in tracks}
+    assert all(set(e.tracks) <= known and e.count == max(1, len(e.tracks)) for e in events)
+    # Conditions are comparisons on the stored facts.
+    long_stays = store.events(SegmentFilter(), EventConditions("exit", 8.0))
+    assert long_stays and all(e.dwell and e.dwell >= 8 for e in long_stays)
+    assert not store.events(SegmentFilter(), EventConditions("lawn"))
+
+    # A copy of the clip indexed and removed again takes its tracks and events with it.
+    copy = clips["loiter"].with_name("copy.mp4")
+    copy.write_bytes(clips["loiter"].read_bytes() + b"\0")  # another file, same pictures
+    try:
+        assert library.index([copy], camera="gate").indexed
+        copied = next(v for v in library.videos() if v.path.endswith("copy.mp4"))
+        assert store.tracks(copied.id)
+        assert store.remove_video(copied.path)
+        assert not store.tracks(copied.id)
+        assert not store.events(SegmentFilter(video=copied.path), EventConditions())
+    finally:
+        copy.unlink()
+    assert store.tracks(video.id) == tracks  # the other video's are untouched
+
+
+@pytest.mark.parametrize(
+    ("query", "chips"),
+    [
+        (
+            "a person loitering in the exit zone for more than 8 seconds",
+            {"event_zone": "in zone exit", "dwell": "for more than 8 seconds"},
+        ),
+        (
+            "alguien merodeando en la zona exit más de 8 segundos",
+            {"event_zone": "in zone exit", "dwell": "for more than 8 seconds"},
+        ),
+    ],
+)
+def test_event_query_parses_to_chips_and_spans_the_event(
+    library: Library, query: str, chips: dict[str, str]
+) -> None:
+    response = library.search(query, top_k=5)
+    assert {c.filter: c.label for c in response.chips} == chips
+    assert response.events == EventConditions("exit", 8.0)
+    assert response.results
+    top = response.results[0]
+    assert top.event is not None and top.event.kind == "loiter", [r.event for r in response.results]
+    assert (top.start, top.end) == (top.event.start, top.event.end)  # the event's own span
+    assert top.end - top.start >= 8
+    found = response.to_dict()
+    assert found["filters"]["min_dwell"] == 8.0
+    assert found["results"][0]["event"]["zone"] == "exit"
+    # The dwell chip removed (as the UI does: no parsing, the other conditions explicit):
+    # entering and leaving events of the zone come back too, under the loitering.
+    loose = library.search(found["filters"]["searched"], parse=False, event_zone="exit")
+    assert {r.event.kind for r in loose.results if r.event} >= {"enter", "leave"}
+
+
+def test_leaving_the_zone_after_hours_ranks_exits_first(library: Library) -> None:
+    response = library.search("someone leaving the exit zone after 22:00", top_k=10)
+    assert {c.filter for c in response.chips} == {"event_zone", "time_of_day"}
+    strong = [r for r in response.results if not r.below_cutoff]
+    assert strong and all(r.event and r.event.kind == "leave" for r in strong), [
+        (r.event.kind if r.event else None, r.score) for r in response.results
+    ]
+    assert not library.search("someone leaving the exit zone after 23:30").results
+
+
+def test_absence_is_evidence_only_for_emptiness(library: Library) -> None:
+    """The empty grey clip is described as "no people in the scene, nobody there, empty"
+    and "no motion, static scene": evidence for "an empty street", nothing for "a red car"."""
+
+    def empty_clip_people(query: str) -> list[dict[str, object]]:
+        found = library.search(query, top_k=20).results
+        return [
+            m.evidence.get("people", {}) | {"score": m.score}
+            for m in found
+            if m.video.endswith("empty.mp4")
+        ]
+
+    asked = empty_clip_people("an empty street, nobody there")
+    assert asked and "no people in the scene" in str(asked[0].get("text")), asked
+    unrelated = empty_clip_people("a red car")
+    assert all("text" not in e and "contribution" not in e for e in unrelated), unrelated
