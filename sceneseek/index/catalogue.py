@@ -126,8 +126,11 @@ CREATE TABLE alert_events (
     score REAL NOT NULL,
     wall_time TEXT,
     created TEXT NOT NULL,
-    UNIQUE (alert_id, video, start)
+    event_id INTEGER  -- the people event it fired for (events.id), if it was one
 );
+-- an alert fires once per moment of a video, and once per people event
+CREATE UNIQUE INDEX alert_events_once
+    ON alert_events(alert_id, video, start, coalesce(event_id, -1));
 
 CREATE TABLE cameras (
     id TEXT PRIMARY KEY, name TEXT, zone TEXT, timezone TEXT NOT NULL
@@ -536,7 +539,9 @@ class Catalogue:
     def _add_event_tables(self) -> None:
         """Create the people tables, and the event an alert fired for, in an index written
         before they existed (in one write, re-checked under the write lock: two processes
-        may open it at once); an index that has them is only read."""
+        may open it at once); an index that has them is only read. The alert events are
+        copied into a table without the old one-per-start constraint: two people events
+        of one video may start at the same instant and each fires."""
 
         def missing() -> bool:
             fired = {r[1] for r in self._db.execute("PRAGMA table_info(alert_events)")}
@@ -550,10 +555,14 @@ class Catalogue:
                 if missing():
                     for statement in _statements(EVENT_SCHEMA):
                         self._db.execute(statement)
-                    self._db.execute("ALTER TABLE alert_events ADD COLUMN event_id INTEGER")
+                    self._db.execute("ALTER TABLE alert_events RENAME TO alert_events_old")
+                    for statement in _statements(SCHEMA):
+                        if "alert_events" in statement.split("(")[0]:
+                            self._db.execute(statement)
                     self._db.execute(
-                        "CREATE UNIQUE INDEX alert_events_event ON alert_events(alert_id, event_id)"
+                        "INSERT INTO alert_events SELECT *, NULL FROM alert_events_old"
                     )
+                    self._db.execute("DROP TABLE alert_events_old")
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -244,6 +244,10 @@ class Searcher:
         stored = self.index.segments([i for i, _, _ in scored])
         if text is not None and not asks_for_nothing(text):
             scored = _without_nothing(scored, stored)
+        if self.config.neighbour_support:
+            scored = _supported(
+                scored, stored, self.config.neighbour_support, self.config.merge_gap_seconds
+            )
         ranked_moments = merge(
             [(stored[i], score, c) for i, score, c in scored if i in stored],
             gap=self.config.merge_gap_seconds,
@@ -509,6 +513,37 @@ def _without_nothing(
         if "people" in contributions and said and all(_says_nothing(o.text) for o in said):
             contributions = {m: c for m, c in contributions.items() if m != "people"}
             score = sum(contributions.values())
+        out.append((segment_id, score, contributions))
+    return sorted(out, key=lambda item: item[1], reverse=True)
+
+
+def _supported(
+    scored: list[tuple[int, float, dict[str, float]]],
+    stored: dict[int, StoredSegment],
+    share: float,
+    gap: float,
+) -> list[tuple[int, float, dict[str, float]]]:
+    """Each segment's score plus ``share`` of its best-scoring touching neighbour's
+    (among the candidates), as a "neighbours" contribution, re-ranked: what was said or
+    seen just before or after supports a match."""
+    by_video: dict[str, list[tuple[StoredSegment, float]]] = {}
+    for segment_id, score, _ in scored:
+        if segment_id in stored:
+            by_video.setdefault(stored[segment_id].video, []).append((stored[segment_id], score))
+    out = []
+    for segment_id, score, contributions in scored:
+        segment = stored.get(segment_id)
+        near = [
+            other_score
+            for other, other_score in (by_video[segment.video] if segment is not None else [])
+            if segment is not None
+            and other.id != segment_id
+            and (0 <= other.start - segment.end <= gap or 0 <= segment.start - other.end <= gap)
+        ]
+        if near and max(near) > 0:
+            support = share * max(near)
+            contributions = {**contributions, "neighbours": support}
+            score += support
         out.append((segment_id, score, contributions))
     return sorted(out, key=lambda item: item[1], reverse=True)
 
