@@ -151,3 +151,36 @@ def test_absence_is_evidence_only_for_emptiness(library: Library) -> None:
     assert asked and "no people in the scene" in str(asked[0].get("text")), asked
     unrelated = empty_clip_people("a red car")
     assert all("text" not in e and "contribution" not in e for e in unrelated), unrelated
+
+
+def test_an_event_alert_fires_once_per_event(library: Library, clips: dict[str, Path]) -> None:
+    """A saved query with an event condition fires once per event however many segments
+    the event spans, never again when the video is checked again, and once per event of
+    a continuation of the footage indexed later."""
+    alert = library.add_alert("a person loitering in the exit zone for more than 8 seconds")
+    try:
+        first = library.check_alerts(clips["loiter"])
+        assert len(first) == 1, first
+        fired = first[0]
+        event = library.index_store.event(fired.event_id or 0)
+        assert event is not None and event.kind == "loiter"
+        assert (fired.start, fired.end) == (round(event.start, 2), round(event.end, 2))
+        spanned = library.index_store.segments_during(event.video_id, event.start, event.end)
+        assert len(spanned) >= 2  # one event, several segments: still one firing
+        assert fired.wall_time is not None and fired.wall_time.hour == 22
+        assert library.check_alerts(clips["loiter"]) == []  # checked again: nothing new
+        later = clips["loiter"].with_name("continued.mp4")
+        later.write_bytes(clips["loiter"].read_bytes() + b"\0")
+        try:
+            report = library.index([later], camera="gate", start=START)
+            assert [e.video for e in report.events] == [str(later.resolve())]
+            assert report.events[0].event_id not in (None, fired.event_id)
+        finally:
+            library.index_store.remove_video(str(later.resolve()))
+            later.unlink()
+        assert {e.event_id for e in library.alert_events(alert)} == {
+            fired.event_id,
+            report.events[0].event_id,
+        }
+    finally:
+        library.remove_alert(alert)

@@ -543,18 +543,21 @@ class Catalogue:
         copied into a table without the old one-per-start constraint: two people events
         of one video may start at the same instant and each fires."""
 
-        def missing() -> bool:
+        def fired_without_event() -> bool:
             fired = {r[1] for r in self._db.execute("PRAGMA table_info(alert_events)")}
-            return not set(EVENT_TABLES) <= _tables(self._db) or "event_id" not in fired
+            return "event_id" not in fired
+
+        def missing() -> bool:
+            return not set(EVENT_TABLES) <= _tables(self._db) or fired_without_event()
 
         if not missing():
             return
         with self.lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                if missing():
-                    for statement in _statements(EVENT_SCHEMA):
-                        self._db.execute(statement)
+                for statement in _statements(EVENT_SCHEMA):
+                    self._db.execute(statement)
+                if fired_without_event():
                     self._db.execute("ALTER TABLE alert_events RENAME TO alert_events_old")
                     for statement in _statements(SCHEMA):
                         if "alert_events" in statement.split("(")[0]:

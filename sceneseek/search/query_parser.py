@@ -83,6 +83,7 @@ COUNT = re.compile(
     r"\b" + _NUMBER + r"\s+(?=(?:people|persons|men|women|personas|hombres|mujeres)\b)",
     FLAGS,
 )
+RANGE_END = re.compile(r"\d\s*(?:to|and|or|a|y|o|-)\s*$", FLAGS)
 GROUP = re.compile(
     r"\b(?:a group of|un grupo de|a crowd of|una multitud de)\b|\b(?:together|juntos|juntas)\b",
     FLAGS,
@@ -123,8 +124,9 @@ def parse_query(
     event_zones: list[str] | None = None,
 ) -> ParsedQuery:
     """Pull stated filters out of ``query``. Cameras and zones are only recognised when
-    they exist in the index (``event_zones``: the cameras' drawn zones), so "camera 7"
-    on a library without one stays search text."""
+    they exist in the index, so "camera 7" on a library without one stays search text.
+    People-event conditions are read only with ``event_zones`` (the cameras' drawn zones:
+    give them for a query about people)."""
     parsed = ParsedQuery(text=query)
     text = query
     for pattern, window, label in DAYPARTS:
@@ -168,7 +170,8 @@ def parse_query(
             parsed.zone = known[0]
             parsed.chips.append(Chip("zone", f"zone {known[0]}"))
             text = text[: zone.start()] + " " + text[zone.end() :]
-    text = _event_conditions(parsed, text, event_zones or [])
+    if event_zones is not None:  # a query about people
+        text = _event_conditions(parsed, text, event_zones)
     remaining = " ".join(text.split()).strip(" ,.;")
     parsed.text = remaining or query  # "at night" alone still searches for something
     return parsed
@@ -195,7 +198,10 @@ def _event_conditions(parsed: ParsedQuery, text: str, zones: list[str]) -> str:
         parsed.min_dwell = seconds
         parsed.chips.append(Chip("dwell", f"for more than {_seconds(seconds)}"))
         text = text[: dwell.start()] + " " + text[dwell.end() :]
-    if (count := COUNT.search(text)) is not None and _amount(count.group(1)) >= 2:
+    count = COUNT.search(text)
+    if count is not None and RANGE_END.search(text[: count.start()]):
+        count = None  # "2 to 3 people": a range, not a least number
+    if count is not None and _amount(count.group(1)) >= 2:
         parsed.min_count = int(_amount(count.group(1)))
         text = text[: count.start()] + " " + text[count.end() :]
     elif (group := GROUP.search(text)) is not None:
