@@ -8,7 +8,7 @@ response = lib.search("a man talking on the phone in a car", top_k=5)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
@@ -22,7 +22,7 @@ from sceneseek.encoders.base import VisualEncoder
 from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
-from sceneseek.index.base import EventConditions, Mark, StoredSegment, StoredVideo
+from sceneseek.index.base import EventConditions, Mark, StoredEvent, StoredSegment, StoredVideo
 from sceneseek.index.catalogue import has_index, require_index
 from sceneseek.index.check import CheckReport, check_index
 from sceneseek.index.snapshot import Snapshot, export_snapshot
@@ -33,7 +33,7 @@ from sceneseek.learning import Learning, Uncertain, active_fusion
 from sceneseek.media.decode import content_hash, regular_file
 from sceneseek.media.metadata import VideoMetadata, zone_named
 from sceneseek.media.picture import decode_picture
-from sceneseek.media.thumbnail import frame_jpeg
+from sceneseek.media.thumbnail import frame_jpeg, marked_frame_jpeg
 from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse, about_people
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
@@ -293,10 +293,41 @@ class Library:
     def thumbnail(self, segment_id: int) -> bytes:
         """JPEG of a segment's keyframe, cached in the index directory."""
         segment = self.segment(segment_id)
-        cached = self.path / "thumbnails" / f"{segment_id}.jpg"
+        return self._cached_thumbnail(
+            f"{segment_id}.jpg", lambda: frame_jpeg(Path(segment.video), segment.keyframe)
+        )
+
+    def event(self, event_id: int) -> StoredEvent:
+        found = self.index_store.event(event_id) if is_row_id(event_id) else None
+        if found is None:
+            raise KeyError(f"no event with id {event_id}")
+        return found
+
+    def event_thumbnail(self, event_id: int) -> bytes:
+        """JPEG of a people event's middle with its people's boxes there, their paths
+        over the event and its zone drawn, cached beside the keyframes (event ids, like
+        segment ids, are never reused)."""
+        event = self.event(event_id)
+        middle = (event.start + event.end) / 2
+        tracks = self.index_store.tracks(event.video_id, event.tracks)
+        boxes = [min(t.boxes, key=lambda b: abs(b[0] - middle))[1:] for t in tracks]
+        paths = [
+            [(x + w / 2, y + h) for t, x, y, w, h in track.boxes if event.start <= t <= event.end]
+            for track in tracks
+        ]
+        camera = self.cameras().get(event.camera or "")
+        drawn = camera.zones.get(event.zone) if camera and event.zone else None
+        zone = drawn.points if drawn else []
+        return self._cached_thumbnail(
+            f"event-{event_id}.jpg",
+            lambda: marked_frame_jpeg(Path(event.video), middle, boxes, paths, zone),
+        )
+
+    def _cached_thumbnail(self, name: str, make: Callable[[], bytes]) -> bytes:
+        cached = self.path / "thumbnails" / name
         if cached.exists():
             return cached.read_bytes()
-        jpeg = frame_jpeg(Path(segment.video), segment.keyframe)
+        jpeg = make()
         cached.parent.mkdir(exist_ok=True)
         tmp = cached.with_suffix(".tmp")
         tmp.write_bytes(jpeg)

@@ -15,6 +15,7 @@ import pytest
 from sceneseek import Config, Library
 from sceneseek.eval.assets import AssetCache
 from sceneseek.index.base import EventConditions, SegmentFilter
+from sceneseek.media.thumbnail import frame_jpeg
 
 EXIT = "0.8,0.5 1,0.52 1,0.87 0.8,0.745"
 START = datetime.fromisoformat("2026-11-28T22:30:00+01:00")  # the clip's wall-clock start
@@ -184,3 +185,50 @@ def test_an_event_alert_fires_once_per_event(library: Library, clips: dict[str, 
         }
     finally:
         library.remove_alert(alert)
+
+
+def test_api_event_search_and_thumbnail_with_track_and_zone(library: Library) -> None:
+    """Over HTTP: the chips and the stated conditions come back as filters, a result's
+    thumbnail is the event's picture with the person's box and the zone drawn (red box,
+    blue zone outline), cached like keyframes; removing a chip is a search with the
+    other conditions as parameters."""
+    from io import BytesIO
+
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from sceneseek.api import create_app
+
+    with TestClient(create_app(library)) as client:
+        found = client.get(
+            "/api/search", params={"q": "a person loitering in the exit zone for more than 8 s"}
+        ).json()
+        filters = found["filters"]
+        assert (filters["event_zone"], filters["min_dwell"]) == ("exit", 8.0)
+        assert [c["filter"] for c in filters["from_query"]] == ["event_zone", "dwell"]
+        top = found["results"][0]
+        assert top["event"]["kind"] == "loiter"
+        assert top["thumbnail_url"] == f"/api/events/{top['event']['id']}/thumbnail.jpg"
+        picture = client.get(top["thumbnail_url"])
+        assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+        middle = (top["event"]["start"] + top["event"]["end"]) / 2
+        plain = frame_jpeg(Path(top["video"]), middle)
+
+        def red_and_blue(jpeg: bytes) -> tuple[int, int]:
+            pixels = np.asarray(Image.open(BytesIO(jpeg)).convert("RGB")).astype(int)
+            r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+            return int(((r > 200) & (g < 110) & (b < 110)).sum()), int(
+                ((b > 200) & (r < 80) & (g > 150)).sum()
+            )
+
+        (red, blue), (red_before, blue_before) = red_and_blue(picture.content), red_and_blue(plain)
+        assert red >= red_before + 30 and blue >= blue_before + 30  # the box, the zone outline
+        assert (library.path / "thumbnails" / f"event-{top['event']['id']}.jpg").exists()
+        assert client.get("/api/events/999999/thumbnail.jpg").status_code == 404
+        loose = client.get(
+            "/api/search",
+            params={"q": filters["searched"], "parse": "false", "event_zone": "exit"},
+        ).json()
+        assert loose["filters"]["min_dwell"] is None
+        assert {r["event"]["kind"] for r in loose["results"]} >= {"enter", "leave", "loiter"}
