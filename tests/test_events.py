@@ -232,3 +232,32 @@ def test_api_event_search_and_thumbnail_with_track_and_zone(library: Library) ->
         ).json()
         assert loose["filters"]["min_dwell"] is None
         assert {r["event"]["kind"] for r in loose["results"]} >= {"enter", "leave", "loiter"}
+
+
+def test_a_sound_or_track_across_a_segment_boundary_is_one_moment() -> None:
+    """Two adjacent segments, the second scoring under half of the first: apart, unless
+    the observation carrying the match (a sound, a person's track) runs across their
+    boundary; a scene's "nothing moving" running across does not join them."""
+    from sceneseek.encoders.base import Observation
+    from sceneseek.index.base import StoredSegment
+    from sceneseek.search.moments import merge
+
+    def segment(number: int, start: float, end: float, **said: list[Observation]) -> StoredSegment:
+        return StoredSegment(number, 1, "v.mp4", start, end, said, [], start, None, None, None)
+
+    def moments(strongest: str, **said: list[Observation]) -> list[tuple[float, float]]:
+        scored = [
+            (segment(1, 0, 6, **said), 4.0, {strongest: 3.0, "fused": 1.0}),
+            (segment(2, 6, 12, **said), 1.0, {strongest: 0.5, "fused": 0.5}),
+        ]
+        return [(m.start, m.end) for m in merge(scored, gap=1.0, max_seconds=30)]
+
+    bell = [Observation(4.0, 9.0, "Bell, church bell")]
+    walker = [Observation(2.0, 11.0, "a person walking left to right")]
+    still = [Observation(0.0, 12.0, "no motion, static scene, nothing moving for 12 seconds")]
+    assert moments("sound", sound=bell) == [(0, 12)]
+    assert moments("people", people=walker) == [(0, 12)]
+    assert moments("people", people=still) == [(0, 6), (6, 12)]
+    assert moments("visual", sound=bell) == [(0, 6), (6, 12)]  # the bell is not the match
+    apart = [Observation(1.0, 5.0, "Bell"), Observation(7.0, 9.0, "Bell")]
+    assert moments("sound", sound=apart) == [(0, 6), (6, 12)]  # two rings, two moments
