@@ -245,8 +245,19 @@ class Searchable(Protocol):
         """The stored vector of each modality of one segment."""
         ...
 
-    def events(self, where: SegmentFilter, stated: EventConditions) -> list[StoredEvent]:
-        """People events matching the filter and the stated conditions."""
+    def events(
+        self,
+        where: SegmentFilter,
+        stated: EventConditions,
+        text: str | None = None,
+        limit: int = -1,
+    ) -> list[StoredEvent]:
+        """People events matching the filter and the stated conditions (said as
+        ``text``, if given), at most ``limit`` (-1: all)."""
+        ...
+
+    def event_texts(self, where: SegmentFilter, stated: EventConditions) -> list[str]:
+        """The distinct sentences of those events."""
         ...
 
     def event(self, event_id: int) -> StoredEvent | None: ...

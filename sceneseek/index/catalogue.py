@@ -946,9 +946,38 @@ class Catalogue:
         " FROM events s JOIN videos v ON v.id = s.video_id"
     )
 
-    def events(self, where: SegmentFilter, stated: EventConditions) -> list[StoredEvent]:
+    def events(
+        self,
+        where: SegmentFilter,
+        stated: EventConditions,
+        text: str | None = None,
+        limit: int = -1,
+    ) -> list[StoredEvent]:
         """Events matching the filter (on the time of their start, as segments on their
-        middle's) and the conditions a query stated, in time order per video."""
+        middle's) and the conditions a query stated (and said as ``text``, if given), in
+        time order per video; at most ``limit`` (-1: all)."""
+        clause, args = self._event_sql(where, stated)
+        if text is not None:
+            clause += " AND s.text = ?"
+            args.append(text)
+        rows = self.reader().execute(
+            f"{self.EVENT_COLUMNS} WHERE 1 {clause} ORDER BY s.video_id, s.start LIMIT ?",
+            (*args, limit),
+        )
+        return [self._event(r) for r in rows]
+
+    def event_texts(self, where: SegmentFilter, stated: EventConditions) -> list[str]:
+        """The distinct sentences of the events ``events`` would return: a query ranks
+        these (few: they are templates) rather than every event."""
+        clause, args = self._event_sql(where, stated)
+        rows = self.reader().execute(
+            f"SELECT DISTINCT s.text FROM events s JOIN videos v ON v.id = s.video_id"
+            f" WHERE 1 {clause} ORDER BY 1",
+            args,
+        )
+        return [r[0] for r in rows]
+
+    def _event_sql(self, where: SegmentFilter, stated: EventConditions) -> tuple[str, list[object]]:
         clause, args = self.filter_sql(where)
         for column, op, value in (
             ("s.zone", "=", stated.zone),
@@ -958,10 +987,7 @@ class Catalogue:
             if value is not None:
                 clause += f" AND {column} {op} ?"
                 args.append(value)
-        rows = self.reader().execute(
-            f"{self.EVENT_COLUMNS} WHERE 1 {clause} ORDER BY s.video_id, s.start", args
-        )
-        return [self._event(r) for r in rows]
+        return clause, args
 
     def event(self, event_id: int) -> StoredEvent | None:
         row = self.reader().execute(f"{self.EVENT_COLUMNS} WHERE s.id = ?", (event_id,)).fetchone()

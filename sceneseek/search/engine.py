@@ -21,6 +21,7 @@ from sceneseek.index.base import (
     EventConditions,
     Index,
     SegmentFilter,
+    StoredEvent,
     StoredSegment,
     label_text,
     observation_languages,
@@ -157,18 +158,25 @@ class Searcher:
         if top_k < 1 or offset < 0:
             raise QueryError(f"top-k must be ≥ 1 and offset ≥ 0, got {top_k} and {offset}")
         vector = _mean(self.encoders.text.embed_queries([text, english] if english else [text]))
-        events = self.index.events(where, stated)
-        similarity = self.encoders.passages([e.text for e in events]) @ vector
+        # Events are said in few distinct sentences: rank those, then fetch events of the
+        # best ones until the page is full.
+        texts = self.index.event_texts(where, stated)
+        similarity = self.encoders.passages(texts) @ vector
         reference = self.index.reference_vectors("people")
         scores = fusion.standardise(
             [(i, float(s)) for i, s in enumerate(similarity)],
             reference @ vector if len(reference) else np.zeros(0),
         )
-        ranked = sorted(scores, key=lambda i: (-scores[i], events[i].video, events[i].start))
+        ranked = sorted(scores, key=lambda i: (-scores[i], texts[i]))
         best = scores[ranked[0]] if ranked else 0.0
+        found: list[tuple[StoredEvent, int]] = []
+        for i in ranked:
+            wanted = offset + top_k - len(found)
+            if wanted <= 0:
+                break
+            found += [(e, i) for e in self.index.events(where, stated, texts[i], wanted)]
         moments = []
-        for i in ranked[offset : offset + top_k]:
-            event = events[i]
+        for event, i in found[offset:]:
             during = self.index.segments_during(event.video_id, event.start, event.end)
             if not during:
                 continue
