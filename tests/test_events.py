@@ -71,6 +71,7 @@ def test_tracks_and_events_are_stored_and_go_with_their_video(
     loiter = [e for e in events if e.kind == "loiter" and e.zone == "exit"]
     assert any(abs(e.start - 4.5) <= 2 and abs(e.end - 18.5) <= 3 for e in loiter), loiter
     assert all(e.dwell == pytest.approx(e.end - e.start) for e in loiter)
+    assert any(t.direction for t in tracks) and any(e.direction for e in events)
     known = {t.number for t in tracks}
     assert all(set(e.tracks) <= known and e.count == max(1, len(e.tracks)) for e in events)
     # Conditions are comparisons on the stored facts.

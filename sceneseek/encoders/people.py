@@ -174,6 +174,7 @@ class PeopleSession:
         self._mask: np.ndarray | None = None  # foreground of the last frame (None: unknown)
         self._mask_scale = 1.0  # mask pixels per frame pixel
         self._found: list[PersonEvent] = []  # structured events, set by finish()
+        self._ways: list[str | None] = []  # each confirmed track's way of travel, likewise
 
     # -- per frame -------------------------------------------------------------------------
 
@@ -456,6 +457,7 @@ class PeopleSession:
         step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
         self._step = step
         groups = self._events()
+        self._ways = [_direction(self._describe(track)) for track in self._done]
         number = {id(track): i for i, track in enumerate(self._done)}
         together = [
             PersonEvent(
@@ -490,12 +492,8 @@ class PeopleSession:
         """Tracks (boxes over time, way of travel) and events with exact times, for the
         index to store and queries to filter on (call after ``finish``)."""
         people = tuple(
-            TrackedPerson(
-                i,
-                tuple((b.time, b.x, b.y, b.width, b.height) for b in boxes),
-                _direction(self._describe(track)),
-            )
-            for i, (track, boxes) in enumerate(zip(self._done, self.tracks(), strict=True))
+            TrackedPerson(i, tuple((b.time, b.x, b.y, b.width, b.height) for b in boxes), way)
+            for i, (boxes, way) in enumerate(zip(self.tracks(), self._ways, strict=True))
         )
         return PeopleFindings(people, tuple(self._found))
 
@@ -604,7 +602,18 @@ class PeopleSession:
                 whole = first == 0 and i == len(hits)
                 if end - start >= self.settings.stop_seconds and not whole:
                     text = f"a person stops, standing still for {_duration(end - start)}"
-                    out.append(PersonEvent("stop", start, end, text, (number,), dwell=end - start))
+                    out.append(
+                        PersonEvent(
+                            "stop",
+                            start,
+                            end,
+                            text,
+                            (number,),
+                            None,
+                            end - start,
+                            self._ways[number],
+                        )
+                    )
                 first = i
         return out
 
@@ -665,7 +674,8 @@ class PeopleSession:
                 verb = "enters" if event.kind == "enter" else "leaves"
                 text = f"a person {verb} the {event.zone} zone"
                 start, end = max(0.0, event.start - self._step / 2), event.end + self._step / 2
-            out.append(PersonEvent(event.kind, start, end, text, (number,), event.zone, dwell))
+            way = self._ways[number]
+            out.append(PersonEvent(event.kind, start, end, text, (number,), event.zone, dwell, way))
         return out
 
     def _describe(self, track: _Track) -> str:
