@@ -7,10 +7,14 @@ few seconds of an empty, still scene beside it."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from test_web import chromium, first_result, search, serve, submit_and_wait
 
 from sceneseek import Config, Library
 from sceneseek.eval.assets import AssetCache
@@ -46,7 +50,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def library(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Library:
+def library(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     lib = Library(tmp_path_factory.mktemp("events-lib"), _config())
     report = lib.index([clips["loiter"]], camera="gate", start=START)
     assert report.indexed, report.failed
@@ -262,3 +266,31 @@ def test_a_sound_or_track_across_a_segment_boundary_is_one_moment() -> None:
     assert moments("visual", sound=bell) == [(0, 6), (6, 12)]  # the bell is not the match
     apart = [Observation(1.0, 5.0, "Bell"), Observation(7.0, 9.0, "Bell")]
     assert moments("sound", sound=apart) == [(0, 6), (6, 12)]  # two rings, two moments
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.mark.slow
+def test_web_ui_event_chips_are_removable_and_cards_show_the_event(
+    library: Library, browser: WebDriver
+) -> None:
+    """In the browser: the event conditions read from the words are chips; the card's
+    picture is the event's (person and zone drawn); removing the dwell chip keeps the
+    zone as the "Event zone" field and searches the rest of the words again."""
+    with serve(library.path, config=_config()) as url:
+        browser.get(f"{url}/")
+        search(browser, "a person loitering in the exit zone for more than 8 seconds")
+        chips = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#chips .chip")]
+        assert chips == ["in zone exit ×", "for more than 8 seconds ×"], chips
+        picture = first_result(browser).find_element(By.TAG_NAME, "img")
+        assert "/api/events/" in (picture.get_attribute("src") or "")
+        dwell = browser.find_elements(By.CSS_SELECTOR, "#chips .chip")[1]
+        submit_and_wait(browser, dwell.click)
+        assert browser.find_element(By.ID, "event-zone").get_attribute("value") == "exit"
+        assert browser.find_element(By.ID, "min-dwell").get_attribute("value") == ""
+        assert browser.find_element(By.ID, "query").get_attribute("value") == "a person loitering"
+        assert len(browser.find_elements(By.CSS_SELECTOR, ".result")) > 1
