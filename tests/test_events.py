@@ -294,3 +294,44 @@ def test_web_ui_event_chips_are_removable_and_cards_show_the_event(
         assert browser.find_element(By.ID, "min-dwell").get_attribute("value") == ""
         assert browser.find_element(By.ID, "query").get_attribute("value") == "a person loitering"
         assert len(browser.find_elements(By.CSS_SELECTOR, ".result")) > 1
+
+
+def test_an_index_from_before_events_gains_their_tables_and_keeps_its_alert_events(
+    tmp_path: Path,
+) -> None:
+    """An index written before tracks and events (format 8 as it was: no such tables, an
+    alert_events table unique per start) opens: the tables are added, the fired alerts
+    are kept, and an index that has them is not written to on open."""
+    import sqlite3
+
+    from sceneseek.index.catalogue import Catalogue, database_path
+
+    Catalogue(tmp_path).close()
+    with sqlite3.connect(database_path(tmp_path)) as db:
+        db.execute("DROP TABLE tracks")
+        db.execute("DROP TABLE events")
+        db.execute("DROP TABLE alert_events")
+        db.execute(
+            "CREATE TABLE alert_events (id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL"
+            " REFERENCES alerts(id) ON DELETE CASCADE, query TEXT NOT NULL, video TEXT NOT NULL,"
+            " start REAL NOT NULL, end REAL NOT NULL, score REAL NOT NULL, wall_time TEXT,"
+            " created TEXT NOT NULL, UNIQUE (alert_id, video, start))"
+        )
+        db.execute("INSERT INTO alerts VALUES (1, 'a dog', 2.0, NULL, NULL, NULL, NULL, 'now')")
+        db.execute(
+            "INSERT INTO alert_events VALUES (7, 1, 'a dog', 'v.mp4', 1.0, 2.0, 3.0, NULL,"
+            " '2026-11-28T22:00:00+00:00')"
+        )
+    catalogue = Catalogue(tmp_path, create=False)
+    try:
+        (kept,) = catalogue.alert_events()
+        assert (kept.id, kept.video, kept.start, kept.event_id) == (7, "v.mp4", 1.0, None)
+        assert catalogue.events(SegmentFilter(), EventConditions()) == []
+        version = catalogue.reader().execute("PRAGMA schema_version").fetchone()[0]
+    finally:
+        catalogue.close()
+    reopened = Catalogue(tmp_path, create=False)
+    try:
+        assert reopened.reader().execute("PRAGMA schema_version").fetchone()[0] == version
+    finally:
+        reopened.close()
