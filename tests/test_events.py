@@ -335,3 +335,73 @@ def test_an_index_from_before_events_gains_their_tables_and_keeps_its_alert_even
         assert reopened.reader().execute("PRAGMA schema_version").fetchone()[0] == version
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "zone", "dwell", "count", "time_of_day"),
+    [
+        (
+            "a person loitering in the gate zone for more than 2 minutes",
+            "a person loitering",
+            "gate",
+            120.0,
+            None,
+            None,
+        ),
+        (
+            "alguien entrando al parking después de las 22:00",
+            "alguien entrando",
+            "parking",
+            None,
+            None,
+            "22:00-06:00",
+        ),
+        ("two people together", "people together", None, None, 2, None),
+        ("dos personas juntas en el parking", "personas juntas", "parking", None, 2, None),
+        ("a group of people", "a group of people", None, None, 3, None),
+        ("someone leaving the loading bay", "someone leaving", "loading bay", None, None, None),
+        (
+            "persona merodeando en la zona de carga más de 5 minutos",
+            "persona merodeando",
+            "carga",
+            300.0,
+            None,
+            None,
+        ),
+        ("person in the gate zone after 10pm", "person", "gate", None, None, "22:00-06:00"),
+        ("a person waiting for over 30 s", "a person waiting", None, 30.0, None, None),
+        # not conditions: a duration that is no clock time, a range, no zone of the index
+        ("a person after 5 minutes", "a person after 5 minutes", None, None, None, None),
+        ("de 2 a 3 personas", "de 2 a 3 personas", None, None, None, None),
+        ("a person in the lobby", "a person in the lobby", None, None, None, None),
+    ],
+)
+def test_event_conditions_stated_in_words(
+    query: str,
+    text: str,
+    zone: str | None,
+    dwell: float | None,
+    count: int | None,
+    time_of_day: str | None,
+) -> None:
+    from sceneseek.search.query_parser import parse_query
+
+    drawn = ["gate", "parking", "carga", "loading bay", "bay"]
+    parsed = parse_query(query, [], [], START, drawn)
+    found = (parsed.text, parsed.event_zone, parsed.min_dwell, parsed.min_count)
+    assert found == (text, zone, dwell, count)
+    assert parsed.time_of_day == time_of_day
+    chips = {c.filter for c in parsed.chips}
+    assert chips == {
+        name
+        for name, value in (
+            ("event_zone", zone),
+            ("dwell", dwell),
+            ("count", count),
+            ("time_of_day", time_of_day),
+        )
+        if value is not None
+    }
+    # Without the zones (a query not about people), nothing of this is read as a condition.
+    plain = parse_query(query, [], [], START)
+    assert (plain.event_zone, plain.min_dwell, plain.min_count) == (None, None, None)

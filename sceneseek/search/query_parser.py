@@ -54,9 +54,10 @@ CAMERA = re.compile(
     FLAGS,
 )
 ZONE = re.compile(r"\b(?:(?:in|at) (?:the )?zone|en la zona|zona)\s+([\w-]+)", FLAGS)
+# A clock time: "after 22:00", "after 10pm", "después de las 22" (not "after 5 minutes")
 AFTER = re.compile(
-    r"\b(?:after|later than|despu[eé]s de(?: las)?|a partir de(?: las)?)\s+"
-    r"(\d{1,2})(?::(\d{2}))?\s*(am|pm|h)?(?![\w:])",
+    r"\b(?:after|later than|despu[eé]s de|a partir de)\s+(las\s+)?"
+    r"(\d{1,2})(?::(\d{2}))?(?:\s*(am|pm|h)\b)?(?![\w:])",
     FLAGS,
 )
 NUMBERS = {
@@ -150,8 +151,9 @@ def parse_query(
             parsed.chips.append(Chip("date", f"{label} ({parsed.after.date().isoformat()})"))
             text = pattern.sub(" ", text)
             break
-    if parsed.time_of_day is None and (after := AFTER.search(text)) is not None:
-        start = _clock(after.group(1), after.group(2), after.group(3))
+    after = AFTER.search(text) if parsed.time_of_day is None else None
+    if after is not None and (after.group(1) or after.group(3) or after.group(4)):
+        start = _clock(after.group(2), after.group(3), after.group(4))
         if start is not None:
             # "after 22:00" at night runs until morning; "after 14:00", until midnight
             end = "06:00" if start >= "18:00" or start < "06:00" else "24:00"
