@@ -541,13 +541,15 @@ def _supported(
     out = []
     for segment_id, score, contributions in scored:
         segment = stored.get(segment_id)
-        near = [
-            other_score
-            for other, other_score in (by_video[segment.video] if segment is not None else [])
+        near = (
+            [
+                other_score
+                for other, other_score in by_video[segment.video]
+                if 0 <= other.start - segment.end <= gap or 0 <= segment.start - other.end <= gap
+            ]
             if segment is not None
-            and other.id != segment_id
-            and (0 <= other.start - segment.end <= gap or 0 <= segment.start - other.end <= gap)
-        ]
+            else []
+        )
         if near and max(near) > 0:
             support = share * max(near)
             contributions = {**contributions, "neighbours": support}
@@ -578,7 +580,7 @@ def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]], query: 
     observations that carry it rather than whole segments. People and motion descriptions
     are shown only to a query about people or motion: every segment has one ("no people
     in the scene, nobody there"), and on a query about a sign or a sentence it explains
-    nothing."""
+    nothing; those saying that nothing happens, only to a query about emptiness."""
     best: StoredSegment = moment.segments[0]
     raw = {m: dict(scores) for m, scores in ranked.items()}
     evidence: dict[str, Any] = {}
