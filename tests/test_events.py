@@ -88,8 +88,15 @@ def test_tracks_and_events_are_stored_and_go_with_their_video(
     copy.write_bytes(clips["loiter"].read_bytes() + b"\0")  # another file, same pictures
     try:
         assert library.index([copy], camera="gate").indexed
+        first = next(v for v in library.videos() if v.path.endswith("copy.mp4"))
+        stored = store.events(SegmentFilter(video=first.path), EventConditions())
+        assert stored and store.tracks(first.id)
+        copy.write_bytes(copy.read_bytes() + b"\0")  # changed: indexed again, replaced
+        assert library.index([copy], camera="gate").indexed
         copied = next(v for v in library.videos() if v.path.endswith("copy.mp4"))
-        assert store.tracks(copied.id)
+        assert copied.id != first.id and not store.tracks(first.id)
+        again = store.events(SegmentFilter(video=copied.path), EventConditions())
+        assert [(e.kind, e.start) for e in again] == [(e.kind, e.start) for e in stored]
         assert store.remove_video(copied.path)
         assert not store.tracks(copied.id)
         assert not store.events(SegmentFilter(video=copied.path), EventConditions())
