@@ -1,7 +1,10 @@
 """Evaluating saved queries ("alerts") against a newly indexed video and notifying.
 
 An alert is the same search a user would run, restricted to the new video's segments,
-so an event's score is exactly the score that search shows for that moment.
+so an event's score is exactly the score that search shows for that moment. An alert
+whose query states a people-event condition ("a person in the loading zone after 22:00")
+searches the video's people events, and fires once per event (by its id), however many
+segments the event spans.
 
 Webhooks reach only loopback and the hosts the config lists (``alerts.webhook_hosts``):
 checked when an alert is saved and again on every post, where the host is resolved
@@ -153,6 +156,7 @@ class SavedAlerts:
                     score=round(moment.score, 4),
                     wall_time=wall + timedelta(seconds=moment.start) if wall else None,
                     created=now,
+                    event_id=moment.event.id if moment.event else None,
                 )
             )
         return events

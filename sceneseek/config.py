@@ -60,6 +60,12 @@ class EncoderConfig(BaseModel):
     ocr: str = "ocr-tesseract"
     sound: str = "yamnet"
     people: str = "people-hog"
+    people_loiter_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a person staying this long in one camera zone is loitering (an event"
+        " queries can ask about: 'loitering in the gate zone for more than 2 minutes')",
+    )
     attributes: str = "attributes-pixels"
     clip_model: str | None = Field(
         None, description="local path or hub id of CLIP/SigLIP weights for visual='clip'"
@@ -295,6 +301,12 @@ class SearchConfig(BaseModel):
     candidates: int = Field(200, ge=10, description="k-NN depth per modality before fusion")
     merge_gap_seconds: float = Field(1.0, ge=0, description="hits closer than this merge")
     max_moment_seconds: float = Field(30.0, gt=0)
+    neighbour_support: float = Field(
+        0.0,
+        ge=0,
+        description="a segment's score gains this fraction of its best touching neighbour's"
+        " (evidence from the next segment supports a match); 0: off (docs/BENCHMARKS.md)",
+    )
 
 
 class MonitorConfig(BaseModel):

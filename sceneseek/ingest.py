@@ -41,6 +41,7 @@ from sceneseek.encoders.base import (
     cached_passages,
     unit,
 )
+from sceneseek.encoders.tracks import PeopleFindings, TrackingSession
 from sceneseek.encoders.vocabulary import load_class_names
 from sceneseek.encoders.zones import Zone, camera_zones
 from sceneseek.errors import failure_cause
@@ -103,7 +104,9 @@ class Encoders:
         enc = self.config.encoders
         names = {"ocr": enc.ocr, "people": enc.people, "attributes": enc.attributes}
         return {
-            m: frame_readers.create(names[m], threads=self.config.threads)
+            m: frame_readers.create(
+                names[m], threads=self.config.threads, loiter_seconds=enc.people_loiter_seconds
+            )
             for m in FRAME_MODALITIES
             if m in self.config.modalities
         }
@@ -157,6 +160,7 @@ class SampledVideo:
     histograms: np.ndarray
     features: FrameFeatures | None  # None when the visual modality is off
     observations: dict[str, list[Observation]] = field(default_factory=dict)
+    people: PeopleFindings | None = None  # what the people reader tracked (None: off)
 
 
 class ReaderThread:
@@ -168,7 +172,7 @@ class ReaderThread:
     DEPTH = 32  # frames waiting per reader: ~40 MB of 854x480 frames
 
     def __init__(self, session: FrameSession) -> None:
-        self._session = session
+        self.session = session
         self._frames: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue(self.DEPTH)
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._read, name="frame-reader", daemon=True)
@@ -178,7 +182,7 @@ class ReaderThread:
         while (frame := self._frames.get()) is not None:
             if self._failure is None:  # after a failure, drain so the feeder never blocks
                 try:
-                    self._session.feed(*frame)
+                    self.session.feed(*frame)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                     self._failure = exc
 
@@ -195,7 +199,7 @@ class ReaderThread:
         self.stop()
         if self._failure is not None:
             raise self._failure
-        return self._session.finish()
+        return self.session.finish()
 
 
 def sample_video(
@@ -228,6 +232,7 @@ def sample_video(
                 images.append(features.image)
                 semantics.append(features.semantic)
         observations = {m: reader_thread.finish() for m, reader_thread in readers.items()}
+    tracking = [r.session for r in readers.values() if isinstance(r.session, TrackingSession)]
     return SampledVideo(
         times=np.concatenate(times),
         histograms=np.concatenate(hists),
@@ -235,6 +240,7 @@ def sample_video(
         if visual
         else None,
         observations=observations,
+        people=tracking[0].findings() if tracking else None,
     )
 
 
@@ -353,8 +359,9 @@ def _frames_in(times: np.ndarray, span: Span) -> np.ndarray:
 
 def analyse(
     info: MediaInfo, config: Config, encoders: Encoders, zones: Sequence[Zone] = ()
-) -> tuple[list[SegmentRecord], str | None]:
-    """All segments of one probed video, and its spoken language. The audio is decoded
+) -> Analysed:
+    """All segments of one probed video, its spoken language and the people tracked in
+    it (tracks and events, for the index's own tables). The audio is decoded
     and listened to in a second thread while the frames are read (CTranslate2 and ONNX
     Runtime release the GIL), so on two cores the slow modalities overlap."""
     with ThreadPoolExecutor(1, thread_name_prefix="listen") as audio:
@@ -366,7 +373,8 @@ def analyse(
     observations = {**sampled.observations, **heard}
     if config.language.translate_index:
         observations = with_english(observations, language, encoders.language)
-    return build_segments(spans, sampled, observations, encoders), language
+    segments = build_segments(spans, sampled, observations, encoders)
+    return Analysed(segments, language, people=sampled.people)
 
 
 @dataclass
@@ -389,6 +397,7 @@ class Analysed:
     segments: list[SegmentRecord] = field(default_factory=list)
     language: str | None = None
     failure: str | None = None
+    people: PeopleFindings | None = None
 
 
 def analyse_or_fail(
@@ -397,10 +406,9 @@ def analyse_or_fail(
     """``analyse``, with a failure turned into its reported cause, so that one bad file
     never stops a batch, wherever it is analysed."""
     try:
-        segments, language = analyse(info, config, encoders, zones)
+        return analyse(info, config, encoders, zones)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
         return Analysed(failure=failure_cause(exc))
-    return Analysed(segments, language)
 
 
 def display_path(path: Path) -> str:
@@ -512,7 +520,7 @@ class Ingest:
         )
         crash_point("encoded")
         try:
-            self.store.replace_video(video, result.segments)
+            self.store.replace_video(video, result.segments, result.people)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
             return self._record_failure(job.key, failure_cause(exc), report)
         report.indexed.append(job.key)

@@ -8,7 +8,7 @@ response = lib.search("a man talking on the phone in a car", top_k=5)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
@@ -25,7 +25,7 @@ from sceneseek.encoders.zones import CameraZone
 from sceneseek.errors import EncoderMismatchError, MediaError, QueryError, SceneseekError
 from sceneseek.index import backends
 from sceneseek.index.alerts import Alert, AlertEvent
-from sceneseek.index.base import Mark, StoredSegment, StoredVideo
+from sceneseek.index.base import EventConditions, Mark, StoredEvent, StoredSegment, StoredVideo
 from sceneseek.index.catalogue import has_index, require_index
 from sceneseek.index.check import CheckReport, check_index
 from sceneseek.index.snapshot import Snapshot, export_snapshot
@@ -36,8 +36,8 @@ from sceneseek.learning import Learning, Uncertain, active_fusion
 from sceneseek.media.decode import content_hash, regular_file
 from sceneseek.media.metadata import VideoMetadata, zone_named
 from sceneseek.media.picture import decode_picture
-from sceneseek.media.thumbnail import frame_jpeg
-from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse
+from sceneseek.media.thumbnail import frame_jpeg, marked_frame_jpeg
+from sceneseek.search.engine import QueryTranslation, Searcher, SearchResponse, about_people
 from sceneseek.search.filters import make_filter, plain_text
 from sceneseek.search.learn import LearnReport
 from sceneseek.search.query_parser import Chip, parse_query
@@ -130,11 +130,17 @@ class Library:
         more_like: Sequence[int] = (),
         not_like: Sequence[int] = (),
         translate: bool = True,
+        event_zone: str | None = None,
+        min_dwell: float | None = None,
+        min_count: int | None = None,
     ) -> SearchResponse:
         """Moments matching a text query, an example image, or an indexed segment
         (exactly one of ``query``, ``image``, ``similar_to``). With ``parse``, filters
         the query states in words ("at night", "on camera 2") are applied too; explicit
-        arguments win over them. ``more_like``/``not_like`` are segment ids the user
+        arguments win over them. A text query about people that states a camera zone
+        (``event_zone``), a least time stayed there (``min_dwell``, seconds) or a least
+        number of people (``min_count``) searches the people events instead, each result
+        spanning one event. ``more_like``/``not_like`` are segment ids the user
         marked relevant / not relevant in an earlier round (successive search). With
         ``translate`` (and ``language.translate_queries``), a query that is not English is
         searched together with its English translation (``response.translation``)."""
@@ -153,12 +159,17 @@ class Library:
         asked = query
         if query is not None and parse:
             cameras, zones = self.index_store.cameras_and_zones()
-            stated = parse_query(query, cameras, zones, datetime.now().astimezone())
+            drawn = self.event_zones() if about_people(query) else None
+            stated = parse_query(query, cameras, zones, datetime.now().astimezone(), drawn)
             query, chips = stated.text, stated.chips
             camera, zone = camera or stated.camera, zone or stated.zone
             time_of_day = time_of_day or stated.time_of_day
             after, before = after or stated.after, before or stated.before
+            event_zone = event_zone or stated.event_zone
+            min_dwell = min_dwell if min_dwell is not None else stated.min_dwell
+            min_count = min_count if min_count is not None else stated.min_count
         where = make_filter(camera, zone, time_of_day, after, before, weekdays, video)
+        conditions = EventConditions(event_zone and plain_text(event_zone), min_dwell, min_count)
         translation = None
         if query is not None and translate:
             translation = self.query_translation(query)
@@ -166,7 +177,12 @@ class Library:
             for segment_id in [*more_like, *not_like]:
                 self.segment(segment_id)  # KeyError for an unknown id
             english = translation.text if translation else None
-            response = searcher.search(query, top_k, where, offset, more_like, not_like, english)
+            if conditions.is_empty:
+                response = searcher.search(
+                    query, top_k, where, offset, more_like, not_like, english
+                )
+            else:
+                response = searcher.search_events(query, top_k, where, conditions, offset, english)
         elif image is not None:
             vectors = image_vectors(
                 image, self.encoders.visual, self.config.search.max_image_pixels
@@ -180,6 +196,7 @@ class Library:
                 f"(similar to segment {similar_to})", vectors, top_k, where, offset, similar_to
             )
         response.filters = where
+        response.events = conditions
         response.chips = chips
         response.translation = translation
         if asked is not None:
@@ -285,6 +302,11 @@ class Library:
         newest video), to draw zones over; None before the camera has footage."""
         return self.index_store.camera_segment(camera_id)
 
+    def event_zones(self) -> list[str]:
+        """The zones drawn on any camera, whose names a query may state as where a people
+        event happened."""
+        return sorted({name for camera in self.cameras().values() for name in camera.zones})
+
     def _metadata_sources(self) -> MetadataConfig:
         return self.config.metadata.model_copy(update={"cameras": self.cameras()})
 
@@ -335,10 +357,41 @@ class Library:
     def thumbnail(self, segment_id: int) -> bytes:
         """JPEG of a segment's keyframe, cached in the index directory."""
         segment = self.segment(segment_id)
-        cached = self.path / "thumbnails" / f"{segment_id}.jpg"
+        return self._cached_thumbnail(
+            f"{segment_id}.jpg", lambda: frame_jpeg(Path(segment.video), segment.keyframe)
+        )
+
+    def event(self, event_id: int) -> StoredEvent:
+        found = self.index_store.event(event_id) if is_row_id(event_id) else None
+        if found is None:
+            raise KeyError(f"no event with id {event_id}")
+        return found
+
+    def event_thumbnail(self, event_id: int) -> bytes:
+        """JPEG of a people event's middle with its people's boxes there, their paths
+        over the event and its zone drawn, cached beside the keyframes (event ids, like
+        segment ids, are never reused)."""
+        event = self.event(event_id)
+        middle = (event.start + event.end) / 2
+        tracks = self.index_store.tracks(event.video_id, event.tracks)
+        boxes = [min(t.boxes, key=lambda b: abs(b[0] - middle))[1:] for t in tracks]
+        paths = [
+            [(x + w / 2, y + h) for t, x, y, w, h in track.boxes if event.start <= t <= event.end]
+            for track in tracks
+        ]
+        camera = self.cameras().get(event.camera or "")
+        drawn = camera.zones.get(event.zone) if camera and event.zone else None
+        zone = drawn.points if drawn else []
+        return self._cached_thumbnail(
+            f"event-{event_id}.jpg",
+            lambda: marked_frame_jpeg(Path(event.video), middle, boxes, paths, zone),
+        )
+
+    def _cached_thumbnail(self, name: str, make: Callable[[], bytes]) -> bytes:
+        cached = self.path / "thumbnails" / name
         if cached.exists():
             return cached.read_bytes()
-        jpeg = frame_jpeg(Path(segment.video), segment.keyframe)
+        jpeg = make()
         cached.parent.mkdir(exist_ok=True)
         tmp = cached.with_suffix(".tmp")
         tmp.write_bytes(jpeg)

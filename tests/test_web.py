@@ -99,8 +99,9 @@ def server(
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
+@contextmanager
+def chromium() -> Iterator[WebDriver]:
+    """Headless Chromium driven by Selenium, with a throw-away profile."""
     profile = tempfile.mkdtemp(prefix="sceneseek-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -112,6 +113,12 @@ def browser() -> Iterator[WebDriver]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    with chromium() as driver:
+        yield driver
 
 
 @pytest.fixture

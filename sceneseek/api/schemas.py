@@ -35,6 +35,9 @@ class Result(Open):
     video_start_time: str | None
     thumbnail_url: str
     media_url: str = Field(description="the video, seeking to the moment (#t=start,end)")
+    event: dict[str, Any] | None = Field(
+        None, description="the people event the result is: kind, zone, dwell, count, tracks"
+    )
 
 
 class TranslationOut(BaseModel):
@@ -195,6 +198,9 @@ class LocalSearchIn(BaseModel):
     more_like: list[int] = []
     not_like: list[int] = []
     translate: bool = True
+    event_zone: str | None = None
+    min_dwell: float | None = None
+    min_count: int | None = None
 
 
 class HealthOut(Open):
@@ -240,12 +246,19 @@ def thumbnail_url(segment_id: int) -> str:
     return f"/api/segments/{segment_id}/thumbnail.jpg"
 
 
+def event_thumbnail_url(event_id: int) -> str:
+    return f"/api/events/{event_id}/thumbnail.jpg"
+
+
 def result_out(item: dict[str, Any]) -> dict[str, Any]:
     """One result of ``SearchResponse.to_dict`` (what ``sceneseek search --json`` prints),
-    with its links."""
+    with its links; a people event's picture shows its people and zone."""
+    event = item.get("event")
     return {
         **item,
-        "thumbnail_url": thumbnail_url(item["thumbnail_segment_id"]),
+        "thumbnail_url": event_thumbnail_url(event["id"])
+        if event
+        else thumbnail_url(item["thumbnail_segment_id"]),
         "media_url": media_url(item["video_id"], item["start"], item["end"]),
     }
 

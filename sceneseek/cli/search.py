@@ -55,6 +55,15 @@ def search(
     translate: Annotated[
         bool, typer.Option(help="also search a non-English query in English translation")
     ] = True,
+    event_zone: Annotated[
+        str | None, typer.Option(help="only people events in this camera zone")
+    ] = None,
+    min_dwell: Annotated[
+        float | None, typer.Option(help="only people events lasting at least this (seconds)")
+    ] = None,
+    min_count: Annotated[
+        int | None, typer.Option(help="only people events of at least this many people")
+    ] = None,
 ) -> None:
     """Find moments by meaning across what was seen, said, read and heard."""
     config = config_for(modalities)
@@ -71,6 +80,9 @@ def search(
         "more_like": more_like or [],
         "not_like": not_like or [],
         "translate": translate,
+        "event_zone": event_zone,
+        "min_dwell": min_dwell,
+        "min_count": min_count,
     }
     response = _served(db, config.fingerprint(), image, video, arguments)
     if response is None:

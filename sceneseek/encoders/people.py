@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from sceneseek.encoders.base import EncoderInfo, Observation, frame_readers, opencv_version
+from sceneseek.encoders.tracks import PeopleFindings, PersonEvent, TrackedPerson
 from sceneseek.encoders.zones import Footing, Zone, ZoneEvent, zone_events
 
 if TYPE_CHECKING:  # OpenCV is imported when frames are read: a search only needs the version
@@ -40,6 +41,11 @@ if TYPE_CHECKING:  # OpenCV is imported when frames are read: a search only need
 
 T = TypeVar("T")
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# What a scene where nothing happens is said as (search tells these apart by their words:
+# they are evidence only for a query about emptiness or stillness).
+NOBODY = "no people in the scene, nobody there, empty"
+STILL = "no motion, static scene, nothing moving"
+DIRECTIONS = ("left to right", "right to left", "toward the camera", "away from the camera")
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,11 @@ def _duration(seconds: float) -> str:
     return f"{h} hour{'s' if h != 1 else ''}" + (f" {m} minutes" if m else "")
 
 
+def _direction(what: str) -> str | None:
+    """The way of travel a track's verb phrase (``PeopleSession._describe``) names."""
+    return ", ".join(d for d in DIRECTIONS if d in what) or None
+
+
 def _runs(values: list[T]) -> list[tuple[int, int, T]]:
     """(first, last, value) for each run of equal consecutive values."""
     runs: list[tuple[int, int, T]] = []
@@ -162,6 +173,8 @@ class PeopleSession:
         self._step = 1.0  # median seconds between frames, set by finish()
         self._mask: np.ndarray | None = None  # foreground of the last frame (None: unknown)
         self._mask_scale = 1.0  # mask pixels per frame pixel
+        self._found: list[PersonEvent] = []  # structured events, set by finish()
+        self._ways: list[str | None] = []  # each confirmed track's way of travel, likewise
 
     # -- per frame -------------------------------------------------------------------------
 
@@ -443,14 +456,46 @@ class PeopleSession:
         times = [f.time for f in self._frames]
         step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
         self._step = step
+        groups = self._events()
+        self._ways = [_direction(self._describe(track)) for track in self._done]
+        number = {id(track): i for i, track in enumerate(self._done)}
+        together = [
+            PersonEvent(
+                "together",
+                said.start,
+                said.end,
+                said.text,
+                tuple(sorted(number[id(m)] for m in members)),
+                dwell=said.end - said.start,
+                direction=_direction(said.text),
+            )
+            for said, members in groups
+            if len(members) >= 2
+        ]
+        self._found = sorted(
+            self._stops() + self._zone_person_events() + together,
+            key=lambda e: (e.start, e.end, e.text),
+        )
         observations = (
             self._activity()
             + self._presence()
-            + self._events()
-            + self._stops()
-            + self._zone_observations()
+            + [said for said, _ in groups]
+            + [
+                Observation(e.start, e.end, e.text, kind="event")
+                for e in self._found
+                if e.kind != "together"  # said by its group's sentence already
+            ]
         )
         return sorted(observations, key=lambda o: (o.start, o.end, o.text))
+
+    def findings(self) -> PeopleFindings:
+        """Tracks (boxes over time, way of travel) and events with exact times, for the
+        index to store and queries to filter on (call after ``finish``)."""
+        people = tuple(
+            TrackedPerson(i, tuple((b.time, b.x, b.y, b.width, b.height) for b in boxes), way)
+            for i, (boxes, way) in enumerate(zip(self.tracks(), self._ways, strict=True))
+        )
+        return PeopleFindings(people, tuple(self._found))
 
     def _end(self, index: int) -> float:
         """A frame stands for the time until the next one."""
@@ -471,7 +516,7 @@ class PeopleSession:
             states.append((state, frame.dark))
         texts = {
             "motion": "motion in the scene, something moving",
-            "static": "no motion, static scene, nothing moving",
+            "static": STILL,
             "camera": "the camera is moving, panning or zooming across the scene",
         }
         out = []
@@ -499,7 +544,7 @@ class PeopleSession:
             n = value
             start, end = self._frames[first].time, self._end(last)
             if n == 0:
-                text = "no people in the scene, nobody there, empty"
+                text = NOBODY
             elif n >= self.settings.crowd:
                 text = f"a crowd of {_people(n)}, a group of people gathered"
             else:
@@ -509,9 +554,9 @@ class PeopleSession:
             out.append(Observation(start, end, text, kind=None if n else "absence"))
         return out
 
-    def _events(self) -> list[Observation]:
+    def _events(self) -> list[tuple[Observation, list[_Track]]]:
         """What each person did, with tracks doing the same thing at the same time merged
-        into one sentence ("two people walking left to right")."""
+        into one sentence ("two people walking left to right"), and whose tracks it says."""
         described = sorted(
             ((self._describe(t), t) for t in self._done), key=lambda d: d[1].hits[0][1]
         )
@@ -535,16 +580,17 @@ class PeopleSession:
             if end - start >= 10 and "for" not in what:
                 text += f" for {_duration(end - start)}"
             weight = float(np.mean([h[5] for m in members for h in m.hits]))
-            out.append(Observation(start, end, text, round(min(1.0, weight / 2), 3), kind="event"))
+            said = Observation(start, end, text, round(min(1.0, weight / 2), 3), kind="event")
+            out.append((said, members))
         return out
 
-    def _stops(self) -> list[Observation]:
+    def _stops(self) -> list[PersonEvent]:
         """Where someone who walks also stands still for ``stop_seconds`` or more ("a
         person stops, standing still for 12 seconds"); a track that never moves is said by
         ``_describe`` already. Still = within half a body height of where the stop began
         (HOG boxes jitter by about a fifth of one)."""
         out = []
-        for track in self._done:
+        for number, track in enumerate(self._done):
             hits = track.hits
             first = 0
             for i in range(1, len(hits) + 1):
@@ -556,7 +602,18 @@ class PeopleSession:
                 whole = first == 0 and i == len(hits)
                 if end - start >= self.settings.stop_seconds and not whole:
                     text = f"a person stops, standing still for {_duration(end - start)}"
-                    out.append(Observation(start, end, text, kind="event"))
+                    out.append(
+                        PersonEvent(
+                            "stop",
+                            start,
+                            end,
+                            text,
+                            (number,),
+                            None,
+                            end - start,
+                            self._ways[number],
+                        )
+                    )
                 first = i
         return out
 
@@ -577,15 +634,20 @@ class PeopleSession:
     def zone_events(self) -> list[ZoneEvent]:
         """Each confirmed person's entries, exits and stays in the zones, by time (call
         after ``finish``)."""
+        events = [event for _, event in self._zone_events_by_track()]
+        return sorted(events, key=lambda e: (e.start, e.end, e.zone, e.kind))
+
+    def _zone_events_by_track(self) -> list[tuple[int, ZoneEvent]]:
+        """(track number, event) of every confirmed person's zone crossings and stays."""
         if not self._frames:
             return []
         events = []
-        for boxes in self.tracks():
+        for number, boxes in enumerate(self.tracks()):
             path = [  # feet cut off by the frame's edge stand on it
                 Footing(b.time, min(1.0, max(0.0, b.x + b.width / 2)), min(1.0, b.y + b.height))
                 for b in boxes
             ]
-            events += zone_events(
+            found = zone_events(
                 path,
                 self._zones,
                 self.settings.loiter_seconds,
@@ -594,21 +656,26 @@ class PeopleSession:
                 # A track lost this close to the end may only have been missed since.
                 video_end=self._frames[-1].time - self.settings.max_gap,
             )
-        return sorted(events, key=lambda e: (e.start, e.end, e.zone, e.kind))
+            events += [(number, event) for event in found]
+        return events
 
-    def _zone_observations(self) -> list[Observation]:
-        """One observation per event; a crossing spans the frame interval it fell in."""
+    def _zone_person_events(self) -> list[PersonEvent]:
+        """One event per zone crossing or stay; a crossing spans the frame interval it
+        fell in."""
         out = []
-        for event in self.zone_events():
+        for number, event in self._zone_events_by_track():
+            dwell = None
             if event.kind == "loiter":
                 text = f"a person loiters in the {event.zone} zone for"
                 text += f" {_duration(event.end - event.start)}, lingering there"
                 start, end = event.start, event.end
+                dwell = end - start
             else:
                 verb = "enters" if event.kind == "enter" else "leaves"
                 text = f"a person {verb} the {event.zone} zone"
                 start, end = max(0.0, event.start - self._step / 2), event.end + self._step / 2
-            out.append(Observation(start, end, text, kind="event"))
+            way = self._ways[number]
+            out.append(PersonEvent(event.kind, start, end, text, (number,), event.zone, dwell, way))
         return out
 
     def _describe(self, track: _Track) -> str:
@@ -648,7 +715,11 @@ class HogPeopleReader:
 
     def __init__(self, settings: PeopleSettings | None = None, threads: int | None = None) -> None:
         self.settings = settings or PeopleSettings()
-        self.info = EncoderInfo("people-hog", f"2-cv{opencv_version()}")
+        # 3: tracks and events handed over in structured form (``findings``) and stored
+        version = f"3-cv{opencv_version()}"
+        if self.settings.loiter_seconds != PeopleSettings.loiter_seconds:
+            version += f"+loiter{self.settings.loiter_seconds:g}"
+        self.info = EncoderInfo("people-hog", version)
         self._threads = threads
 
     @cached_property
@@ -667,5 +738,9 @@ class HogPeopleReader:
 
 
 @frame_readers.register("people-hog")
-def _people_hog(threads: int | None = None, **_: object) -> HogPeopleReader:
-    return HogPeopleReader(threads=threads)
+def _people_hog(
+    threads: int | None = None, loiter_seconds: float | None = None, **_: object
+) -> HogPeopleReader:
+    if loiter_seconds is None:
+        return HogPeopleReader(threads=threads)
+    return HogPeopleReader(PeopleSettings(loiter_seconds=loiter_seconds), threads=threads)

@@ -37,6 +37,7 @@ class AlertEvent:
     score: float
     wall_time: datetime | None
     created: datetime
+    event_id: int | None = None  # the people event it fired for (once per event)
 
 
 @runtime_checkable
@@ -58,8 +59,8 @@ class AlertStore(Protocol):
     def remove_alert(self, alert_id: int) -> bool: ...
 
     def add_alert_events(self, events: list[AlertEvent]) -> list[AlertEvent]:
-        """Store events, returning those not already stored (same alert, video, start),
-        with their ids."""
+        """Store events, returning those not already stored (same alert, video, start;
+        or same alert and people event), with their ids."""
         ...
 
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:

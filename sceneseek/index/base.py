@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -10,6 +11,7 @@ import numpy as np
 
 from sceneseek.config import CameraConfig, ZoneConfig
 from sceneseek.encoders.base import Observation
+from sceneseek.encoders.tracks import PeopleFindings, TrackedPerson
 from sceneseek.encoders.vocabulary import label_keywords
 
 
@@ -81,6 +83,42 @@ class StoredSegment:
     camera: str | None
     zone: str | None
     wall_start: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A people event as stored (``sceneseek.encoders.tracks.PersonEvent``), with where
+    and when its video was recorded."""
+
+    id: int
+    video_id: int
+    video: str
+    kind: str
+    zone: str | None
+    start: float
+    end: float
+    dwell: float | None
+    count: int
+    direction: str | None
+    text: str
+    tracks: tuple[int, ...]
+    camera: str | None
+    wall_start: datetime | None  # the video's, as for segments
+
+
+@dataclass(frozen=True)
+class EventConditions:
+    """What a query states about a people event: the camera zone it happened in, the
+    least time stayed and the least number of people. Any of them makes the query a
+    search of events rather than of segments."""
+
+    zone: str | None = None
+    min_dwell: float | None = None  # seconds
+    min_count: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self == EventConditions()
 
 
 @dataclass(frozen=True)
@@ -207,6 +245,31 @@ class Searchable(Protocol):
         """The stored vector of each modality of one segment."""
         ...
 
+    def events(
+        self,
+        where: SegmentFilter,
+        stated: EventConditions,
+        text: str | None = None,
+        limit: int = -1,
+    ) -> list[StoredEvent]:
+        """People events matching the filter and the stated conditions (said as
+        ``text``, if given), at most ``limit`` (-1: all)."""
+        ...
+
+    def event_texts(self, where: SegmentFilter, stated: EventConditions) -> list[str]:
+        """The distinct sentences of those events."""
+        ...
+
+    def event(self, event_id: int) -> StoredEvent | None: ...
+
+    def tracks(self, video_id: int, numbers: Iterable[int] | None = None) -> list[TrackedPerson]:
+        """The tracked people of one video (only ``numbers``, if given)."""
+        ...
+
+    def segments_during(self, video_id: int, start: float, end: float) -> list[StoredSegment]:
+        """The segments of a video overlapping [start, end), in time order."""
+        ...
+
 
 class Content(Protocol):
     """What is indexed: videos, their segments and failures, and the encoders that made them."""
@@ -221,8 +284,14 @@ class Content(Protocol):
         """Content hash stored for ``path``, or None if it is not indexed."""
         ...
 
-    def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
-        """Atomically swap in this video's segments (a crash leaves the old ones)."""
+    def replace_video(
+        self,
+        video: VideoRecord,
+        segments: list[SegmentRecord],
+        people: PeopleFindings | None = None,
+    ) -> None:
+        """Atomically swap in this video's segments and tracked people (a crash leaves
+        the old ones)."""
         ...
 
     def remove_video(self, path: str) -> bool:

@@ -28,12 +28,15 @@ import numpy as np
 
 from sceneseek.config import CameraConfig, ZoneConfig
 from sceneseek.encoders.base import Observation
+from sceneseek.encoders.tracks import Box, PeopleFindings, TrackedPerson
 from sceneseek.errors import DamagedIndexError, SceneseekError, reporting_damage
 from sceneseek.index.alerts import Alert, AlertEvent
 from sceneseek.index.base import (
+    EventConditions,
     Mark,
     SegmentFilter,
     SegmentRecord,
+    StoredEvent,
     StoredFusion,
     StoredSegment,
     StoredVideo,
@@ -124,8 +127,11 @@ CREATE TABLE alert_events (
     score REAL NOT NULL,
     wall_time TEXT,
     created TEXT NOT NULL,
-    UNIQUE (alert_id, video, start)
+    event_id INTEGER  -- the people event it fired for (events.id), if it was one
 );
+-- an alert fires once per moment of a video, and once per people event
+CREATE UNIQUE INDEX alert_events_once
+    ON alert_events(alert_id, video, start, coalesce(event_id, -1));
 
 CREATE TABLE cameras (
     id TEXT PRIMARY KEY, name TEXT, zone TEXT, timezone TEXT NOT NULL
@@ -145,6 +151,41 @@ CREATE TABLE api_keys (
     hash BLOB NOT NULL, created TEXT NOT NULL
 );
 """
+
+# People tracks and events (``sceneseek.encoders.tracks``): created in an index written
+# before they existed too (``_add_event_tables``), which is why they are not in ``SCHEMA``:
+# such an index stays readable, and its videos get tracks once indexed again.
+EVENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,  -- within the video, as events name it
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    direction TEXT,
+    boxes TEXT NOT NULL,  -- JSON [[time, x, y, width, height], ...] in frame fractions
+    UNIQUE (video_id, number)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: alerts fire once per id
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    zone TEXT,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    dwell REAL,
+    count INTEGER NOT NULL,
+    direction TEXT,
+    text TEXT NOT NULL,
+    tracks TEXT NOT NULL,  -- JSON list of track numbers
+    day_seconds REAL,  -- of the event's start, as segments have them of their middle
+    wall_time REAL,
+    weekday INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_video ON events(video_id, start);
+CREATE INDEX IF NOT EXISTS events_zone ON events(zone, dwell, count);
+"""
+EVENT_TABLES = ("tracks", "events")
 
 SCHEMA_VERSION = 8
 TABLES = frozenset(re.findall(r"CREATE (?:VIRTUAL )?TABLE (\w+)", SCHEMA))
@@ -170,6 +211,7 @@ CONTENT_TABLES = (
     "vector_log",  # the vector store's write log: copying the old one would misdate it
     "failures",
     "segment_text",
+    *EVENT_TABLES,
 )
 
 
@@ -478,6 +520,22 @@ class VectorLog:
         self.db.close()
 
 
+def _when(start_time: datetime | None, seconds: float) -> tuple[float | None, ...]:
+    """(seconds after local midnight, POSIX time, weekday) of ``seconds`` into a video
+    that started at ``start_time`` (local to the camera: it carries its offset), or
+    Nones for a video without one: what the time filters compare."""
+    if start_time is None:
+        return None, None, None
+    moment = start_time + timedelta(seconds=seconds)
+    day_seconds = moment.hour * 3600 + moment.minute * 60 + moment.second
+    return day_seconds, moment.timestamp(), moment.weekday()
+
+
+def _box(values: list[float]) -> Box:
+    time, x, y, width, height = values
+    return time, x, y, width, height
+
+
 def batches(ids: list[int], size: int = ID_BATCH) -> Iterator[list[int]]:
     return (ids[i : i + size] for i in range(0, len(ids), size))
 
@@ -508,6 +566,42 @@ class Catalogue:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._allowed_cache: dict[SegmentFilter, np.ndarray] = {}
+        self._add_event_tables()
+
+    def _add_event_tables(self) -> None:
+        """Create the people tables, and the event an alert fired for, in an index written
+        before they existed (in one write, re-checked under the write lock: two processes
+        may open it at once); an index that has them is only read. The alert events are
+        copied into a table without the old one-per-start constraint: two people events
+        of one video may start at the same instant and each fires."""
+
+        def fired_without_event() -> bool:
+            fired = {r[1] for r in self._db.execute("PRAGMA table_info(alert_events)")}
+            return "event_id" not in fired
+
+        def missing() -> bool:
+            return not set(EVENT_TABLES) <= _tables(self._db) or fired_without_event()
+
+        if not missing():
+            return
+        with self.lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(EVENT_SCHEMA):
+                    self._db.execute(statement)
+                if fired_without_event():
+                    self._db.execute("ALTER TABLE alert_events RENAME TO alert_events_old")
+                    for statement in _statements(SCHEMA):
+                        if "alert_events" in statement.split("(")[0]:
+                            self._db.execute(statement)
+                    self._db.execute(
+                        "INSERT INTO alert_events SELECT *, NULL FROM alert_events_old"
+                    )
+                    self._db.execute("DROP TABLE alert_events_old")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def connect(self) -> sqlite3.Connection:
         """A connection of its own (a reader's)."""
@@ -586,10 +680,16 @@ class Catalogue:
         return ids
 
     def insert_video(
-        self, db: sqlite3.Connection, video: VideoRecord, segments: list[SegmentRecord]
+        self,
+        db: sqlite3.Connection,
+        video: VideoRecord,
+        segments: list[SegmentRecord],
+        people: PeopleFindings | None = None,
     ) -> list[int]:
-        """Inside a transaction: store a video and its segments (not their vectors: the
-        vector store's); the new segment ids, in order. Clears a recorded failure."""
+        """Inside a transaction: store a video, its segments (not their vectors: the
+        vector store's) and the people tracked in it; the new segment ids, in order.
+        Clears a recorded failure. The tracks and events go with the video row (deleting
+        it deletes them), in the same transaction as the segments."""
         cursor = db.execute(
             "INSERT INTO videos (path, content_hash, duration, camera, zone, start_time,"
             " language, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -605,6 +705,8 @@ class Catalogue:
             ),
         )
         ids = [self._insert_segment(db, cursor.lastrowid, video.start_time, s) for s in segments]
+        if people is not None:
+            self._insert_people(db, cursor.lastrowid, video.start_time, people)
         db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
         return ids
 
@@ -615,11 +717,7 @@ class Catalogue:
         start_time: datetime | None,
         segment: SegmentRecord,
     ) -> int:
-        day_seconds = wall_time = weekday = None
-        if start_time is not None:  # local to the camera: start_time carries its offset
-            middle = start_time + timedelta(seconds=(segment.start + segment.end) / 2)
-            day_seconds = middle.hour * 3600 + middle.minute * 60 + middle.second
-            wall_time, weekday = middle.timestamp(), middle.weekday()
+        day_seconds, wall_time, weekday = _when(start_time, (segment.start + segment.end) / 2)
         cursor = db.execute(
             "INSERT INTO segments (video_id, start, end, keyframe, observations, labels,"
             " day_seconds, wall_time, weekday) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -647,6 +745,50 @@ class Catalogue:
             (segment_id, *text_row(segment.observations, segment.labels)),
         )
         return segment_id
+
+    @staticmethod
+    def _insert_people(
+        db: sqlite3.Connection,
+        video_id: int | None,
+        start_time: datetime | None,
+        people: PeopleFindings,
+    ) -> None:
+        db.executemany(
+            "INSERT INTO tracks (video_id, number, start, end, direction, boxes)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    video_id,
+                    t.number,
+                    t.start,
+                    t.end,
+                    t.direction,
+                    json.dumps([[round(v, 4) for v in box] for box in t.boxes]),
+                )
+                for t in people.tracks
+            ],
+        )
+        db.executemany(
+            "INSERT INTO events (video_id, kind, zone, start, end, dwell, count, direction,"
+            " text, tracks, day_seconds, wall_time, weekday)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    video_id,
+                    e.kind,
+                    e.zone,
+                    e.start,
+                    e.end,
+                    e.dwell,
+                    e.count,
+                    e.direction,
+                    e.text,
+                    json.dumps(list(e.tracks)),
+                    *_when(start_time, e.start),
+                )
+                for e in people.events
+            ],
+        )
 
     def record_failure(self, path: str, error: str) -> None:
         with self.transaction() as db:
@@ -828,6 +970,102 @@ class Catalogue:
             .fetchall()
         )
         return [(int(i), float(s)) for i, s in rows]
+
+    # -- people tracks and events -------------------------------------------------------
+    EVENT_COLUMNS = (
+        "SELECT s.id, s.video_id, v.path, s.kind, s.zone, s.start, s.end, s.dwell, s.count,"
+        " s.direction, s.text, s.tracks, v.camera, v.start_time"
+        " FROM events s JOIN videos v ON v.id = s.video_id"
+    )
+
+    def events(
+        self,
+        where: SegmentFilter,
+        stated: EventConditions,
+        text: str | None = None,
+        limit: int = -1,
+    ) -> list[StoredEvent]:
+        """Events matching the filter (on the time of their start, as segments on their
+        middle's) and the conditions a query stated (and said as ``text``, if given), in
+        time order per video; at most ``limit`` (-1: all)."""
+        clause, args = self._event_sql(where, stated)
+        if text is not None:
+            clause += " AND s.text = ?"
+            args.append(text)
+        rows = self.reader().execute(
+            f"{self.EVENT_COLUMNS} WHERE 1 {clause} ORDER BY s.video_id, s.start LIMIT ?",
+            (*args, limit),
+        )
+        return [self._event(r) for r in rows]
+
+    def event_texts(self, where: SegmentFilter, stated: EventConditions) -> list[str]:
+        """The distinct sentences of the events ``events`` would return: a query ranks
+        these (few: they are templates) rather than every event."""
+        clause, args = self._event_sql(where, stated)
+        rows = self.reader().execute(
+            f"SELECT DISTINCT s.text FROM events s JOIN videos v ON v.id = s.video_id"
+            f" WHERE 1 {clause} ORDER BY 1",
+            args,
+        )
+        return [r[0] for r in rows]
+
+    def _event_sql(self, where: SegmentFilter, stated: EventConditions) -> tuple[str, list[object]]:
+        clause, args = self.filter_sql(where)
+        for column, op, value in (
+            ("s.zone", "=", stated.zone),
+            ("s.dwell", ">=", stated.min_dwell),
+            ("s.count", ">=", stated.min_count),
+        ):
+            if value is not None:
+                clause += f" AND {column} {op} ?"
+                args.append(value)
+        return clause, args
+
+    def event(self, event_id: int) -> StoredEvent | None:
+        row = self.reader().execute(f"{self.EVENT_COLUMNS} WHERE s.id = ?", (event_id,)).fetchone()
+        return self._event(row) if row else None
+
+    @staticmethod
+    def _event(r: tuple[Any, ...]) -> StoredEvent:
+        return StoredEvent(
+            id=r[0],
+            video_id=r[1],
+            video=r[2],
+            kind=r[3],
+            zone=r[4],
+            start=r[5],
+            end=r[6],
+            dwell=r[7],
+            count=r[8],
+            direction=r[9],
+            text=r[10],
+            tracks=tuple(json.loads(r[11])),
+            camera=r[12],
+            wall_start=datetime.fromisoformat(r[13]) if r[13] else None,
+        )
+
+    def tracks(self, video_id: int, numbers: Iterable[int] | None = None) -> list[TrackedPerson]:
+        """The tracked people of one video (only ``numbers``, if given), by number."""
+        rows = self.reader().execute(
+            "SELECT number, boxes, direction FROM tracks WHERE video_id = ? ORDER BY number",
+            (video_id,),
+        )
+        wanted = None if numbers is None else set(numbers)
+        return [
+            TrackedPerson(number, tuple(_box(b) for b in json.loads(boxes)), direction)
+            for number, boxes, direction in rows
+            if wanted is None or number in wanted
+        ]
+
+    def segments_during(self, video_id: int, start: float, end: float) -> list[StoredSegment]:
+        """The segments of a video overlapping [start, end), in time order (at least the
+        one holding ``start``)."""
+        rows = self.reader().execute(
+            f"{self.SEGMENT_COLUMNS} WHERE s.video_id = ? AND s.end > ? AND s.start <= ?"
+            " ORDER BY s.start",
+            (video_id, start, max(start, end - 1e-6)),
+        )
+        return [self._stored(r) for r in rows]
 
     # -- reads --------------------------------------------------------------------------
     SEGMENT_COLUMNS = (
@@ -1096,7 +1334,7 @@ class Catalogue:
             for event in events:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO alert_events (alert_id, query, video, start, end,"
-                    " score, wall_time, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " score, wall_time, created, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         event.alert_id,
                         event.query,
@@ -1106,6 +1344,7 @@ class Catalogue:
                         event.score,
                         event.wall_time.isoformat() if event.wall_time else None,
                         event.created.isoformat(),
+                        event.event_id,
                     ),
                 )
                 if cursor.rowcount:
@@ -1115,7 +1354,7 @@ class Catalogue:
     def alert_events(self, alert_id: int | None = None, limit: int = 1000) -> list[AlertEvent]:
         clause, args = ("WHERE alert_id = ?", [alert_id]) if alert_id is not None else ("", [])
         rows = self.reader().execute(
-            "SELECT id, alert_id, query, video, start, end, score, wall_time, created"
+            "SELECT id, alert_id, query, video, start, end, score, wall_time, created, event_id"
             f" FROM alert_events {clause} ORDER BY id DESC LIMIT ?",
             (*args, limit),
         )
@@ -1130,6 +1369,7 @@ class Catalogue:
                 r[6],
                 datetime.fromisoformat(r[7]) if r[7] else None,
                 datetime.fromisoformat(r[8]),
+                r[9],
             )
             for r in rows
         ]

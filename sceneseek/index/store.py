@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from sceneseek.config import IndexConfig
+from sceneseek.encoders.tracks import PeopleFindings
 from sceneseek.errors import SceneseekError, reporting_damage
 from sceneseek.faults import crash_point
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
@@ -50,11 +51,17 @@ class Store(Catalogue):
         ``index`` writes it again."""
         return None if self.vector_store.unfinished(path) else self.stored_hash(path)
 
-    def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
-        """Atomically swap in this video's segments (a crash leaves the old ones)."""
+    def replace_video(
+        self,
+        video: VideoRecord,
+        segments: list[SegmentRecord],
+        people: PeopleFindings | None = None,
+    ) -> None:
+        """Atomically swap in this video's segments and tracked people (a crash leaves
+        the old ones)."""
         with self.vector_store.writing(video.path) as changes:
             changes.remove(self.delete_video(self.writer, video.path) or [])
-            ids = self.insert_video(self.writer, video, segments)
+            ids = self.insert_video(self.writer, video, segments, people)
             for segment_id, segment in zip(ids, segments, strict=True):
                 for modality, vector in segment.vectors.items():
                     changes.add(modality, segment_id, vector)

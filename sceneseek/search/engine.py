@@ -14,11 +14,14 @@ import numpy as np
 
 from sceneseek.config import TEXT_MODALITIES, SearchConfig
 from sceneseek.encoders.base import unit
+from sceneseek.encoders.people import NOBODY, STILL
 from sceneseek.errors import QueryError
 from sceneseek.index.base import (
     STOPWORDS,
+    EventConditions,
     Index,
     SegmentFilter,
+    StoredEvent,
     StoredSegment,
     label_text,
     observation_languages,
@@ -38,6 +41,9 @@ NEAREST_CLASSES = 5  # the query's nearest class names a visual match is measure
 # Observations of these modalities have tight times (word timestamps, caption frames,
 # sound-event frames); people/motion descriptions span whole tracks, so they do not.
 TIGHT_MODALITIES = ("speech", "ocr", "sound")
+# An event scoring this many standard deviations under the best one is another kind of
+# event than the query asks for ("enters" for "leaving"): shown, but below the cut-off.
+EVENT_MARGIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class SearchResponse:
     took_ms: float
     results: list[Moment] = field(default_factory=list)
     filters: SegmentFilter = field(default_factory=SegmentFilter)
+    events: EventConditions = field(default_factory=EventConditions)  # searched events
     chips: list[Chip] = field(default_factory=list)  # filters read from the query's words
     searched: str | None = None  # the text searched by meaning, once those words are out
     translation: QueryTranslation | None = None  # None: English, or not translated
@@ -81,6 +88,9 @@ class SearchResponse:
                 "before": where.before.isoformat() if where.before else None,
                 "weekdays": sorted(where.weekdays) if where.weekdays is not None else None,
                 "video": where.video,
+                "event_zone": self.events.zone,
+                "min_dwell": self.events.min_dwell,
+                "min_count": self.events.min_count,
                 "from_query": [{"filter": c.filter, "label": c.label} for c in self.chips],
                 "searched": self.searched if self.searched is not None else self.query,
             },
@@ -127,6 +137,70 @@ class Searcher:
             m for m in response.results if not rejected & {s.id for s in m.segments}
         ][:top_k]
         return response
+
+    def search_events(
+        self,
+        query: str,
+        top_k: int,
+        where: SegmentFilter,
+        stated: EventConditions,
+        offset: int = 0,
+        english: str | None = None,
+    ) -> SearchResponse:
+        """A query that states people-event conditions: the stored events meeting them
+        (and the filter), ranked by how close their sentence is to the rest of the query,
+        since the kind of event (entering, leaving, loitering) is left to meaning; each is
+        one moment spanning the event's start and end, however many segments it crosses.
+        Scores are standardised against the stored people descriptions, as the people
+        modality's evidence is."""
+        started = time.perf_counter()
+        text = _validate(query)
+        if top_k < 1 or offset < 0:
+            raise QueryError(f"top-k must be ≥ 1 and offset ≥ 0, got {top_k} and {offset}")
+        vector = _mean(self.encoders.text.embed_queries([text, english] if english else [text]))
+        # Events are said in few distinct sentences: rank those, then fetch events of the
+        # best ones until the page is full.
+        texts = self.index.event_texts(where, stated)
+        similarity = self.encoders.passages(texts) @ vector
+        reference = self.index.reference_vectors("people")
+        scores = fusion.standardise(
+            [(i, float(s)) for i, s in enumerate(similarity)],
+            reference @ vector if len(reference) else np.zeros(0),
+        )
+        ranked = sorted(scores, key=lambda i: (-scores[i], texts[i]))
+        best = scores[ranked[0]] if ranked else 0.0
+        found: list[tuple[StoredEvent, int]] = []
+        for i in ranked:
+            wanted = offset + top_k - len(found)
+            if wanted <= 0:
+                break
+            found += [(e, i) for e in self.index.events(where, stated, texts[i], wanted)]
+        moments = []
+        for event, i in found[offset:]:
+            during = self.index.segments_during(event.video_id, event.start, event.end)
+            if not during:
+                continue
+            moment = Moment(
+                event.video,
+                event.start,
+                event.end,
+                scores[i],
+                during,
+                {"event": scores[i]},
+                below_cutoff=scores[i] < best - EVENT_MARGIN,
+                event=event,
+            )
+            moment.segments = [moment.shown, *(s for s in during if s is not moment.shown)]
+            moment.evidence = {
+                "event": {
+                    "contribution": round(scores[i], 3),
+                    "similarity": round(float(similarity[i]), 4),
+                    "text": event.text,
+                }
+            }
+            moments.append(moment)
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(query=query, took_ms=took, results=moments)
 
     def _vectors_of(self, segment_ids: Sequence[int]) -> list[dict[str, np.ndarray]]:
         return [self.index.segment_vectors(i) for i in segment_ids]
@@ -176,6 +250,12 @@ class Searcher:
             reverse=True,
         )[: max(wanted, RUNNERS_UP + 1) * 8]
         stored = self.index.segments([i for i, _, _ in scored])
+        if text is not None and not asks_for_nothing(text):
+            scored = _without_nothing(scored, stored)
+        if self.config.neighbour_support:
+            scored = _supported(
+                scored, stored, self.config.neighbour_support, self.config.merge_gap_seconds
+            )
         ranked_moments = merge(
             [(stored[i], score, c) for i, score, c in scored if i in stored],
             gap=self.config.merge_gap_seconds,
@@ -428,6 +508,86 @@ def asks_what_is_said(query: str) -> bool:
     )
 
 
+_NOTHING_WORDS = """
+    empty nobody noone nothing deserted vacant quiet still stillness static motionless idle
+    calm unoccupied vacio vacia vacios vacias desierto desierta nadie nada quieto quieta
+    inmovil tranquilo tranquila desocupado desocupada
+"""
+NOTHING_WORDS = frozenset(_NOTHING_WORDS.split())
+NOTHING_PHRASES = re.compile(
+    r"\bno (?:one|people|person|motion|movement)\b|\bsin (?:gente|nadie|personas|movimiento)\b"
+)
+
+
+def asks_for_nothing(query: str) -> bool:
+    """Whether a query asks for emptiness or stillness (English or Spanish): only then
+    is "nobody there" or "nothing moving" evidence."""
+    folded = _fold(query)
+    return not NOTHING_WORDS.isdisjoint(_content_words(query)) or bool(
+        NOTHING_PHRASES.search(folded)
+    )
+
+
+def _says_nothing(text: str) -> bool:
+    """An observation saying that nobody is there or nothing moves."""
+    return text.startswith((NOBODY, STILL))
+
+
+def _without_nothing(
+    scored: list[tuple[int, float, dict[str, float]]], stored: dict[int, StoredSegment]
+) -> list[tuple[int, float, dict[str, float]]]:
+    """The people evidence of segments whose people descriptions only say that nothing
+    happens, taken out of their scores (re-ranked): a query that does not ask for
+    emptiness is not answered by "nobody there"."""
+    out = []
+    for segment_id, score, contributions in scored:
+        segment = stored.get(segment_id)
+        said = segment.observations.get("people", []) if segment else []
+        if "people" in contributions and said and all(_says_nothing(o.text) for o in said):
+            contributions = {m: c for m, c in contributions.items() if m != "people"}
+            score = sum(contributions.values())
+        out.append((segment_id, score, contributions))
+    return sorted(out, key=lambda item: item[1], reverse=True)
+
+
+def _supported(
+    scored: list[tuple[int, float, dict[str, float]]],
+    stored: dict[int, StoredSegment],
+    share: float,
+    gap: float,
+) -> list[tuple[int, float, dict[str, float]]]:
+    """Each segment's score plus ``share`` of its best-scoring touching neighbour's
+    (among the candidates), as a "neighbours" contribution, re-ranked: what was said or
+    seen just before or after supports a match."""
+    by_video: dict[str, list[tuple[StoredSegment, float]]] = {}
+    for segment_id, score, _ in scored:
+        if segment_id in stored:
+            by_video.setdefault(stored[segment_id].video, []).append((stored[segment_id], score))
+    out = []
+    for segment_id, score, contributions in scored:
+        segment = stored.get(segment_id)
+        near = (
+            [
+                other_score
+                for other, other_score in by_video[segment.video]
+                if 0 <= other.start - segment.end <= gap or 0 <= segment.start - other.end <= gap
+            ]
+            if segment is not None
+            else []
+        )
+        if near and max(near) > 0:
+            support = share * max(near)
+            contributions = {**contributions, "neighbours": support}
+            score += support
+        out.append((segment_id, score, contributions))
+    return sorted(out, key=lambda item: item[1], reverse=True)
+
+
+def about_people(query: str) -> bool:
+    """Whether a query is about people or motion (English or Spanish)."""
+    return not PEOPLE_WORDS.isdisjoint(_content_words(query))
+
+
 def _content_words(query: str) -> list[str]:
     """The query's distinct words that say something (accents ignored), in order."""
     words = dict.fromkeys(re.findall(r"\w+", _fold(query)))
@@ -445,13 +605,14 @@ def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]], query: 
     observations that carry it rather than whole segments. People and motion descriptions
     are shown only to a query about people or motion: every segment has one ("no people
     in the scene, nobody there"), and on a query about a sign or a sentence it explains
-    nothing."""
+    nothing; those saying that nothing happens, only to a query about emptiness."""
     best: StoredSegment = moment.segments[0]
     raw = {m: dict(scores) for m, scores in ranked.items()}
     evidence: dict[str, Any] = {}
-    about_people = not PEOPLE_WORDS.isdisjoint(_content_words(query))
+    nothing = asks_for_nothing(query)
+    people = nothing or about_people(query)
     for modality, contribution in sorted(moment.contributions.items(), key=lambda x: -x[1]):
-        if modality == "people" and not about_people:
+        if modality == "people" and not people:
             continue
         entry: dict[str, Any] = {"contribution": round(contribution, 3)}
         if best.id in raw.get(modality, {}):
@@ -461,9 +622,12 @@ def _explain(moment: Moment, ranked: dict[str, list[tuple[int, float]]], query: 
             entry["labels"] = [[name, round(p, 3)] for name, p in best.labels[:3]]
         if modality == "keyword":
             entry["matched"] = _matched_words(query, best)
-        if modality in best.observations:
-            entry["text"] = observation_text(best.observations[modality])[:300]
-            if languages := observation_languages(best.observations[modality]):
+        said = best.observations.get(modality, [])
+        if modality == "people" and not nothing:
+            said = [o for o in said if not _says_nothing(o.text)]
+        if said:
+            entry["text"] = observation_text(said)[:300]
+            if languages := observation_languages(said):
                 entry["languages"] = languages
         evidence[modality] = entry
     moment.evidence = evidence

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sceneseek.index.base import StoredSegment
+from sceneseek.index.base import StoredEvent, StoredSegment
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Moment:
     # Evidence of fixed meaning the cut-off reads besides the scores, by feature name
     # (search/relevance.py FEATURES); a feature the moment has no evidence for is absent.
     signals: dict[str, float] = field(default_factory=dict)
+    event: StoredEvent | None = None  # the people event the moment is (its exact span)
 
     @property
     def shown(self) -> StoredSegment:
@@ -48,8 +50,31 @@ class Moment:
             "camera": best.camera,
             "zone": best.zone,
             "video_start_time": wall,
+            "event": _event_dict(self.event) if self.event else None,
         }
 
+
+def _event_dict(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "zone": event.zone,
+        "start": round(event.start, 2),
+        "end": round(event.end, 2),
+        "dwell": round(event.dwell, 1) if event.dwell is not None else None,
+        "count": event.count,
+        "direction": event.direction,
+        "tracks": list(event.tracks),
+        "text": event.text,
+    }
+
+
+# Modalities whose observations outlast a segment: a person's track, a sound. When one of
+# them carries a match across a segment boundary, the segments it spans are one moment.
+SPANNING = ("people", "sound")
+# A people description that follows someone (a track, a group, an event), not the
+# scene's motion or its emptiness, which run on through unrelated shots.
+_SOMEONE = re.compile(r"^(?:a person|(?:\w+ people|a crowd)\b)")
 
 RUNNERS_UP = 9  # moments after the top whose mean score it must stand out from
 
@@ -72,8 +97,10 @@ def merge(
     keep_fraction: float = 0.5,
 ) -> list[Moment]:
     """Group segments of the same video that touch (within ``gap``) into one moment, as
-    long as each scores at least ``keep_fraction`` of the group's best and the moment
-    stays under ``max_seconds``. The first segment of ``Moment.segments`` is the best."""
+    long as the moment stays under ``max_seconds`` and each scores at least
+    ``keep_fraction`` of the group's best, or the track or sound that carries the group's
+    match runs on into it (``_carried_across``: one sound, one moment, whatever the
+    segment's own score). The first segment of ``Moment.segments`` is the best."""
     by_video: dict[str, list[tuple[StoredSegment, float, dict[str, float]]]] = {}
     for item in scored:
         by_video.setdefault(item[0].video, []).append(item)
@@ -105,8 +132,33 @@ def _joins(
     return (
         segment.start - current[-1][0].end <= gap
         and segment.end - current[0][0].start <= max_seconds
-        and min(score, best) >= keep_fraction * max(score, best)
+        and (min(score, best) >= keep_fraction * max(score, best) or _carried_across(current, item))
     )
+
+
+def _carried_across(
+    current: list[tuple[StoredSegment, float, dict[str, float]]],
+    item: tuple[StoredSegment, float, dict[str, float]],
+) -> bool:
+    """Whether the observation carrying the group's match runs on into ``item``'s
+    segment: the group's best segment's strongest evidence is a track or a sound, and the
+    same observation (stored with every segment it overlaps) crosses the boundary."""
+    contributions = max(current, key=lambda c: c[1])[2]
+    specific = {m: c for m, c in contributions.items() if m != "fused"}
+    strongest = max(specific, key=specific.__getitem__, default=None)
+    if strongest not in SPANNING:
+        return False
+    before, after = current[-1][0], item[0]
+
+    def spanning(segment: StoredSegment) -> set[tuple[float, float, str]]:
+        return {
+            (o.start, o.end, o.text)
+            for o in segment.observations.get(strongest, [])
+            if strongest != "people" or _SOMEONE.match(o.text)
+        }
+
+    shared = spanning(before) & spanning(after)
+    return any(start < before.end and end > after.start for start, end, _ in shared)
 
 
 def _moment(items: list[tuple[StoredSegment, float, dict[str, float]]]) -> Moment:

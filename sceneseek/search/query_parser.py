@@ -1,7 +1,10 @@
 """Deterministic parsing of filters that a query states in words, in English and
 Spanish: "after hours", "at night", "esta noche", "on camera 2", "yesterday between 10
-and 11", "en la zona gate". What is recognised becomes a filter (shown to the user as a
-chip they can remove); the rest of the query is searched by meaning."""
+and 11", "en la zona gate", "after 22:00"; and what a query states about a people event:
+the camera zone ("in the gate zone", "al parking"), how long ("for more than 2 minutes",
+"más de 5 minutos") and how many ("two people together", "un grupo de"). What is
+recognised becomes a filter (shown to the user as a chip they can remove); the rest of
+the query is searched by meaning."""
 
 from __future__ import annotations
 
@@ -51,13 +54,52 @@ CAMERA = re.compile(
     FLAGS,
 )
 ZONE = re.compile(r"\b(?:(?:in|at) (?:the )?zone|en la zona|zona)\s+([\w-]+)", FLAGS)
+# A clock time: "after 22:00", "after 10pm", "después de las 22" (not "after 5 minutes")
+AFTER = re.compile(
+    r"\b(?:after|later than|despu[eé]s de|a partir de)\s+(las\s+)?"
+    r"(\d{1,2})(?::(\d{2}))?(?:\s*(am|pm|h)\b)?(?![\w:])",
+    FLAGS,
+)
+NUMBERS = {
+    **dict.fromkeys(("a", "an", "one", "un", "una", "uno"), 1),
+    **dict.fromkeys(("two", "dos", "couple of"), 2),
+    **dict.fromkeys(("three", "tres"), 3),
+    **dict.fromkeys(("four", "cuatro"), 4),
+    **dict.fromkeys(("five", "cinco"), 5),
+    **dict.fromkeys(("six", "seis"), 6),
+    **dict.fromkeys(("ten", "diez"), 10),
+    **dict.fromkeys(("fifteen", "quince"), 15),
+    **dict.fromkeys(("twenty", "veinte"), 20),
+    **dict.fromkeys(("thirty", "treinta"), 30),
+}
+_NUMBER = r"(\d+(?:[.,]\d+)?|" + "|".join(sorted(NUMBERS, key=len, reverse=True)) + ")"
+UNITS = {"s": 1, "seg": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hora": 3600}
+DWELL = re.compile(
+    r"\b(?:(?:for|during|durante|por)\s+)?(?:more than|over|at least|longer than|"
+    r"m[aá]s de|al menos|por lo menos)\s+" + _NUMBER + r"\s*"
+    r"(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|segundos?|seg|minutos?|horas?)\b",
+    FLAGS,
+)
+COUNT = re.compile(
+    r"\b" + _NUMBER + r"\s+(?=(?:people|persons|men|women|personas|hombres|mujeres)\b)",
+    FLAGS,
+)
+RANGE_END = re.compile(r"\d\s*(?:to|and|or|a|y|o|-)\s*$", FLAGS)
+GROUP = re.compile(
+    r"\b(?:a group of|un grupo de|a crowd of|una multitud de)\b|\b(?:together|juntos|juntas)\b",
+    FLAGS,
+)
+PLACE = (
+    r"(?:(?:in|at|into|inside|to|from|of|near|within|en|a|al|del|de|desde|hacia|dentro de)\s+)?"
+    r"(?:(?:the|la|el)\s+)?(?:(?:zone|area|zona|[aá]rea)\s+(?:del?\s+)?)?"
+)
 
 
 @dataclass(frozen=True)
 class Chip:
     """A filter read from the query's words, as shown to the user (who may remove it)."""
 
-    filter: str  # "time_of_day", "date", "camera" or "zone"
+    filter: str  # "time_of_day", "date", "camera", "zone", "event_zone", "dwell" or "count"
     label: str
 
 
@@ -69,12 +111,23 @@ class ParsedQuery:
     time_of_day: str | None = None
     after: datetime | None = None
     before: datetime | None = None
+    event_zone: str | None = None  # a camera zone a people event happened in
+    min_dwell: float | None = None  # seconds
+    min_count: int | None = None
     chips: list[Chip] = field(default_factory=list)
 
 
-def parse_query(query: str, cameras: list[str], zones: list[str], now: datetime) -> ParsedQuery:
+def parse_query(
+    query: str,
+    cameras: list[str],
+    zones: list[str],
+    now: datetime,
+    event_zones: list[str] | None = None,
+) -> ParsedQuery:
     """Pull stated filters out of ``query``. Cameras and zones are only recognised when
-    they exist in the index, so "camera 7" on a library without one stays search text."""
+    they exist in the index, so "camera 7" on a library without one stays search text.
+    People-event conditions are read only with ``event_zones`` (the cameras' drawn zones:
+    give them for a query about people)."""
     parsed = ParsedQuery(text=query)
     text = query
     for pattern, window, label in DAYPARTS:
@@ -98,6 +151,15 @@ def parse_query(query: str, cameras: list[str], zones: list[str], now: datetime)
             parsed.chips.append(Chip("date", f"{label} ({parsed.after.date().isoformat()})"))
             text = pattern.sub(" ", text)
             break
+    after = AFTER.search(text) if parsed.time_of_day is None else None
+    if after is not None and (after.group(1) or after.group(3) or after.group(4)):
+        start = _clock(after.group(2), after.group(3), after.group(4))
+        if start is not None:
+            # "after 22:00" at night runs until morning; "after 14:00", until midnight
+            end = "06:00" if start >= "18:00" or start < "06:00" else "24:00"
+            parsed.time_of_day = f"{start}-{end}"
+            parsed.chips.append(Chip("time_of_day", f"after {start} (until {end})"))
+            text = text[: after.start()] + " " + text[after.end() :]
     if (camera := CAMERA.search(text)) is not None:
         known = [c for c in cameras if _number(c) == int(camera.group(1))]
         if len(known) == 1:
@@ -110,9 +172,57 @@ def parse_query(query: str, cameras: list[str], zones: list[str], now: datetime)
             parsed.zone = known[0]
             parsed.chips.append(Chip("zone", f"zone {known[0]}"))
             text = text[: zone.start()] + " " + text[zone.end() :]
+    if event_zones is not None:  # a query about people
+        text = _event_conditions(parsed, text, event_zones)
     remaining = " ".join(text.split()).strip(" ,.;")
     parsed.text = remaining or query  # "at night" alone still searches for something
     return parsed
+
+
+def _event_conditions(parsed: ParsedQuery, text: str, zones: list[str]) -> str:
+    """Read the people-event conditions into ``parsed``; the text without their words
+    (a count keeps its noun: "two people together" is searched as "people together")."""
+    for zone in sorted(zones, key=len, reverse=True):  # "loading bay" before "bay"
+        named = re.compile(rf"\b{PLACE}{re.escape(zone)}(?:\s+(?:zone|area))?(?!\w)", FLAGS).search(
+            text
+        )
+        if named is not None:
+            parsed.event_zone = zone
+            parsed.chips.append(Chip("event_zone", f"in zone {zone}"))
+            text = text[: named.start()] + " " + text[named.end() :]
+            break
+    if (dwell := DWELL.search(text)) is not None:
+        unit = dwell.group(2).lower()
+        seconds = _amount(dwell.group(1)) * next(
+            (v for k, v in sorted(UNITS.items(), key=lambda kv: -len(kv[0])) if unit.startswith(k)),
+            1,
+        )
+        parsed.min_dwell = seconds
+        parsed.chips.append(Chip("dwell", f"for more than {_seconds(seconds)}"))
+        text = text[: dwell.start()] + " " + text[dwell.end() :]
+    count = COUNT.search(text)
+    if count is not None and RANGE_END.search(text[: count.start()]):
+        count = None  # "2 to 3 people": a range, not a least number
+    if count is not None and _amount(count.group(1)) >= 2:
+        parsed.min_count = int(_amount(count.group(1)))
+        text = text[: count.start()] + " " + text[count.end() :]
+    elif (group := GROUP.search(text)) is not None:
+        parsed.min_count = 3 if group.group(0).lower().startswith(("a ", "un")) else 2
+    if parsed.min_count is not None:
+        parsed.chips.append(Chip("count", f"{parsed.min_count} or more people"))
+    return text
+
+
+def _amount(word: str) -> float:
+    word = word.lower()
+    return float(NUMBERS[word]) if word in NUMBERS else float(word.replace(",", "."))
+
+
+def _seconds(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} seconds"
 
 
 def _clock(hours: str, minutes: str | None, meridiem: str | None) -> str | None:

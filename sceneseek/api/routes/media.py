@@ -1,4 +1,5 @@
-"""Media of indexed videos: a segment's keyframe, the video with Range support, a clip.
+"""Media of indexed videos: a segment's keyframe, a people event's picture, the video
+with Range support, a clip.
 Files are reached only by the id of an indexed video or segment, and only while they are
 still the files that were indexed."""
 
@@ -9,6 +10,7 @@ import mimetypes
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -34,14 +36,47 @@ router = APIRouter(tags=["media"])
 )
 def thumbnail(segment_id: int, library: LibraryDep, lock: ReadLock) -> Response:
     """The segment's keyframe as JPEG."""
+    return _picture(
+        library,
+        lock,
+        ("segment", segment_id),
+        lambda: library.segment(segment_id).video,
+        lambda: library.thumbnail(segment_id),
+    )
+
+
+@router.get(
+    "/api/events/{event_id}/thumbnail.jpg",
+    response_class=Response,
+    responses={**NOT_FOUND, 200: {"content": {"image/jpeg": {}}}},
+)
+def event_thumbnail(event_id: int, library: LibraryDep, lock: ReadLock) -> Response:
+    """A people event's middle frame as JPEG, its people's boxes, paths and zone drawn."""
+    return _picture(
+        library,
+        lock,
+        ("event", event_id),
+        lambda: library.event(event_id).video,
+        lambda: library.event_thumbnail(event_id),
+    )
+
+
+def _picture(
+    library: Library,
+    lock: ReadLock,
+    what: tuple[str, int],
+    video_of: Callable[[], str],
+    make: Callable[[], bytes],
+) -> Response:
+    """A JPEG made from an indexed video, if it is still the file that was indexed."""
     try:
         with lock:
-            video = library.segment(segment_id).video
+            video = video_of()
         _indexed_file(library, lock, video)
         with lock:
-            data = library.thumbnail(segment_id)
+            data = make()
     except KeyError:
-        raise not_found("segment", segment_id) from None
+        raise not_found(*what) from None
     except MediaError as exc:  # the indexed file was moved or damaged since
         raise HTTPException(404, str(exc)) from None
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})

@@ -79,9 +79,20 @@ def search(
     translate: Annotated[
         bool, Query(description="also search a non-English query in English translation")
     ] = True,
+    event_zone: Annotated[
+        str | None, Query(max_length=200, description="people events in this camera zone")
+    ] = None,
+    min_dwell: Annotated[
+        float | None, Query(ge=0, description="people events lasting at least this (s)")
+    ] = None,
+    min_count: Annotated[
+        int | None, Query(ge=1, le=1000, description="people events of at least this many")
+    ] = None,
 ) -> dict[str, Any]:
     """Find moments by meaning across what was seen, said, read and heard; with
-    ``more_like``/``not_like``, the same query refined by the user's marks."""
+    ``more_like``/``not_like``, the same query refined by the user's marks. A query
+    about people stating a zone, a dwell or a count (or given one as a parameter)
+    returns people events, each spanning its exact start and end."""
     try:
         return run_search(
             library,
@@ -92,6 +103,9 @@ def search(
             more_like=more_like,
             not_like=not_like,
             translate=translate,
+            event_zone=event_zone,
+            min_dwell=min_dwell,
+            min_count=min_count,
         )
     except KeyError as exc:  # a marked segment id that is not in the index
         raise HTTPException(404, str(exc.args[0])) from None

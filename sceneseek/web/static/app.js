@@ -164,6 +164,9 @@ function filterParams() {
     zone: "#zone",
     time_of_day: "#time-of-day",
     weekdays: "#weekdays",
+    event_zone: "#event-zone",
+    min_dwell: "#min-dwell",
+    min_count: "#min-count",
   };
   for (const [name, selector] of Object.entries(fields)) {
     const value = $(selector).value.trim();
@@ -243,11 +246,17 @@ const CHIP_FIELDS = {
   zone: ["zone"],
   time_of_day: ["time_of_day"],
   date: ["after", "before"],
+  event_zone: ["event_zone"],
+  dwell: ["min_dwell"],
+  count: ["min_count"],
 };
 const FIELD_INPUTS = {
   camera: "#camera",
   zone: "#zone",
   time_of_day: "#time-of-day",
+  event_zone: "#event-zone",
+  min_dwell: "#min-dwell",
+  min_count: "#min-count",
   after: "#after",
   before: "#before",
 };
@@ -292,7 +301,7 @@ function removeChip(search, answer, removed) {
   const dropped = new Set(CHIP_FIELDS[removed.filter] || []);
   for (const chip of answer.filters.from_query) {
     for (const field of CHIP_FIELDS[chip.filter] || []) {
-      const value = dropped.has(field) ? "" : answer.filters[field] || "";
+      const value = dropped.has(field) ? "" : String(answer.filters[field] ?? "");
       $(FIELD_INPUTS[field]).value = field === "after" || field === "before"
         ? value.slice(0, 16)
         : value;
@@ -1107,7 +1116,8 @@ function onSearchSubmit(event) {
 }
 
 function clearFilters() {
-  for (const selector of ["#camera", "#zone", "#time-of-day", "#weekdays", "#after", "#before"]) {
+  const inputs = ["#camera", "#zone", "#time-of-day", "#weekdays", "#after", "#before"];
+  for (const selector of [...inputs, "#event-zone", "#min-dwell", "#min-count"]) {
     $(selector).value = "";
   }
   if (state.lastSearch) runSearch(state.lastSearch);
