@@ -429,10 +429,14 @@ class Library:
         return versions.models(self.path, self.index_store, configured, fusion, self.backend)
 
     def reindex(
-        self, progress: ProgressFn | None = None, drop_failed: bool = False
+        self,
+        progress: ProgressFn | None = None,
+        drop_failed: bool = False,
+        even_if_current: bool = False,
     ) -> versions.ReindexReport:
         """Re-encode every video with the configured encoders into a new index beside this
-        one, resumably, then swap it in atomically (see ``sceneseek.versions``)."""
+        one, resumably, then swap it in atomically (see ``sceneseek.versions``); with
+        ``even_if_current`` also when those encoders built it (zones drawn since)."""
         require_index(self.path)  # before opening the index would create one
         # The registry of this index (its cameras and zones reach the new one only at
         # the swap): the people reader of the re-encoding needs the zones drawn here.
@@ -445,6 +449,7 @@ class Library:
             lambda staging, config: Library(staging, config, self.backend),
             progress,
             drop_failed,
+            even_if_current,
         )
         if report.swapped:
             self.close()

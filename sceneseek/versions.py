@@ -181,14 +181,20 @@ def reindex(
     open_staging: Callable[[Path, Config], Staging],
     progress: ProgressFn | None = None,
     drop_failed: bool = False,
+    even_if_current: bool = False,
 ) -> ReindexReport:
     """Re-encode every video of the index ``store`` in ``db`` with the ``current``
     encoders (``config``'s) into the staging index that ``open_staging`` opens, then
     carry the operators' tables over and swap. Videos that fail are reported and block
-    the swap (their segments would be lost) unless ``drop_failed``."""
+    the swap (their segments would be lost) unless ``drop_failed``. An index already
+    built with those encoders is refused unless ``even_if_current``: what the encoders
+    read besides the footage changed (zones drawn since, for the people reader)."""
     stored = store.encoder_versions()
-    if not differing(current, stored):
-        raise SceneseekError(f"{db}: already built with the configured encoders")
+    if not differing(current, stored) and not even_if_current:
+        raise SceneseekError(
+            f"{db}: already built with the configured encoders"
+            " (--even-if-current re-encodes it anyway, e.g. after drawing zones)"
+        )
     left_out = sorted(set(stored) - set(current))
     if left_out:
         raise SceneseekError(

@@ -22,6 +22,7 @@ from sceneseek.encoders import frame_readers
 from sceneseek.encoders.base import Observation
 from sceneseek.encoders.people import HogPeopleReader, PeopleSettings
 from sceneseek.encoders.zones import camera_zones
+from sceneseek.errors import SceneseekError
 from sceneseek.eval.assets import AssetCache
 from sceneseek.eval.samples import SampleSet
 
@@ -280,4 +281,20 @@ def test_reindex_keeps_the_zones_drawn_in_the_index(vtest: Path, tmp_path: Path)
     assert library.index_store.encoder_versions()["speech"].startswith("whisper-base")
     assert_entries_in_the_exit_zone(entries(library, clip))
     assert [z.name for z in library.zones("dock")] == ["exit"]  # carried over at the swap
+    library.close()
+
+
+def test_reindex_even_if_current_applies_zones_drawn_since(vtest: Path, tmp_path: Path) -> None:
+    """A zone drawn after the footage was indexed gives it events once the library is
+    re-encoded with the same encoders, which plain reindex refuses as already done."""
+    clip = first_seconds(vtest, tmp_path / "gate.mp4")
+    config = Config(modalities=["people"], segment={"detail_fps": 3})  # type: ignore[arg-type]
+    library = Library(tmp_path / "lib", config)
+    assert library.index([clip], camera="dock").indexed
+    assert entries(library, clip) == []
+    library.add_zone("dock", "exit", EXIT_ZONE)
+    with pytest.raises(SceneseekError, match="--even-if-current"):
+        library.reindex()
+    assert library.reindex(even_if_current=True).swapped
+    assert_entries_in_the_exit_zone(entries(library, clip))
     library.close()

@@ -65,7 +65,7 @@ def zone_add(
     )
     err.print(
         f"it applies to videos of {camera_id} indexed from now on; videos indexed before keep"
-        " the people events they have",
+        " the people events they have until `sceneseek reindex --even-if-current`",
         highlight=False,
     )
     if not known:

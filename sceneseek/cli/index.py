@@ -128,6 +128,14 @@ def reindex(
         typer.Option("--drop-failed", help="swap even if some videos fail (they are dropped)"),
     ] = False,
     modalities: ModalitiesOption = None,
+    even_if_current: Annotated[
+        bool,
+        typer.Option(
+            "--even-if-current",
+            help="re-encode even if the configured encoders built the index (to apply"
+            " zones drawn since to footage already indexed)",
+        ),
+    ] = False,
 ) -> None:
     """Re-encode every video with the configured encoders into DB.reindex/ (resumable: run
     again after an interruption), then swap it in atomically; the old index keeps serving
@@ -137,7 +145,7 @@ def reindex(
         opened(db, config_for(modalities)) as library,
         progress_bar("reindexing", library.stats()["videos"]) as advance,
     ):
-        report = library.reindex(advance, drop_failed)
+        report = library.reindex(advance, drop_failed, even_if_current)
     for path, cause in report.failed:
         err.print(f"[yellow]failed[/yellow] {path}: {cause}", highlight=False)
     out.print(

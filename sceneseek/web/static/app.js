@@ -1060,7 +1060,8 @@ async function saveZone(event) {
   setCorners([]);
   await loadZones();
   showMessage(`Zone “${name}” saved for ${camera}: it applies to videos of ${camera} indexed `
-    + "from now on (those indexed before keep their events).", "info");
+    + "from now on (those indexed before keep their events until `sceneseek reindex "
+    + "--even-if-current`).", "info");
 }
 
 async function removeZone(zone) {
