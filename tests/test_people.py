@@ -167,8 +167,7 @@ def test_a_camera_zone_in_the_config_makes_searchable_events(vtest: Path, tmp_pa
     )
     zones = {"exit": "0.8,0.5 1,0.52 1,0.87 0.8,0.745"}
     config = Config(
-        modalities=["people"],
-        segment={"detail_fps": 3},  # type: ignore[arg-type]
+        modalities=["people"],  # at segment.people_fps, 3 by default
         metadata={"cameras": {"gate": {"zones": zones}}},  # type: ignore[arg-type]
     )
     for camera, expected in (("gate", True), ("lobby", False)):
