@@ -198,3 +198,24 @@ def test_a_walker_who_stands_still_stops(vtest: Path) -> None:
     stops = [o for o in observations if o.text.startswith("a person stops, standing still")]
     assert any(abs(o.start - 49) <= 2 and abs(o.end - 62) <= 2 for o in stops), stops
     assert all(o.kind == "event" for o in stops)
+
+
+def test_someone_walking_in_cut_off_by_the_edge_enters_when_they_step_in(vtest: Path) -> None:
+    """A couple walks onto the lawn from the bottom edge of vtest.avi at 50.7 s
+    (bench/events/labels.toml), cut off at the knees: HOG first sees a whole body about
+    2 s later. Their tracks trace the moving blob back to the edge and enter then; without
+    the lead-in the entries come late."""
+    lawn = CameraConfig(zones={"lawn": "0,0.46 0.4,0.53 0.6,0.63 1,0.87 1,1 0,1"})
+    frames = [f for f in detail_frames(vtest, fps=3, until=56) if f[0] >= 44]
+
+    def entries(**settings: float) -> list[float]:
+        session = HogPeopleReader(PeopleSettings(**settings), threads=2).session(  # type: ignore[arg-type]
+            camera_zones(lawn)
+        )
+        for t, rgb in frames:
+            session.feed(t, rgb)
+        session.finish()
+        return [e.start for e in session.zone_events() if e.kind == "enter" and e.start > 49]
+
+    assert any(abs(t - 50.7) <= 1 for t in entries()), entries()
+    assert not any(abs(t - 50.7) <= 1 for t in entries(lead_in_seconds=0.0))

@@ -11,7 +11,12 @@ Cheap by design: motion runs on a 320-px thumbnail, with camera shake, pans and 
 estimated (corner tracking + RANSAC) and cancelled, so a handheld or zooming shot is not
 "motion". HOG runs on small crops around moving blobs and tracked people, scaled so a person
 fills its 64x128 window (distant people too), and on the whole frame (at most 640 px wide)
-only every ``hog_every``-th frame or while the camera moves. A detection counts as a person
+every ``hog_every_seconds``, at a new shot, and once a second while the camera moves.
+Between HOG passes, once every ``redetect_seconds``, a tracked walker follows their own
+moving blob, so the 3 fps that time a zone crossing (``segment.people_fps``) cost much less
+than three times HOG at 1 fps. A person walking in cut off by the picture's edge (or merged
+with a companion) is a blob HOG cannot see as a person for a second or more: a new track
+traces its blob back to the edge they came in by and starts there. A detection counts as a person
 only once its track has hits in ``min_hits`` frames and its box held moving pixels at least
 once: that removes HOG's one-frame false alarms and the posts and tripods it mistakes for
 people (the price: someone who never moves at all is not reported).
@@ -768,7 +773,7 @@ class HogPeopleReader:
 
     def __init__(self, settings: PeopleSettings | None = None, threads: int | None = None) -> None:
         self.settings = settings or PeopleSettings()
-        self.info = EncoderInfo("people-hog", f"2-cv{opencv_version()}")
+        self.info = EncoderInfo("people-hog", f"3-cv{opencv_version()}")
         self._threads = threads
 
     @cached_property
