@@ -194,7 +194,10 @@ def test_a_walker_who_stands_still_stops(vtest: Path) -> None:
     """In vtest.avi a man in a long black coat walks onto the path's right end at 48.5 s,
     stands there until about 61 s and walks off at 62.5 s (bench/events/labels.toml)."""
     frames = detail_frames(vtest, fps=3, until=66)
-    observations = describe(frames, max_gap=3.0, looks_weight=0.0)  # chosen for 3 fps
+    # The man's track holds him only with the velocity of the last two hits and no
+    # colour term: the zone-event defaults (chosen on bench/events.py's tune half) fit
+    # the velocity over a second, which lags as he stops, and his stop comes out 5 s late.
+    observations = describe(frames, looks_weight=0.0, velocity_seconds=0.0)
     stops = [o for o in observations if o.text.startswith("a person stops, standing still")]
     assert any(abs(o.start - 49) <= 2 and abs(o.end - 62) <= 2 for o in stops), stops
     assert all(o.kind == "event" for o in stops)

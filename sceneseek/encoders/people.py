@@ -59,10 +59,10 @@ class PeopleSettings:
     hit_threshold: float = 0.0  # HOG SVM margin passed to OpenCV
     min_weight: float = 0.4  # weakest single detection kept
     min_track_weight: float = 0.7  # a confirmed track's mean detection weight
-    # Tracker and zone settings chosen on the tune half of bench/events.py at 1 detail fps
-    # (ingest's default); docs/BENCHMARKS.md has them at 2 and 3 fps.
+    # Tracker and zone settings chosen on the tune half of bench/events.py at 3 fps
+    # (``segment.people_fps``'s default); docs/BENCHMARKS.md has them at 1 fps too.
     min_hits: int = 1  # frames a detection must persist in before it counts as a person
-    max_gap: float = 1.5  # seconds a track survives without a detection
+    max_gap: float = 3.0  # seconds a track survives without a detection
     hog_every_seconds: float = 5.0  # full-frame HOG this often: finds people standing (no blob)
     pan_hog_seconds: float = 1.0  # ... and this often while the camera moves
     redetect_seconds: float = 1.0  # a tracked walker follows their blob this long without HOG
@@ -70,8 +70,8 @@ class PeopleSettings:
     lead_in_seconds: float = 5.0  # how far a new track may be traced back along a moving blob
     loiter_seconds: float = 30.0  # staying put (or in one zone) this long is "loitering"
     looks_weight: float = 3.0  # body heights one unit of colour difference costs in matching
-    velocity_seconds: float = 0.0  # a track's velocity is fitted over this long (0: 2 hits)
-    zone_confirm_seconds: float = 0.0  # feet stay across a zone edge this long to count
+    velocity_seconds: float = 1.0  # a track's velocity is fitted over this long (0: 2 hits)
+    zone_confirm_seconds: float = 0.7  # feet stay across a zone edge this long to count
     stop_seconds: float = 5.0  # a walker standing still this long "stops"
     crowd: int = 4  # this many people at once is "a crowd"
 
