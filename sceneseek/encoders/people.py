@@ -521,6 +521,8 @@ class PeopleSession:
         from_edge = False
         now, k, missed = self._frames[index].time, index - 1, 0
         while k >= 0 and now - self._frames[k].time <= self.settings.lead_in_seconds:
+            if self._frames[k + 1].state is None:
+                break  # never into the shot before
             # The same person: a blob no taller than them whose bottom is near their feet,
             # overlapping where they were a frame later (once at the edge, only along it).
             overlapping = [
