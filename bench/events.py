@@ -1,6 +1,7 @@
 """People entering, leaving and loitering in zones, scored against hand labels.
 
 Usage: python bench/events.py [--labels bench/events/labels.toml] [--fps 1,2,3] [--json]
+                             [--set NAME=VALUE ...]
 
 At each detail frame rate, runs the people reader (detector, tracker, zone events) over
 the labelled footage once per setting of the grid below, picks the setting with the best
@@ -35,15 +36,18 @@ from sceneseek.media.decode import probe, sample_frames
 
 TOLERANCE = 2.0  # seconds, on start and on end
 KINDS = ("enter", "leave", "loiter")
-# Tracker and zone hysteresis: frames before a track counts (birth), seconds it survives
-# unseen (death), how much colour counts in matching, seconds on the new side of a zone
-# edge before a crossing counts. (Stitching lost tracks back together within 2 s was tried
-# too and never chosen at 1, 2 or 3 fps, so it went.)
+# Tracker and zone hysteresis: seconds a track survives unseen (death), how much colour
+# counts in matching, seconds on the new side of a zone edge before a crossing counts,
+# how far back a new track may follow its moving blob to the picture's edge (0: no lead-in),
+# seconds of hits a track's velocity is fitted over (0: its last two). Stitching lost tracks
+# back together within 2 s was tried and never chosen at 1, 2 or 3 fps, and 2 frames before
+# a track counts (birth) never beat 1, so they went.
 GRID = {
-    "min_hits": (1, 2),
     "max_gap": (1.5, 3.0),
     "looks_weight": (0.0, 3.0),
     "zone_confirm_seconds": (0.0, 0.7),
+    "lead_in_seconds": (0.0, 5.0),
+    "velocity_seconds": (0.0, 1.0),
 }
 
 
@@ -150,6 +154,13 @@ def main() -> None:
     parser.add_argument("--short-side", type=int, default=480, help="detail frame size cap")
     parser.add_argument("--rounds", type=int, default=3, help="timings of each chosen setting")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PeopleSettings value held fixed in every run (e.g. redetect_seconds=0)",
+    )
     args = parser.parse_args()
     spec = tomllib.loads(args.labels.read_text())
     video = spec["video"]
@@ -158,7 +169,8 @@ def main() -> None:
     camera = CameraConfig(zones=spec["zones"])
     labels = halves([Label(*row[:4]) for row in spec["events"]], video["split_at"])
     uncertain = [Label(*row[:4]) for row in spec["uncertain"]]
-    base = PeopleSettings(loiter_seconds=spec["loiter_seconds"])
+    fixed = {name: float(value) for name, _, value in (s.partition("=") for s in args.set)}
+    base = replace(PeopleSettings(loiter_seconds=spec["loiter_seconds"]), **fixed)
 
     def by_kind(found: list[ZoneEvent], half: str) -> dict[str, Score]:
         mine = [e for e in found if (e.start < video["split_at"]) == (half == "tune")]

@@ -34,9 +34,9 @@ from sceneseek import Config, Library
 from sceneseek.encoders import speech_encoders
 from sceneseek.encoders.base import FrameSession, Observation, VisualEncoder
 from sceneseek.index.base import observation_text
-from sceneseek.ingest import Encoders
+from sceneseek.ingest import Encoders, reader_rates
 from sceneseek.ingest_ray import RayCluster, connect
-from sceneseek.media.decode import FrameBatch, decode_audio, probe, sample_frames
+from sceneseek.media.decode import FrameBatch, RateClock, decode_audio, probe, sample_frames
 from sceneseek.media.segment import colour_histogram
 
 QUERIES = [
@@ -79,10 +79,13 @@ def _cpu() -> float:
     return times.user + times.system
 
 
-def feed_all(session: FrameSession, batches: list[FrameBatch]) -> list[Observation]:
+def feed_all(session: FrameSession, batches: list[FrameBatch], fps: float) -> list[Observation]:
+    """The detail frames this reader's rate picks, as ingest feeds them."""
+    clock = RateClock(fps)
     for batch in batches:
         for time_s, rgb in batch.detail:
-            session.feed(time_s, rgb)
+            if clock.due(time_s):
+                session.feed(time_s, rgb)
     return session.finish()
 
 
@@ -96,17 +99,23 @@ def stage_seconds(files: list[Path], config: Config, encoders: Encoders) -> Stop
 
     watch = Stopwatch()
     seg = config.segment
+    rates = reader_rates(config, encoders.frame_readers)
     for path in files:
         info = probe(path)
         side = encoders.visual.frame_short_side
-        frames = sample_frames(info, seg.sample_fps, side, seg.detail_fps, seg.detail_short_side)
+        fastest = max(rates.values(), default=0.0)
+        frames = sample_frames(info, seg.sample_fps, side, fastest, seg.detail_short_side)
         batches: list[FrameBatch] = watch.run("decode + sample frames", list, frames)
         for batch in batches:
             visual = encoders.visual
             watch.run(f"visual ({visual.info.name} + histograms)", look, visual, batch)
         observations = {
             modality: watch.run(
-                f"{modality} ({reader.info.name})", feed_all, reader.session(), batches
+                f"{modality} ({reader.info.name}, {rates[modality]:g} fps)",
+                feed_all,
+                reader.session(),
+                batches,
+                rates[modality],
             )
             for modality, reader in encoders.frame_readers.items()
         }

@@ -37,7 +37,13 @@ class SegmentConfig(BaseModel):
     min_seconds: float = Field(1.0, ge=0, description="shorter shots merge into a neighbour")
     max_seconds: float = Field(6.0, gt=0, description="longer shots are split evenly")
     detail_fps: float = Field(
-        1.0, ge=0, description="full-detail frames per second for OCR and people detection"
+        1.0, ge=0, description="full-detail frames per second for OCR and attributes"
+    )
+    people_fps: float = Field(
+        3.0,
+        ge=0,
+        description="detail frames per second for people detection and tracking: timing"
+        " a walk across a zone wants ~3, which OCR and the visual model do not need",
     )
     detail_short_side: int = Field(480, ge=64, description="cap on detail frame resolution")
 

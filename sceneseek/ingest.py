@@ -50,7 +50,14 @@ from sceneseek.index.alerts import AlertEvent
 from sceneseek.index.base import Index, SegmentRecord, VideoRecord, observation_text
 from sceneseek.language.detect import LanguageDetector, configured
 from sceneseek.language.translate import ENGLISH
-from sceneseek.media.decode import MediaInfo, content_hash, decode_audio, probe, sample_frames
+from sceneseek.media.decode import (
+    MediaInfo,
+    RateClock,
+    content_hash,
+    decode_audio,
+    probe,
+    sample_frames,
+)
 from sceneseek.media.metadata import VideoMetadata, resolve
 from sceneseek.media.segment import ShotSegmenter, Span, colour_histogram
 from sceneseek.paths import expand_paths, printable
@@ -202,6 +209,16 @@ class ReaderThread:
         return self.session.finish()
 
 
+def reader_rates(config: Config, modalities: Iterable[str]) -> dict[str, float]:
+    """Detail frames per second each frame reader reads: people at their own rate (a
+    walker crosses a zone in two seconds, which 1 fps cannot time), OCR and attributes at
+    ``detail_fps``. Frames are decoded once, at the fastest rate, and each reader gets
+    the ones its ``RateClock`` picks: the frames its rate alone would have decoded when
+    the fastest rate is a whole multiple of it (3 and 1 by default)."""
+    segment = config.segment
+    return {m: segment.people_fps if m == "people" else segment.detail_fps for m in modalities}
+
+
 def sample_video(
     info: MediaInfo, config: Config, encoders: Encoders, zones: Sequence[Zone] = ()
 ) -> SampledVideo:
@@ -210,6 +227,8 @@ def sample_video(
     in its own thread (the people reader places what it tracks in the camera's ``zones``)."""
     visual = encoders.visual if "visual" in config.modalities else None
     times, hists, images, semantics = [], [], [], []
+    rates = reader_rates(config, encoders.frame_readers)
+    clocks = {modality: RateClock(rate) for modality, rate in rates.items()}
     with ExitStack() as running:
         readers = {}
         for modality, reader in encoders.frame_readers.items():
@@ -219,12 +238,13 @@ def sample_video(
             info,
             config.segment.sample_fps,
             short_side=visual.frame_short_side if visual else 256,
-            detail_fps=config.segment.detail_fps if readers else 0.0,
+            detail_fps=max(rates.values(), default=0.0),
             detail_short_side=config.segment.detail_short_side,
         ):
             for time, rgb in batch.detail:
-                for reader_thread in readers.values():
-                    reader_thread.feed(time, rgb)
+                for modality, reader_thread in readers.items():
+                    if clocks[modality].due(time):
+                        reader_thread.feed(time, rgb)
             times.append(batch.times)
             hists.append(colour_histogram(batch.rgb))
             if visual:

@@ -14,8 +14,8 @@ from sceneseek import Config
 from sceneseek.encoders.ocr import TesseractReader
 from sceneseek.encoders.visual_effnet import EfficientNetConSE
 from sceneseek.eval.samples import SampleSet
-from sceneseek.ingest import Encoders, ReaderThread
-from sceneseek.media.decode import probe, sample_frames
+from sceneseek.ingest import Encoders, ReaderThread, reader_rates
+from sceneseek.media.decode import RateClock, probe, sample_frames
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +103,19 @@ def test_threads_do_not_outlive_an_ingest(samples: SampleSet, tmp_path: Path) ->
     assert len(report.indexed) == 1 and len(report.failed) == 2
     names = {t.name for t in threading.enumerate()}
     assert not [n for n in names if n.startswith(("frame-reader", "listen"))], names
+
+
+def test_each_frame_reader_reads_at_its_own_rate(samples: SampleSet) -> None:
+    """People at 3 fps, OCR and attributes at 1 fps, from one decoding at 3 fps: the
+    slower readers get exactly the frames that decoding at 1 fps would have given them."""
+    config = Config(segment={"detail_fps": 1, "people_fps": 3})  # type: ignore[arg-type]
+    rates = reader_rates(config, ["ocr", "people", "attributes"])
+    assert rates == {"ocr": 1.0, "people": 3.0, "attributes": 1.0}
+    info = probe(samples.photos)
+    fastest = [d for b in sample_frames(info, 1.0, 64, 3.0, 120) for d in b.detail]
+    alone = [d for b in sample_frames(info, 1.0, 64, 1.0, 120) for d in b.detail]
+    clock = RateClock(rates["ocr"])
+    picked = [(t, rgb) for t, rgb in fastest if clock.due(t)]
+    assert [t for t, _ in picked] == [t for t, _ in alone]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(picked, alone, strict=True))
+    assert len(fastest) >= 2.5 * len(alone)

@@ -11,7 +11,12 @@ Cheap by design: motion runs on a 320-px thumbnail, with camera shake, pans and 
 estimated (corner tracking + RANSAC) and cancelled, so a handheld or zooming shot is not
 "motion". HOG runs on small crops around moving blobs and tracked people, scaled so a person
 fills its 64x128 window (distant people too), and on the whole frame (at most 640 px wide)
-only every ``hog_every``-th frame or while the camera moves. A detection counts as a person
+every ``hog_every_seconds``, at a new shot, and once a second while the camera moves.
+Between HOG passes, once every ``redetect_seconds``, a tracked walker follows their own
+moving blob, so the 3 fps that time a zone crossing (``segment.people_fps``) cost much less
+than three times HOG at 1 fps. A person walking in cut off by the picture's edge (or merged
+with a companion) is a blob HOG cannot see as a person for a second or more: a new track
+traces its blob back to the edge they came in by and starts there. A detection counts as a person
 only once its track has hits in ``min_hits`` frames and its box held moving pixels at least
 once: that removes HOG's one-frame false alarms and the posts and tripods it mistakes for
 people (the price: someone who never moves at all is not reported).
@@ -60,15 +65,19 @@ class PeopleSettings:
     hit_threshold: float = 0.0  # HOG SVM margin passed to OpenCV
     min_weight: float = 0.4  # weakest single detection kept
     min_track_weight: float = 0.7  # a confirmed track's mean detection weight
-    # Tracker and zone settings chosen on the tune half of bench/events.py at 1 detail fps
-    # (ingest's default); docs/BENCHMARKS.md has them at 2 and 3 fps.
+    # Tracker and zone settings chosen on the tune half of bench/events.py at 3 fps
+    # (``segment.people_fps``'s default); docs/BENCHMARKS.md has them at 1 fps too.
     min_hits: int = 1  # frames a detection must persist in before it counts as a person
-    max_gap: float = 1.5  # seconds a track survives without a detection
-    hog_every: int = 5  # full-frame HOG every n-th frame: finds people standing (no blob)
+    max_gap: float = 3.0  # seconds a track survives without a detection
+    hog_every_seconds: float = 5.0  # full-frame HOG this often: finds people standing (no blob)
+    pan_hog_seconds: float = 1.0  # ... and this often while the camera moves
+    redetect_seconds: float = 1.0  # a tracked walker follows their blob this long without HOG
     min_person: int = 40  # px: smaller moving blobs are not searched for people
+    lead_in_seconds: float = 5.0  # how far a new track may be traced back along a moving blob
     loiter_seconds: float = 30.0  # staying put (or in one zone) this long is "loitering"
     looks_weight: float = 3.0  # body heights one unit of colour difference costs in matching
-    zone_confirm_seconds: float = 0.0  # feet stay across a zone edge this long to count
+    velocity_seconds: float = 1.0  # a track's velocity is fitted over this long (0: 2 hits)
+    zone_confirm_seconds: float = 0.7  # feet stay across a zone edge this long to count
     stop_seconds: float = 5.0  # a walker standing still this long "stops"
     crowd: int = 4  # this many people at once is "a crowd"
 
@@ -99,20 +108,37 @@ class _Track:
     hits: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)
     moved: int = 0  # hits whose box overlapped moving pixels
     looks: np.ndarray | None = None  # running colour histogram of the body (appearance)
+    detected: float = 0.0  # when HOG last found them (other hits follow a moving blob)
 
     @property
     def last_time(self) -> float:
         return self.hits[-1][1]
 
-    def predict(self, time: float) -> tuple[float, float, float]:
-        """Centre expected at ``time`` under constant velocity, and the current height."""
+    def predict(self, time: float, window: float = 0.0) -> tuple[float, float, float]:
+        """Centre expected at ``time`` under constant velocity, and the current height.
+        The velocity is fitted to the hits of the last ``window`` seconds (the last two
+        when 0): one step of HOG jitter is a body width, not a walk."""
         _, t1, x1, y1, h1, _ = self.hits[-1]
-        if len(self.hits) < 2:
+        recent = [h for h in self.hits[-12:] if h[1] >= t1 - window] if window else []
+        if len(recent) < 2:
+            recent = self.hits[-2:]
+        if len(recent) < 2:
             return x1, y1, h1
-        _, t0, x0, y0, _, _ = self.hits[-2]
-        dt = max(t1 - t0, 1e-3)
-        ahead = min(time - t1, 2 * dt)  # do not extrapolate far past the evidence
-        return x1 + (x1 - x0) / dt * ahead, y1 + (y1 - y0) / dt * ahead, h1
+        times = np.array([h[1] for h in recent])
+        span = max(float(times[-1] - times[0]), 1e-3)
+        if window:
+            vx = float(np.polyfit(times, [h[2] for h in recent], 1)[0])
+            vy = float(np.polyfit(times, [h[3] for h in recent], 1)[0])
+            ahead = min(time - t1, window)
+        else:
+            vx, vy = (x1 - recent[0][2]) / span, (y1 - recent[0][3]) / span
+            ahead = min(time - t1, 2 * span)  # do not extrapolate far past the evidence
+        return x1 + vx * ahead, y1 + vy * ahead, h1
+
+
+def _among(track: _Track, tracks: list[_Track]) -> bool:
+    """Membership by identity (tracks compare by value, and two may be alike)."""
+    return any(track is t for t in tracks)
 
 
 def _count(n: int) -> str:
@@ -175,6 +201,9 @@ class PeopleSession:
         self._mask_scale = 1.0  # mask pixels per frame pixel
         self._found: list[PersonEvent] = []  # structured events, set by finish()
         self._ways: list[str | None] = []  # each confirmed track's way of travel, likewise
+        self._moving: list[list[tuple[int, int, int, int]]] = []  # blobs of each frame
+        self._next_full = -np.inf  # when HOG next searches the whole frame
+        self._next_pan = -np.inf  # ... or, while the camera moves, next may
 
     # -- per frame -------------------------------------------------------------------------
 
@@ -200,7 +229,9 @@ class PeopleSession:
             aligned = cv2.warpAffine(colour, warp, size, borderMode=cv2.BORDER_REPLICATE)
             valid = cv2.warpAffine(np.full(small.shape, 255, np.uint8), warp, size)
             valid = cv2.erode(valid, self._kernel, iterations=2)
-            changed = cv2.absdiff(aligned, self._previous_colour).max(axis=2) > 30
+            diff = cv2.absdiff(aligned, self._previous_colour)
+            # The largest channel difference; numpy's max over the last axis is 30x slower.
+            changed = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2]) > 30
             mask: np.ndarray = np.where(changed & (valid == 255), 255, 0).astype(np.uint8)
             self._subtractor = None
         elif cut or self._subtractor is None:
@@ -226,14 +257,54 @@ class PeopleSession:
             if moving and not panning:
                 blobs = self._blobs(mask, w / small_w)
         self._frames.append(_Frame(time, state, float(small.mean()) < self.settings.dark_luma))
-        # The whole frame when the camera moves (every pixel changes) and now and then for
-        # people who stand still from the start; otherwise only where things move or a
-        # tracked person was.
-        full = cut or state == "camera" or index % self.settings.hog_every == 0
-        regions = blobs + [self._track_box(t, time) for t in self._open]
-        if full or regions:
-            people = self._detect(gray, regions, full)
-            self._track(index, time, people, [self._looks(rgb, *p[:3]) for p in people])
+        self._moving.append(blobs)
+        # The whole frame at a new shot, now and then for people who stand still from the
+        # start, and once a second while the camera moves (every pixel changes, so there
+        # are no blobs; tracked people are searched where they should be in between);
+        # otherwise only where things move or a tracked person was.
+        full = cut or time >= self._next_full or (state == "camera" and time >= self._next_pan)
+        if full:  # 0.01 s: frame times are not exact ticks
+            self._next_full = time + self.settings.hog_every_seconds - 0.01
+            self._next_pan = time + self.settings.pan_hog_seconds - 0.01
+        follows = self._follows(time, blobs)
+        followed = [t for t, _ in follows]
+        tracked = [self._track_box(t, time) for t in self._open if not _among(t, followed)]
+        regions = tracked + [b for b in blobs if b not in [blob for _, blob in follows]]
+        people = self._detect(gray, regions, full) if full or regions else []
+        self._track(index, time, people, [self._looks(rgb, *p[:3]) for p in people], follows)
+
+    def _follows(
+        self, time: float, blobs: list[tuple[int, int, int, int]]
+    ) -> list[tuple[_Track, tuple[int, int, int, int]]]:
+        """Open tracks that a moving blob places now without HOG, each with its blob:
+        walkers (someone standing has no blob of their own: one there is a passer-by)
+        whom HOG found less than ``redetect_seconds`` ago, whose predicted place one
+        blob of one person's size holds, and nobody else's. Between HOG passes a
+        walker's box follows their blob, so events are timed at the full frame rate
+        for about the cost of HOG at 1/``redetect_seconds``."""
+        if not self.settings.redetect_seconds or not blobs:
+            return []
+        boxes = [self._track_box(t, time) for t in self._open]
+        centres = [(x + w / 2, y + h / 2) for x, y, w, h in boxes]
+        follows = []
+        for i, track in enumerate(self._open):
+            if time - track.detected >= self.settings.redetect_seconds - 0.01:
+                continue  # due for HOG (0.01 s: frame times are not exact ticks)
+            height = boxes[i][3]
+            _, since, x0, y0, _, _ = track.hits[max(0, len(track.hits) - 4)]
+            _, _, x1, y1, _, _ = track.hits[-1]
+            if np.hypot(x1 - x0, y1 - y0) < 0.25 * height * max(time - since, 1e-3):
+                continue  # slower than a quarter of a body height a second: standing
+            for bx, by, bw, bh in blobs:
+                holding = [
+                    j
+                    for j, (cx, cy) in enumerate(centres)
+                    if bx <= cx <= bx + bw and by <= cy <= by + bh
+                ]
+                if holding == [i] and 0.7 * height <= bh <= 1.25 * height and bw <= 0.8 * height:
+                    follows.append((track, (bx, by, bw, bh)))
+                    break
+        return follows
 
     def _is_cut(self, small: np.ndarray) -> bool:
         """A shot change (or the first frame): the picture as a whole changed."""
@@ -301,10 +372,9 @@ class PeopleSession:
             if bh * scale >= self.settings.min_person
         ]
 
-    @staticmethod
-    def _track_box(track: _Track, time: float) -> tuple[int, int, int, int]:
+    def _track_box(self, track: _Track, time: float) -> tuple[int, int, int, int]:
         """Where a tracked person should be now, as a region to search."""
-        x, y, h = track.predict(time)
+        x, y, h = track.predict(time, self.settings.velocity_seconds)
         return round(x - 0.3 * h), round(y - 0.5 * h), round(0.6 * h), round(h)
 
     def _detect(
@@ -393,6 +463,7 @@ class PeopleSession:
         time: float,
         people: list[tuple[float, float, float, float]],
         looks: list[np.ndarray],
+        follows: list[tuple[_Track, tuple[int, int, int, int]]],
     ) -> None:
         """Greedy matching, cheapest first, of detections to the tracks' predicted centres
         (in body heights: at 1 fps a walker moves about one height between frames, so box
@@ -402,8 +473,9 @@ class PeopleSession:
         for track in [t for t in self._open if time - t.last_time > self.settings.max_gap]:
             self._close(track)
         pairs = []
+        settings = self.settings
         for ti, track in enumerate(self._open):
-            px, py, ph = track.predict(time)
+            px, py, ph = track.predict(time, settings.velocity_seconds)
             dt = time - track.last_time
             for di, (x, y, height, _) in enumerate(people):
                 ratio = height / ph
@@ -426,12 +498,67 @@ class PeopleSession:
             used_people.add(di)
             track = self._open[ti]
             track.hits.append((index, time, *people[di]))
+            track.detected = time
             track.moved += self._moved(*people[di][:3])
             track.looks = looks[di] if track.looks is None else 0.7 * track.looks + 0.3 * looks[di]
+        found = [self._open[ti] for ti in used_tracks]
+        for track, (bx, by, bw, bh) in follows:
+            if not _among(track, found):  # feet on the blob's bottom, at the track's height
+                height, weight = track.hits[-1][4:6]
+                track.hits.append((index, time, bx + bw / 2, by + bh - height / 2, height, weight))
+                track.moved += 1
         for di, person in enumerate(people):
             if di not in used_people:
                 moved = int(self._moved(*person[:3]))
-                self._open.append(_Track([(index, time, *person)], moved, looks[di]))
+                hits = self._lead_in(index, *person) + [(index, time, *person)]
+                self._open.append(_Track(hits, moved, looks[di], time))
+
+    def _lead_in(
+        self, index: int, cx: float, cy: float, height: float, weight: float
+    ) -> list[tuple[int, float, float, float, float, float]]:
+        """Where a person first detected now was before, when the moving blob they are
+        part of leads back, frame by frame, to the picture's edge: someone walking in cut
+        off by the edge (or merged with a companion's blob) is a blob HOG cannot see as a
+        person for a second or more, and their entry belongs to when they came in. Each
+        earlier position stands on the bottom of the blob (the frame's edge while they
+        were cut off). Nothing when the trail does not reach an edge: it may be someone
+        else's."""
+        width, height_px = self._size
+        margin = 2 / self._mask_scale  # a mask pixel, in frame pixels
+
+        def at_edge(bx: int, bw: int, feet: int) -> bool:
+            return bx <= margin or bx + bw >= width - margin or feet >= height_px - margin
+
+        x, feet = cx, cy + height / 2
+        trail: list[tuple[int, float, float, float, float, float]] = []
+        from_edge = False
+        now, k, missed = self._frames[index].time, index - 1, 0
+        while k >= 0 and now - self._frames[k].time <= self.settings.lead_in_seconds:
+            if self._frames[k + 1].state is None:
+                break  # never into the shot before
+            # The same person: a blob no taller than them whose bottom is near their feet,
+            # overlapping where they were a frame later (once at the edge, only along it).
+            overlapping = [
+                (min(x + 0.3 * height, bx + bw) - max(x - 0.3 * height, bx), bx, by, bw, bh)
+                for bx, by, bw, bh in self._moving[k]
+                if abs(x - (bx + bw / 2)) < 0.3 * height + bw / 2 + margin
+                and abs(by + bh - feet) <= 0.5 * height
+                and bh <= 1.5 * height
+                and (not from_edge or at_edge(bx, bw, by + bh))
+            ]
+            k -= 1
+            if not overlapping:
+                missed += 1  # one frame without the blob: MOG2 flickers
+                if missed > 1:
+                    break
+                continue
+            missed = 0
+            _, bx, by, bw, bh = max(overlapping)
+            x = (max(x - 0.3 * height, bx) + min(x + 0.3 * height, bx + bw)) / 2
+            feet = by + bh
+            trail.append((k + 1, self._frames[k + 1].time, x, feet - height / 2, height, weight))
+            from_edge |= at_edge(bx, bw, feet)
+        return trail[::-1] if from_edge else []
 
     def _close(self, track: _Track) -> None:
         self._open.remove(track)
@@ -715,8 +842,9 @@ class HogPeopleReader:
 
     def __init__(self, settings: PeopleSettings | None = None, threads: int | None = None) -> None:
         self.settings = settings or PeopleSettings()
-        # 3: tracks and events handed over in structured form (``findings``) and stored
-        version = f"3-cv{opencv_version()}"
+        # 3: tracks and events handed over in structured form (``findings``) and stored;
+        # 4: the tracker of the events benchmark (edge lead-in, blobs between HOG passes)
+        version = f"4-cv{opencv_version()}"
         if self.settings.loiter_seconds != PeopleSettings.loiter_seconds:
             version += f"+loiter{self.settings.loiter_seconds:g}"
         self.info = EncoderInfo("people-hog", version)

@@ -146,8 +146,10 @@ class FrameBatch:
     detail: list[tuple[float, np.ndarray]]  # sparser, larger frames for OCR and people
 
 
-class _Clock:
-    """Picks the first decoded frame at or after each tick of a fixed rate."""
+class RateClock:
+    """Picks the first decoded frame at or after each tick of a fixed rate. Fed the
+    frames another clock picked at a multiple of its rate, it picks the frames it would
+    have picked from the whole stream (each of its ticks is one of the other's)."""
 
     def __init__(self, fps: float) -> None:
         self.step = 1.0 / fps if fps > 0 else math.inf
@@ -188,7 +190,7 @@ def sample_frames(
 
     width, height = _size(info, short_side)
     detail_size = _size(info, min(detail_short_side, min(info.width, info.height)))
-    analysis, detailed = _Clock(fps), _Clock(detail_fps)
+    analysis, detailed = RateClock(fps), RateClock(detail_fps)
     times: list[float] = []
     frames: list[np.ndarray] = []
     details: list[tuple[float, np.ndarray]] = []
