@@ -1,8 +1,10 @@
 """People tracks and events in the index, queries on them, and alerts once per event, on
-real footage: 22 s of OpenCV's pedestrian clip vtest.avi (44-66 s of it), where a man in a
-long black coat walks into the path's lower right end (the benchmark's "exit" zone) at
-4.5 s and stands there until about 18.5 s (bench/events/labels.toml: 48.5-62.5 s), and a
-few seconds of an empty, still scene beside it."""
+real footage: the first 66 s of OpenCV's pedestrian clip vtest.avi, where a man in a long
+black coat walks into the path's lower right end (the benchmark's "exit" zone) at 48.5 s
+and stands there until about 62.5 s (bench/events/labels.toml), and a few seconds of an
+empty, still scene beside it. (A clip cut to start shortly before he arrives is not
+enough: the tracker has not yet told apart the people already walking there, and the
+passers-by take over his track.)"""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clips")
     cut, empty = folder / "loiter.mp4", folder / "empty.mp4"
     ffmpeg = ["ffmpeg", "-v", "error", "-nostdin"]
-    cut_from = [*ffmpeg, "-ss", "44", "-i", str(vtest), "-t", "22", "-an", str(cut)]
+    cut_from = [*ffmpeg, "-i", str(vtest), "-t", "66", "-an", str(cut)]
     subprocess.run(cut_from, check=True)
     subprocess.run(
         [*ffmpeg, "-f", "lavfi", "-i", "color=c=gray:size=320x240:rate=10", "-t", "6", str(empty)],
@@ -73,7 +75,7 @@ def test_tracks_and_events_are_stored_and_go_with_their_video(
     kinds = {e.kind for e in events}
     assert {"enter", "leave", "loiter"} <= kinds, kinds
     loiter = [e for e in events if e.kind == "loiter" and e.zone == "exit"]
-    assert any(abs(e.start - 4.5) <= 2 and abs(e.end - 18.5) <= 3 for e in loiter), loiter
+    assert any(abs(e.start - 48.5) <= 2 and abs(e.end - 62.5) <= 3 for e in loiter), loiter
     assert all(e.dwell == pytest.approx(e.end - e.start) for e in loiter)
     assert any(t.direction for t in tracks) and any(e.direction for e in events)
     known = {t.number for t in tracks}
@@ -134,7 +136,7 @@ def test_event_query_parses_to_chips_and_spans_the_event(
     assert found["results"][0]["event"]["zone"] == "exit"
     # The dwell chip removed (as the UI does: no parsing, the other conditions explicit):
     # entering and leaving events of the zone come back too, under the loitering.
-    loose = library.search(found["filters"]["searched"], parse=False, event_zone="exit")
+    loose = library.search(found["filters"]["searched"], 50, parse=False, event_zone="exit")
     assert {r.event.kind for r in loose.results if r.event} >= {"enter", "leave"}
 
 
@@ -240,7 +242,7 @@ def test_api_event_search_and_thumbnail_with_track_and_zone(library: Library) ->
         assert client.get("/api/events/999999/thumbnail.jpg").status_code == 404
         loose = client.get(
             "/api/search",
-            params={"q": filters["searched"], "parse": "false", "event_zone": "exit"},
+            params={"q": filters["searched"], "parse": "false", "event_zone": "exit", "top_k": 50},
         ).json()
         assert loose["filters"]["min_dwell"] is None
         assert {r["event"]["kind"] for r in loose["results"]} >= {"enter", "leave", "loiter"}

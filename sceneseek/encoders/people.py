@@ -619,7 +619,7 @@ class PeopleSession:
         """Tracks (boxes over time, way of travel) and events with exact times, for the
         index to store and queries to filter on (call after ``finish``)."""
         people = tuple(
-            TrackedPerson(i, tuple((b.time, b.x, b.y, b.width, b.height) for b in boxes), way)
+            TrackedPerson(i, tuple(_in_picture(b) for b in boxes), way)
             for i, (boxes, way) in enumerate(zip(self.tracks(), self._ways, strict=True))
         )
         return PeopleFindings(people, tuple(self._found))
@@ -835,6 +835,14 @@ class PeopleSession:
             ways.append("away from the camera")
         verb = "running" if speed > 2.0 else "walking"
         return f"{verb} {', '.join(ways)}" if ways else f"{verb} around"
+
+
+def _in_picture(box: TrackBox) -> tuple[float, float, float, float, float]:
+    """(time, x, y, width, height) of the part of a box inside the picture: a person
+    traced back to the edge they walked in from stands partly outside it."""
+    left, top = min(max(box.x, 0.0), 1.0), min(max(box.y, 0.0), 1.0)
+    right, bottom = min(max(box.x + box.width, left), 1.0), min(max(box.y + box.height, top), 1.0)
+    return (box.time, left, top, right - left, bottom - top)
 
 
 class HogPeopleReader:
