@@ -233,22 +233,23 @@ class CutoffModelConfig(BaseModel):
     evidence of fixed meaning (search/relevance.py FEATURES). The defaults are fitted on
     the benchmark's tune half by bench/cutoff.py, which prints them."""
 
-    bias: float = -8.653
+    bias: float = -1.6199
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            "words": 8.8364,  # raw e5 cosine to the moment's speech or on-screen text
-            "said": -0.3479,  # it has speech or on-screen text at all
-            "visual": 24.1634,  # visual similarity less the query's nearest class names'
-            "keyword": 2.6948,  # fraction of the query's content words in the moment
-            "standout": 0.4525,  # the list's top over the mean of the next nine
+            # best speech/on-screen-text cosine in deviations above the query's background
+            "words_z": 0.0977,
+            "said": -0.1468,  # it has speech or on-screen text at all
+            "visual": 24.415,  # visual similarity less the query's nearest class names'
+            "keyword": 2.7412,  # fraction of the query's content words in the moment
+            "standout": 0.4298,  # the list's top over the mean of the next nine
         }
     )
     missing: dict[str, float] = Field(
-        default_factory=lambda: {"words": 0.8044, "visual": -0.0067, "keyword": 0.0486},
+        default_factory=lambda: {"words_z": 0.8663, "visual": -0.0078, "keyword": 0.0472},
         description="the value of a feature a moment has no evidence for (no such text)",
     )
     asked_words_z: float | None = Field(
-        4.7603,
+        4.2082,
         description="a query that asks what is said or written needs the moment's speech or"
         " on-screen text at least this many standard deviations above the query's"
         " background similarity (feature words_z), or the moment is below the cut-off;"
@@ -279,7 +280,7 @@ class SearchConfig(BaseModel):
         " (false pins the weights above)",
     )
     cutoff: float | None = Field(
-        0.2283,
+        0.2356,
         ge=0,
         le=1,
         description="relevance cut-off of text searches, so 'no good match' is an answer:"
