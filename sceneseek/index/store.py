@@ -52,12 +52,18 @@ class Store(Catalogue):
 
     def replace_video(self, video: VideoRecord, segments: list[SegmentRecord]) -> None:
         """Atomically swap in this video's segments (a crash leaves the old ones)."""
-        with self.vector_store.writing(video.path) as changes:
-            changes.remove(self.delete_video(self.writer, video.path) or [])
-            ids = self.insert_video(self.writer, video, segments)
-            for segment_id, segment in zip(ids, segments, strict=True):
-                for modality, vector in segment.vectors.items():
-                    changes.add(modality, segment_id, vector)
+        self.replace_videos([(video, segments)])
+
+    def replace_videos(self, batch: list[tuple[VideoRecord, list[SegmentRecord]]]) -> None:
+        """Atomically swap in the segments of several videos, in one transaction: a bulk
+        build (``bench/scale.py``) commits thousands of segments at a time."""
+        with self.vector_store.writing(*(video.path for video, _ in batch)) as changes:
+            for video, segments in batch:
+                changes.remove(self.delete_video(self.writer, video.path) or [])
+                ids = self.insert_video(self.writer, video, segments)
+                for segment_id, segment in zip(ids, segments, strict=True):
+                    for modality, vector in segment.vectors.items():
+                        changes.add(modality, segment_id, vector)
             crash_point("before-commit")
         # The vector store follows only after the commit (crash point "after-commit").
 
@@ -72,8 +78,8 @@ class Store(Catalogue):
     def knn(
         self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
     ) -> list[tuple[int, float]]:
-        within = None if where.is_empty else Allowed(where, self.allowed_ids(where))
-        if within is not None and not len(within.ids):
+        within = None if where.is_empty else Allowed(where, self.allowed(where))
+        if within is not None and not within.count:
             return []
         return self.vector_store.search(modality, query, k, within)
 

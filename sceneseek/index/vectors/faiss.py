@@ -17,11 +17,13 @@ Why it looks like this:
   float32 vectors. Those live in an append-only file that is memory-mapped, so
   they cost page cache (evictable, shared), not process memory, and opening an index
   does not read every vector BLOB from SQLite.
-* **Filters.** Allowed ids come from SQL. When few rows are allowed (at most
-  ``exact_filter_rows``) their exact vectors are gathered and scanned: exact, and
-  faster than probing an IVF index for the rare allowed codes. Otherwise the IVF index
-  searches with a bitmap ``IDSelector``, ``nprobe`` raised by selectivity^-0.75 and up
-  to 3× the candidates re-scored, so enough allowed codes are visited.
+* **Filters.** The catalogue gives the allowed segments as a bitmap over segment ids
+  (its filter columns). When few are allowed (at most ``exact_filter_rows``) their
+  exact vectors are gathered and scanned: exact, and faster than probing an IVF index
+  for the rare allowed codes. Otherwise the IVF index searches with that bitmap as its
+  ``IDSelector`` (packed, never turned into a list of ids), ``nprobe`` raised by
+  selectivity^-0.75 and up to 3× the candidates re-scored, so enough allowed codes are
+  visited.
 * **Crash safety.** Every vector write bumps ``vector_generation`` in SQLite's ``meta``
   and logs the segment ids it touched (``vector_log``) inside the same transaction (see
   ``transaction``); memory is changed only after the commit. Checkpoints (at close and
@@ -200,14 +202,12 @@ class ModalityVectors:
         return rows[rows >= 0]
 
     # -- search ---------------------------------------------------------------------
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None
-    ) -> list[tuple[int, float]]:
+    def search(self, query: np.ndarray, k: int, allowed: Allowed | None) -> list[tuple[int, float]]:
         if allowed is not None:
-            rows = self.rows_of(allowed)
-            if self.ann is None or len(rows) <= self.policy.exact_filter_rows:
-                return self._exact(query, k, rows)
-            return self._approximate(query, k, allowed, len(rows) / max(1, self.live))
+            if self.ann is None or allowed.count <= self.policy.exact_filter_rows:
+                return self._exact(query, k, self.rows_of(allowed.ids))
+            selectivity = min(1.0, allowed.count / max(1, self.live))
+            return self._approximate(query, k, allowed.mask, selectivity)
         if self.ann is None:
             return self._exact(query, k, None)
         return self._approximate(query, k, None, 1.0)
@@ -224,14 +224,14 @@ class ModalityVectors:
     def _approximate(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None, selectivity: float
     ) -> list[tuple[int, float]]:
+        """IVF candidates (among the segments the bitmap ``allowed`` lets through),
+        re-scored exactly."""
         assert self.ann is not None
         params = faiss.SearchParametersIVF()
         params.nprobe = self.policy.nprobe_for(self.ann.nlist, selectivity)
         keep: tuple[object, ...] = ()
         if allowed is not None:
-            bitmap = np.zeros(len(self.row_of), bool)
-            bitmap[allowed[(allowed >= 0) & (allowed < len(bitmap))]] = True
-            packed = np.packbits(bitmap, bitorder="little")
+            packed = np.packbits(allowed, bitorder="little")  # ids past its end: not allowed
             selector = faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed))  # bytes
             params.sel = selector
             keep = (packed, selector)  # faiss holds raw pointers to both
@@ -313,6 +313,7 @@ class FaissStore:
         self._on_disk = 0  # generation of the manifest on disk: the log is kept past it
         self.caught_up = 0  # segments re-read from SQLite's log at open
         self._closed = False
+        self._defer_training = False  # inside training_deferred
         self._training_slot = threading.Lock()  # one training at a time: two cores
         self.rebuilt = False  # open() had to read the vectors from SQLite
         self._data_version = -1  # SQLite's count of other connections' commits, last seen
@@ -332,14 +333,13 @@ class FaissStore:
     ) -> list[tuple[int, float]]:
         """(segment id, exact cosine) best first; ``within`` limits the candidates to
         the ids the catalogue allows."""
-        allowed = within.ids if within is not None else None
         with self._lock:
             self.follow()
             store = self._modalities.get(modality)
             if store is None or store.live == 0 or k < 1:
                 return []
             vector = np.ascontiguousarray(query, np.float32).reshape(-1)
-            return store.search(vector, k, allowed)
+            return store.search(vector, k, within)
 
     def sample(self, modality: str, size: int) -> np.ndarray:
         with self._lock:
@@ -384,7 +384,7 @@ class FaissStore:
         return CatalogueVectors(self._catalogue).fetch(ids, with_vectors)
 
     @contextlib.contextmanager
-    def writing(self, video: str) -> Iterator[VectorChanges]:
+    def writing(self, *videos: str) -> Iterator[VectorChanges]:
         """One catalogue write transaction; the caller records its vector changes in the
         yielded object, stored in the catalogue's ``vectors`` table in the same
         transaction. The generation is bumped inside the transaction and memory follows
@@ -410,6 +410,19 @@ class FaissStore:
                 self._apply(changes)
                 self.generation = generation
                 self._after_write()
+
+    @contextlib.contextmanager
+    def training_deferred(self) -> Iterator[None]:
+        """For a bulk build: no quantiser is trained until the block ends, then one, on
+        a sample of everything, instead of one per fourfold growth, each adding again
+        every vector written so far (meanwhile queries scan exactly)."""
+        self._defer_training = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._defer_training = False
+                self._train_where_wanted()
 
     def wait_for_training(self) -> None:
         """Block until background training (if any) has swapped its index in."""
@@ -520,6 +533,8 @@ class FaissStore:
             self._train_where_wanted()
 
     def _train_where_wanted(self) -> None:
+        if self._defer_training:
+            return
         for store in self._modalities.values():
             if store.wants_training():
                 self._start_training(store)
