@@ -34,6 +34,7 @@ import operator
 import os
 import sqlite3
 import threading
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,19 +123,25 @@ class FilterColumns:
             self._db.execute("BEGIN")  # one snapshot: the videos and segments agree
             try:
                 self._version = version
-                (newest,) = self._db.execute("SELECT ifnull(max(id), 0) FROM segments").fetchone()
-                if newest < self.top:  # a file ahead of the catalogue: start again
+                (issued,) = self._db.execute(  # AUTOINCREMENT's high mark: never goes back
+                    "SELECT ifnull(max(seq), 0) FROM sqlite_sequence WHERE name = 'segments'"
+                ).fetchone()
+                if issued < self.top:  # a file ahead of the catalogue (restored): start again
                     self._clear()
+                    self.loaded = False
                 videos = self._db.execute("SELECT id, camera, zone FROM videos ORDER BY id")
                 self._follow_videos(videos.fetchall())
-                while newest > self.top:
-                    self._append(
-                        self._db.execute(
-                            "SELECT id, video_id, ifnull(day_seconds, -1), ifnull(wall_time, -1),"
-                            " ifnull(weekday, -1) FROM segments WHERE id > ? ORDER BY id LIMIT ?",
-                            (self.top, READ_BATCH),
-                        ).fetchall()
-                    )
+                while issued > self.top:
+                    rows = self._db.execute(
+                        "SELECT id, video_id, ifnull(day_seconds, -1), ifnull(wall_time, -1),"
+                        " ifnull(weekday, -1) FROM segments WHERE id > ? ORDER BY id LIMIT ?",
+                        (self.top, READ_BATCH),
+                    ).fetchall()
+                    if rows:
+                        self._append(rows)
+                    if len(rows) < READ_BATCH:  # the newest were removed: nothing to read
+                        self._grow(issued + 1)
+                        self.top = issued
             finally:
                 self._db.commit()
             self.checkpoint(self.save_rows)
@@ -238,7 +245,7 @@ class FilterColumns:
                     return False
                 codes = {field: list(saved[f"{field}_names"]) for field in NAMED}
                 videos = saved["videos"].astype(np.int64)
-        except (OSError, ValueError, KeyError, EOFError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return False  # missing or damaged: the catalogue has everything
         self.columns, self.top, self.videos = columns, top, videos
         self.codes = {field: {str(n): i for i, n in enumerate(codes[field])} for field in NAMED}
