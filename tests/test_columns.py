@@ -1,7 +1,8 @@
 """The filter columns (sceneseek/index/columns.py) against the catalogue's SQL for every
 kind of filter, after removals and replacements, across processes, across reopenings
 with a saved, lagging, foreign, damaged or missing file, and after a kill -9 at every
-point of a write and of the columns' own save. Small real indexes; about 20 s."""
+point of a write and of the columns' own save; a batch of videos is one transaction. Small real
+indexes; about 10 s."""
 
 from __future__ import annotations
 
@@ -221,3 +222,37 @@ def test_kill_9_while_writing_leaves_columns_that_agree(
         assert not sql_ids(index, SegmentFilter(video="v1.mp4"))
     finally:
         index.close()
+
+
+BATCH_WRITE = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from test_columns import segment_batch
+from sceneseek.index.store import EmbeddedIndex
+index = EmbeddedIndex(Path({library!r}))
+index.replace_videos([segment_batch(10), segment_batch(11)])
+index.close()
+"""
+
+
+def segment_batch(number: int) -> tuple[VideoRecord, list[SegmentRecord]]:
+    vectors = np.eye(SEGMENTS, 8, k=number % 8, dtype=np.float32)
+    segments = [SegmentRecord(j, j + 1, vectors={"visual": v}) for j, v in enumerate(vectors)]
+    return VideoRecord(f"v{number}.mp4", "b", SEGMENTS, "gate", "north"), segments
+
+
+def test_a_batch_of_videos_is_written_in_one_transaction(library: Path) -> None:
+    script = BATCH_WRITE.format(tests=str(Path(__file__).parent), library=str(library))
+    for crash, stored in ((True, False), (False, True)):
+        env = {**os.environ, CRASH_ENV: "before-commit"} if crash else os.environ
+        done = subprocess.run([sys.executable, "-c", script], env=env, check=False)
+        assert done.returncode == (-signal.SIGKILL if crash else 0)
+        index = EmbeddedIndex(library)
+        try:
+            assert_columns_agree(index)
+            for path in ("v10.mp4", "v11.mp4"):
+                assert bool(sql_ids(index, SegmentFilter(video=path))) == stored
+            assert index.verify_vectors() == []
+        finally:
+            index.close()
