@@ -10,6 +10,7 @@ along the ingest of one video, in order:
     before-commit   inside the SQLite transaction, every row written, not committed
     after-commit    committed, before the vector store follows
     vector-write    half-way through writing the persisted vector store
+    columns-write   the filter columns' file written, not yet renamed into place
     between-videos  one video finished, the next not started
 
 Unset (the normal case) this costs one dictionary lookup per point.
@@ -27,6 +28,7 @@ POINTS = (
     "before-commit",
     "after-commit",
     "vector-write",
+    "columns-write",
     "between-videos",
 )
 _reached: dict[str, int] = {}

@@ -42,10 +42,13 @@ from sceneseek.index.base import (
     StoredVideo,
     VideoRecord,
 )
+from sceneseek.index.columns import FilterColumns
 from sceneseek.index.keyword import TEXT_FIELDS, text_row
 
 DATABASE = "index.sqlite"
 DATABASE_FILES = (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm")
+PAGE_SIZE = 8192
+COLUMNS_DIRECTORY = "columns"  # the filter columns, derived from the segments
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -189,7 +192,7 @@ EVENT_TABLES = ("tracks", "events")
 
 SCHEMA_VERSION = 8
 TABLES = frozenset(re.findall(r"CREATE (?:VIRTUAL )?TABLE (\w+)", SCHEMA))
-ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see allowed_ids)
+ALLOWED_CACHE = 8  # filters whose allowed segment ids are kept (see allowed)
 ID_BATCH = 500  # ids per `IN (...)` (SQLite's variable limit)
 FILTER_COLUMNS = {  # SegmentFilter condition fields
     "camera": "v.camera",
@@ -556,6 +559,10 @@ class Catalogue:
         self._db = sqlite3.connect(self.database, check_same_thread=False)
         try:
             with reporting_damage(self.database):
+                # Only a new database takes it (before WAL): a 384-d vector (1 536 B) then
+                # fits in its B-tree page; with 4 KiB pages each one spilled into an
+                # overflow page of its own, 4.5 GB of catalogue per million segments.
+                self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA foreign_keys=ON")
                 check_schema(self._db, self.database, create=create)
@@ -566,6 +573,8 @@ class Catalogue:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._allowed_cache: dict[SegmentFilter, np.ndarray] = {}
+        self._columns: FilterColumns | None = None
+        self._wrote = False  # a writer leaves the filter columns up to date at close
         self._add_event_tables()
 
     def _add_event_tables(self) -> None:
@@ -632,6 +641,7 @@ class Catalogue:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """The writer connection inside one transaction (committed when the block ends)."""
         with self.lock, self._db:
+            self._wrote = True
             yield self._db
 
     def changed(self, state: threading.local) -> bool:
@@ -704,47 +714,50 @@ class Catalogue:
                 datetime.now().astimezone().isoformat(),
             ),
         )
-        ids = [self._insert_segment(db, cursor.lastrowid, video.start_time, s) for s in segments]
+        video_id = cursor.lastrowid
+        # executemany, not a statement per segment: bulk builds write millions of rows.
+        db.executemany(
+            "INSERT INTO segments (video_id, start, end, keyframe, observations, labels,"
+            " day_seconds, wall_time, weekday) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self._segment_row(video_id, video.start_time, s) for s in segments),
+        )
+        ids = [  # in insertion order: AUTOINCREMENT ids grow
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM segments WHERE video_id = ? ORDER BY id", (video_id,)
+            )
+        ]
+        db.executemany(
+            f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)})"
+            f" VALUES (?{', ?' * len(TEXT_FIELDS)})",
+            ((i, *text_row(s.observations, s.labels)) for i, s in zip(ids, segments, strict=True)),
+        )
         if people is not None:
-            self._insert_people(db, cursor.lastrowid, video.start_time, people)
+            self._insert_people(db, video_id, video.start_time, people)
         db.execute("DELETE FROM failures WHERE path = ?", (video.path,))
         return ids
 
     @staticmethod
-    def _insert_segment(
-        db: sqlite3.Connection,
-        video_id: int | None,
-        start_time: datetime | None,
-        segment: SegmentRecord,
-    ) -> int:
+    def _segment_row(
+        video_id: int | None, start_time: datetime | None, segment: SegmentRecord
+    ) -> tuple[Any, ...]:
+        """A ``segments`` row, timed at the segment's wall-clock middle (``_when``)."""
         day_seconds, wall_time, weekday = _when(start_time, (segment.start + segment.end) / 2)
-        cursor = db.execute(
-            "INSERT INTO segments (video_id, start, end, keyframe, observations, labels,"
-            " day_seconds, wall_time, weekday) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                video_id,
-                segment.start,
-                segment.end,
-                segment.keyframe,
-                json.dumps(
-                    {
-                        m: [[o.start, o.end, o.text, o.score, o.language, o.english] for o in items]
-                        for m, items in segment.observations.items()
-                    }
-                ),
-                json.dumps(segment.labels),
-                day_seconds,
-                wall_time,
-                weekday,
-            ),
+        observations = {
+            m: [[o.start, o.end, o.text, o.score, o.language, o.english] for o in items]
+            for m, items in segment.observations.items()
+        }
+        return (
+            video_id,
+            segment.start,
+            segment.end,
+            segment.keyframe,
+            json.dumps(observations),
+            json.dumps(segment.labels),
+            day_seconds,
+            wall_time,
+            weekday,
         )
-        segment_id = int(cursor.lastrowid or 0)
-        db.execute(
-            f"INSERT INTO segment_text (rowid, {', '.join(TEXT_FIELDS)})"
-            f" VALUES (?{', ?' * len(TEXT_FIELDS)})",
-            (segment_id, *text_row(segment.observations, segment.labels)),
-        )
-        return segment_id
 
     @staticmethod
     def _insert_people(
@@ -929,10 +942,10 @@ class Catalogue:
             clauses.append(terms[0] if len(terms) == 1 else f"({' OR '.join(terms)})")
         return "".join(f" AND {c}" for c in clauses), args
 
-    def allowed_ids(self, where: SegmentFilter) -> np.ndarray:
-        """Segment ids matching ``where``. One search asks once per modality with the
-        same filter, and at a million segments the SQL costs more than the k-NN, so the
-        last few answers are kept until the catalogue next changes (in any process)."""
+    def allowed(self, where: SegmentFilter) -> np.ndarray:
+        """Bitmap of the segments matching ``where`` (mask[segment id]), from the filter
+        columns. One search asks once per modality with the same filter, so the last
+        few answers are kept until the catalogue next changes (in any process)."""
         if self.changed(self._local):
             with self.lock:
                 self._allowed_cache.clear()
@@ -940,21 +953,22 @@ class Catalogue:
             cached = self._allowed_cache.get(where)
         if cached is not None:
             return cached
-        clause, args = self.filter_sql(where)
-        join = " JOIN videos v ON v.id = s.video_id" if "v." in clause else ""  # if needed
-        # One concatenated string parsed by numpy: fetching row by row costs ~2 µs a
-        # row in Python, seconds for half of a million segments.
-        (text,) = (
-            self.reader()
-            .execute(f"SELECT group_concat(s.id) FROM segments s{join} WHERE 1 {clause}", args)
-            .fetchone()
-        )
-        ids = np.fromstring(text, np.int64, sep=",") if text else np.zeros(0, np.int64)
+        mask = self.filter_columns().allowed(where)
         with self.lock:
             if len(self._allowed_cache) >= ALLOWED_CACHE:
                 self._allowed_cache.pop(next(iter(self._allowed_cache)))
-            self._allowed_cache[where] = ids
-        return ids
+            self._allowed_cache[where] = mask
+        return mask
+
+    def filter_columns(self) -> FilterColumns:
+        """The filter fields as columns (``columns.py``), read when first needed."""
+        with self.lock:
+            if self._columns is None:
+                db = self.connect()
+                self._columns = FilterColumns(
+                    self.directory / COLUMNS_DIRECTORY, db, VectorLog(db).token()
+                )
+            return self._columns
 
     def match_text(self, match: str, k: int, where: SegmentFilter) -> list[tuple[int, float]]:
         """(segment id, BM25 score, higher is better) of an FTS5 ``match`` expression."""
@@ -1376,5 +1390,7 @@ class Catalogue:
 
     def close(self) -> None:
         with self.lock:
+            if self._wrote or self._columns is not None:
+                self.filter_columns().close()
             for connection in [*self._readers, self._db]:
                 connection.close()

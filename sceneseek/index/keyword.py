@@ -23,7 +23,8 @@ def text_row(
 ) -> tuple[str, ...]:
     """A segment's keyword-search row, in ``TEXT_FIELDS`` order (``check`` rebuilds
     missing rows with it)."""
-    texts = (keyword_text(observations.get(m, [])) for m in TEXT_MODALITIES)
+    # (a modality without observations costs nothing: bulk builds write millions of rows)
+    texts = (keyword_text(observations[m]) if m in observations else "" for m in TEXT_MODALITIES)
     return (*texts, label_text(labels))
 
 

@@ -10,7 +10,7 @@ in whatever order makes that store crash-safe; filters are always the catalogue'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +59,24 @@ class Store(Catalogue):
     ) -> None:
         """Atomically swap in this video's segments and tracked people (a crash leaves
         the old ones)."""
-        with self.vector_store.writing(video.path) as changes:
-            changes.remove(self.delete_video(self.writer, video.path) or [])
-            ids = self.insert_video(self.writer, video, segments, people)
-            for segment_id, segment in zip(ids, segments, strict=True):
-                for modality, vector in segment.vectors.items():
-                    changes.add(modality, segment_id, vector)
+        self.replace_videos([(video, segments)], {video.path: people} if people else None)
+
+    def replace_videos(
+        self,
+        batch: list[tuple[VideoRecord, list[SegmentRecord]]],
+        people: Mapping[str, PeopleFindings] | None = None,
+    ) -> None:
+        """Atomically swap in the segments of several videos (and the people tracked in
+        them, by video path), in one transaction: a bulk build (``bench/scale.py``)
+        commits thousands of segments at a time."""
+        tracked = people or {}
+        with self.vector_store.writing(*(video.path for video, _ in batch)) as changes:
+            for video, segments in batch:
+                changes.remove(self.delete_video(self.writer, video.path) or [])
+                ids = self.insert_video(self.writer, video, segments, tracked.get(video.path))
+                for segment_id, segment in zip(ids, segments, strict=True):
+                    for modality, vector in segment.vectors.items():
+                        changes.add(modality, segment_id, vector)
             crash_point("before-commit")
         # The vector store follows only after the commit (crash point "after-commit").
 
@@ -79,8 +91,8 @@ class Store(Catalogue):
     def knn(
         self, modality: str, query: np.ndarray, k: int, where: SegmentFilter
     ) -> list[tuple[int, float]]:
-        within = None if where.is_empty else Allowed(where, self.allowed_ids(where))
-        if within is not None and not len(within.ids):
+        within = None if where.is_empty else Allowed(where, self.allowed(where))
+        if within is not None and not within.count:
             return []
         return self.vector_store.search(modality, query, k, within)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -42,10 +43,20 @@ class VectorChanges:
 
 @dataclass(frozen=True)
 class Allowed:
-    """The segments a filter lets through: the filter, and the catalogue's ids for it."""
+    """The segments a filter lets through: the filter, and the catalogue's bitmap of
+    them (mask[segment id]; ids past its end are not allowed)."""
 
     where: SegmentFilter
-    ids: np.ndarray
+    mask: np.ndarray
+
+    @cached_property
+    def count(self) -> int:
+        return int(np.count_nonzero(self.mask))
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        """The allowed ids (a pass over the whole bitmap: for a few, when ``count`` is small)."""
+        return np.flatnonzero(self.mask)
 
 
 class VectorReader(Protocol):
@@ -64,8 +75,8 @@ class VectorReader(Protocol):
 
 class VectorStore(VectorReader, Protocol):
     # -- content ------------------------------------------------------------------------
-    def writing(self, video: str) -> AbstractContextManager[VectorChanges]:
-        """One catalogue transaction rewriting ``video``: the caller records the vectors
+    def writing(self, *videos: str) -> AbstractContextManager[VectorChanges]:
+        """One catalogue transaction rewriting ``videos``: the caller records the vectors
         it removes and adds; the store makes them durable in a crash-safe order."""
         ...
 

@@ -17,11 +17,13 @@ Why it looks like this:
   float32 vectors. Those live in an append-only file that is memory-mapped, so
   they cost page cache (evictable, shared), not process memory, and opening an index
   does not read every vector BLOB from SQLite.
-* **Filters.** Allowed ids come from SQL. When few rows are allowed (at most
-  ``exact_filter_rows``) their exact vectors are gathered and scanned: exact, and
-  faster than probing an IVF index for the rare allowed codes. Otherwise the IVF index
-  searches with a bitmap ``IDSelector``, ``nprobe`` raised by selectivity^-0.75 and up
-  to 3× the candidates re-scored, so enough allowed codes are visited.
+* **Filters.** The catalogue gives the allowed segments as a bitmap over segment ids
+  (its filter columns). When few are allowed (at most ``exact_filter_rows``) their
+  exact vectors are gathered and scanned: exact, and faster than probing an IVF index
+  for the rare allowed codes. Otherwise the IVF index searches with that bitmap as its
+  ``IDSelector`` (packed, never turned into a list of ids), ``nprobe`` raised by
+  selectivity^-0.75 and up to 3× the candidates re-scored, so enough allowed codes are
+  visited.
 * **Crash safety.** Every vector write bumps ``vector_generation`` in SQLite's ``meta``
   and logs the segment ids it touched (``vector_log``) inside the same transaction (see
   ``transaction``); memory is changed only after the commit. Checkpoints (at close and
@@ -46,6 +48,7 @@ import fcntl
 import json
 import logging
 import math
+import mmap
 import os
 import secrets
 import threading
@@ -82,12 +85,16 @@ class IndexPolicy:
     min_nprobe: int = 16
     rerank_factor: int = 4  # IVF candidates re-scored exactly per wanted result
     min_rerank: int = 1000  # at 1M e5-like vectors 200 gave recall@10 0.94, 1000 0.999
+    rerank_share: float = 0.0005  # and this share of the allowed (10M: 1 000 gave 0.84, 5 000 0.99)
     exact_filter_rows: int = 2_000  # filters allowing at most this many rows scan exactly
     checkpoint_rows: int = 20_000  # unsaved rows that trigger a checkpoint (or 10 % growth)
 
     def lists_for(self, count: int) -> int:
-        """About 2·√n lists: long enough lists for cheap training, short enough scans."""
-        return int(min(4096, max(32, 2 * math.sqrt(count))))
+        """About 2·√n lists, at most 1 024: a query scans the same share of the codes
+        (``probe_fraction``) however many there are, but adding a vector compares it
+        with every centroid, so at 10M segments 4 096 lists made the build's adds cost
+        four times as much (n·lists·dim: 30 TFLOP, most of an hour on two cores)."""
+        return int(min(1024, max(32, 2 * math.sqrt(count))))
 
     def nprobe_for(self, nlist: int, selectivity: float = 1.0) -> int:
         """Lists to probe: a filter's nearest allowed vectors lie farther out, in more
@@ -95,12 +102,15 @@ class IndexPolicy:
         wanted = max(self.min_nprobe, nlist * self.probe_fraction) / selectivity**0.75
         return int(min(nlist, math.ceil(wanted)))
 
-    def candidates_for(self, k: int, selectivity: float = 1.0) -> int:
+    def candidates_for(self, k: int, selectivity: float = 1.0, live: int = 0) -> int:
         """IVF candidates to re-score exactly: near-duplicate segments score within PQ's
-        error of each other, so a few hundred miss some of the true top 10. More under
-        a filter (up to 3×), where the allowed vectors' score gaps are smaller still."""
+        error of each other, so a few hundred miss some of the true top 10, and there
+        are more of them the more segments are allowed (``live`` × ``selectivity``).
+        More under a filter (up to 3×), where the allowed vectors' score gaps are
+        smaller still."""
         widen = min(3.0, 1 / math.sqrt(selectivity))
-        return math.ceil(max(self.min_rerank, k * self.rerank_factor) * widen)
+        allowed = self.rerank_share * live * selectivity
+        return math.ceil(max(self.min_rerank, k * self.rerank_factor, allowed) * widen)
 
 
 def _pq_subquantisers(dim: int) -> int:
@@ -200,14 +210,12 @@ class ModalityVectors:
         return rows[rows >= 0]
 
     # -- search ---------------------------------------------------------------------
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None
-    ) -> list[tuple[int, float]]:
+    def search(self, query: np.ndarray, k: int, allowed: Allowed | None) -> list[tuple[int, float]]:
         if allowed is not None:
-            rows = self.rows_of(allowed)
-            if self.ann is None or len(rows) <= self.policy.exact_filter_rows:
-                return self._exact(query, k, rows)
-            return self._approximate(query, k, allowed, len(rows) / max(1, self.live))
+            if self.ann is None or allowed.count <= self.policy.exact_filter_rows:
+                return self._exact(query, k, self.rows_of(allowed.ids))
+            selectivity = min(1.0, allowed.count / max(1, self.live))
+            return self._approximate(query, k, allowed.mask, selectivity)
         if self.ann is None:
             return self._exact(query, k, None)
         return self._approximate(query, k, None, 1.0)
@@ -224,18 +232,18 @@ class ModalityVectors:
     def _approximate(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None, selectivity: float
     ) -> list[tuple[int, float]]:
+        """IVF candidates (among the segments the bitmap ``allowed`` lets through),
+        re-scored exactly."""
         assert self.ann is not None
         params = faiss.SearchParametersIVF()
         params.nprobe = self.policy.nprobe_for(self.ann.nlist, selectivity)
         keep: tuple[object, ...] = ()
         if allowed is not None:
-            bitmap = np.zeros(len(self.row_of), bool)
-            bitmap[allowed[(allowed >= 0) & (allowed < len(bitmap))]] = True
-            packed = np.packbits(bitmap, bitorder="little")
+            packed = np.packbits(allowed, bitorder="little")  # ids past its end: not allowed
             selector = faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed))  # bytes
             params.sel = selector
             keep = (packed, selector)  # faiss holds raw pointers to both
-        wanted = min(self.live, self.policy.candidates_for(k, selectivity))
+        wanted = min(self.live, self.policy.candidates_for(k, selectivity, self.live))
         _, found = self.ann.search(query.reshape(1, -1), wanted, params=params)
         del keep
         rows = self.rows_of(found[0][found[0] >= 0])
@@ -313,6 +321,7 @@ class FaissStore:
         self._on_disk = 0  # generation of the manifest on disk: the log is kept past it
         self.caught_up = 0  # segments re-read from SQLite's log at open
         self._closed = False
+        self._defer_training = False  # inside training_deferred
         self._training_slot = threading.Lock()  # one training at a time: two cores
         self.rebuilt = False  # open() had to read the vectors from SQLite
         self._data_version = -1  # SQLite's count of other connections' commits, last seen
@@ -332,14 +341,13 @@ class FaissStore:
     ) -> list[tuple[int, float]]:
         """(segment id, exact cosine) best first; ``within`` limits the candidates to
         the ids the catalogue allows."""
-        allowed = within.ids if within is not None else None
         with self._lock:
             self.follow()
             store = self._modalities.get(modality)
             if store is None or store.live == 0 or k < 1:
                 return []
             vector = np.ascontiguousarray(query, np.float32).reshape(-1)
-            return store.search(vector, k, allowed)
+            return store.search(vector, k, within)
 
     def sample(self, modality: str, size: int) -> np.ndarray:
         with self._lock:
@@ -384,7 +392,7 @@ class FaissStore:
         return CatalogueVectors(self._catalogue).fetch(ids, with_vectors)
 
     @contextlib.contextmanager
-    def writing(self, video: str) -> Iterator[VectorChanges]:
+    def writing(self, *videos: str) -> Iterator[VectorChanges]:
         """One catalogue write transaction; the caller records its vector changes in the
         yielded object, stored in the catalogue's ``vectors`` table in the same
         transaction. The generation is bumped inside the transaction and memory follows
@@ -410,6 +418,19 @@ class FaissStore:
                 self._apply(changes)
                 self.generation = generation
                 self._after_write()
+
+    @contextlib.contextmanager
+    def training_deferred(self) -> Iterator[None]:
+        """For a bulk build: no quantiser is trained until the block ends, then one, on
+        a sample of everything, instead of one per fourfold growth, each adding again
+        every vector written so far (meanwhile queries scan exactly)."""
+        self._defer_training = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._defer_training = False
+                self._train_where_wanted()
 
     def wait_for_training(self) -> None:
         """Block until background training (if any) has swapped its index in."""
@@ -520,6 +541,8 @@ class FaissStore:
             self._train_where_wanted()
 
     def _train_where_wanted(self) -> None:
+        if self._defer_training:
+            return
         for store in self._modalities.values():
             if store.wants_training():
                 self._start_training(store)
@@ -612,21 +635,26 @@ class FaissStore:
             store = self._modalities.get(name)
             if store is None:
                 store = self._modalities[name] = ModalityVectors(name, matrix.shape[1], self.policy)
-                old = previous[name].ann if name in previous else self._stale_ann(name)
-                if old is not None and old.d == store.dim:
-                    old.reset()
-                    store.ann, store.trained_on = old, int(old.nlist) ** 2 // 4
+                old = (
+                    (previous[name].ann, previous[name].trained_on)
+                    if name in previous
+                    else self._stale_ann(name)
+                )
+                if old[0] is not None and old[0].d == store.dim:
+                    old[0].reset()
+                    store.ann, store.trained_on = old
             store.append(ids, matrix)
             if store.ann is not None:
                 store.ann.add_with_ids(matrix, ids)
 
-    def _stale_ann(self, name: str) -> faiss.IndexIVFPQ | None:
+    def _stale_ann(self, name: str) -> tuple[faiss.IndexIVFPQ | None, int]:
+        """The trained index the manifest names, and the count it was trained on."""
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError, RuntimeError):
             manifest = json.loads((self.directory / MANIFEST).read_text())
             entry = manifest["modalities"][name]
             if entry.get("ann"):
-                return _read_ann(self.directory / entry["ann"])
-        return None
+                return _read_ann(self.directory / entry["ann"]), int(entry["trained_on"])
+        return None, 0
 
     # -- writing --------------------------------------------------------------------
     def _apply(self, changes: VectorChanges) -> None:
@@ -795,7 +823,12 @@ def _read_ann(path: Path) -> faiss.IndexIVFPQ:
 
 
 def _map_rows(path: Path, rows: int, dim: int) -> np.ndarray:
-    """The first ``rows`` vectors of a file, memory-mapped (mmap refuses empty files)."""
+    """The first ``rows`` vectors of a file, memory-mapped (mmap refuses empty files),
+    without read-ahead: re-ranking reads a few scattered rows, and the kernel's default
+    read-ahead turned each into 128 KiB, reading most of a 15 GB file at 10M segments."""
     if rows == 0:
         return np.zeros((0, dim), np.float32)
-    return np.memmap(path, dtype=np.float32, mode="r", shape=(rows, dim))
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), rows * dim * 4, access=mmap.ACCESS_READ)
+    mapped.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapped, np.float32).reshape(rows, dim)

@@ -154,25 +154,30 @@ class MilvusStore:
         return pending is not None
 
     @contextlib.contextmanager
-    def writing(self, video: str) -> Iterator[VectorChanges]:
-        """The path is marked pending, the catalogue commits, the path's old rows are
-        deleted from Milvus and the new ones inserted, and the mark is cleared (see the
+    def writing(self, *videos: str) -> Iterator[VectorChanges]:
+        """The paths are marked pending, the catalogue commits, the paths' old rows are
+        deleted from Milvus and the new ones inserted, and the marks are cleared (see the
         module docstring)."""
         with self._lock:
             self._segment_count = None
-            self._set_pending(video, True)
+            for video in videos:
+                self._set_pending(video, True)
             changes = VectorChanges()
             with self._catalogue.transaction():
                 yield changes
             crash_point("after-commit")
-            self._delete_rows(video)
-            self._write_rows(video, changes.added)
-            self._set_pending(video, False)
+            for video in videos:
+                self._delete_rows(video)
+            self._write_rows(videos, changes.added)
+            for video in videos:
+                self._set_pending(video, False)
 
-    def _write_rows(self, path: str, added: dict[str, list[tuple[int, np.ndarray]]]) -> None:
-        """Insert the Milvus rows of ``path``'s segments: their vectors, and with
+    def _write_rows(
+        self, paths: tuple[str, ...], added: dict[str, list[tuple[int, np.ndarray]]]
+    ) -> None:
+        """Insert the Milvus rows of the segments of ``paths``: their vectors, and with
         ``keyword = "milvus"`` their keyword texts."""
-        scalars = self._scalar_rows(path)
+        scalars = [row for path in paths for row in self._scalar_rows(path)]
         rows: dict[str, list[dict[str, Any]]] = {}
         fields_of = {segment_id: fields for segment_id, fields, _ in scalars}
         for modality, pairs in added.items():
@@ -322,10 +327,9 @@ class MilvusStore:
         query = np.asarray(query, np.float32)
         ef, expression = max(k, HNSW_EF), ""
         if within is not None:
-            allowed = within.ids
-            if len(allowed) <= self.exact_filter_rows:
-                return self._exact(modality, query, k, allowed)
-            ef = ef_for(k, len(allowed) / max(len(allowed), self._segments()))
+            if within.count <= self.exact_filter_rows:
+                return self._exact(modality, query, k, within.ids)
+            ef = ef_for(k, within.count / max(within.count, self._segments()))
             expression = filter_expression(within.where)
         hits = self._client.search(
             self._name(modality),
@@ -463,7 +467,7 @@ class MilvusStore:
                 assert vector is not None
                 added.setdefault(modality, []).append((segment_id, vector))
             self._set_pending(path, True)
-            self._write_rows(path, added)
+            self._write_rows((path,), added)
             self._set_pending(path, False)
         self._catalogue.clear_vectors()
 
