@@ -233,19 +233,18 @@ class CutoffModelConfig(BaseModel):
     evidence of fixed meaning (search/relevance.py FEATURES). The defaults are fitted on
     the benchmark's tune half by bench/cutoff.py, which prints them."""
 
-    bias: float = -1.6199
+    bias: float = -8.9144
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            # best speech/on-screen-text cosine in deviations above the query's background
-            "words_z": 0.0977,
-            "said": -0.1468,  # it has speech or on-screen text at all
-            "visual": 24.415,  # visual similarity less the query's nearest class names'
-            "keyword": 2.7412,  # fraction of the query's content words in the moment
-            "standout": 0.4298,  # the list's top over the mean of the next nine
+            "words": 9.2087,  # raw e5 cosine to the moment's speech or on-screen text
+            "said": -0.168,  # it has speech or on-screen text at all
+            "visual": 24.3013,  # visual similarity less the query's nearest class names'
+            "keyword": 2.7179,  # fraction of the query's content words in the moment
+            "standout": 0.4292,  # the list's top over the mean of the next nine
         }
     )
     missing: dict[str, float] = Field(
-        default_factory=lambda: {"words_z": 0.8663, "visual": -0.0078, "keyword": 0.0472},
+        default_factory=lambda: {"words": 0.8014, "visual": -0.0078, "keyword": 0.0472},
         description="the value of a feature a moment has no evidence for (no such text)",
     )
     asked_words_z: float | None = Field(
@@ -280,7 +279,7 @@ class SearchConfig(BaseModel):
         " (false pins the weights above)",
     )
     cutoff: float | None = Field(
-        0.2356,
+        0.2496,
         ge=0,
         le=1,
         description="relevance cut-off of text searches, so 'no good match' is an answer:"
