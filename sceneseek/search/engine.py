@@ -503,9 +503,12 @@ SAID_PHRASES = re.compile(r"\b(talks?|talking) about\b|\bhabla(n|ndo)? de")
 def asks_what_is_said(query: str) -> bool:
     """Whether the query asks for speech or on-screen text ("the narrator says…",
     "un letrero que dice…", "they talk about…"), English or Spanish."""
-    return not SAID_WORDS.isdisjoint(_content_words(query)) or bool(
-        SAID_PHRASES.search(_fold(query))
-    )
+    return _mentions(query, SAID_WORDS, SAID_PHRASES)
+
+
+def _mentions(query: str, words: frozenset[str], phrases: re.Pattern[str]) -> bool:
+    """Whether the query has one of ``words`` or matches ``phrases`` (accents folded)."""
+    return not words.isdisjoint(_content_words(query)) or bool(phrases.search(_fold(query)))
 
 
 _NOTHING_WORDS = """
@@ -522,10 +525,7 @@ NOTHING_PHRASES = re.compile(
 def asks_for_nothing(query: str) -> bool:
     """Whether a query asks for emptiness or stillness (English or Spanish): only then
     is "nobody there" or "nothing moving" evidence."""
-    folded = _fold(query)
-    return not NOTHING_WORDS.isdisjoint(_content_words(query)) or bool(
-        NOTHING_PHRASES.search(folded)
-    )
+    return _mentions(query, NOTHING_WORDS, NOTHING_PHRASES)
 
 
 def _says_nothing(text: str) -> bool:
