@@ -20,7 +20,12 @@ from sceneseek.cli import app as cli
 from sceneseek.config import CameraConfig
 from sceneseek.encoders import frame_readers
 from sceneseek.encoders.base import Observation
-from sceneseek.encoders.people import HogPeopleReader, PeopleSettings
+from sceneseek.encoders.people import (
+    HogPeopleReader,
+    PeopleSettings,
+    spoken_duration,
+    without_durations,
+)
 from sceneseek.encoders.zones import camera_zones
 from sceneseek.errors import SceneseekError
 from sceneseek.eval.assets import AssetCache
@@ -117,6 +122,17 @@ def test_pedestrians_tracked_with_direction(vtest: Path) -> None:
     assert any(re.search(r"\b(two|three|four|five|six) people\b|crowd", t) for t in texts), texts
     assert any(o.text.startswith("motion in the scene") for o in observations)
     assert speed > 5, f"{speed:.1f}x realtime"  # ~20-30x on two idle cores
+
+
+def test_an_event_sentence_without_durations_is_one_per_kind_zone_and_direction() -> None:
+    """Every duration the sentences say (1 s to 30 h) reads "a while", and nothing else
+    of the sentence changes: a month of loitering in one zone is one sentence to rank."""
+    said = "a person loiters in the gate 2 zone for {}, lingering there"
+    loiters = {without_durations(said.format(spoken_duration(s))) for s in range(1, 30 * 3600, 7)}
+    assert loiters == {"a person loiters in the gate 2 zone for a while, lingering there"}
+    assert without_durations("two people (2) present, people in view") == (
+        "two people (2) present, people in view"
+    )
 
 
 def test_presence_durations_and_loitering_threshold(vtest: Path) -> None:

@@ -30,6 +30,7 @@ they entered or left each zone and how long they loitered there
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -150,7 +151,8 @@ def _people(n: int) -> str:
     return "a person" if n == 1 else f"{_count(n)} people ({n})"
 
 
-def _duration(seconds: float) -> str:
+def spoken_duration(seconds: float) -> str:
+    """How long, as the sentences say it: "42 seconds", "3 minutes", "1 hour 5 minutes"."""
     if seconds < 90:
         s = max(1, round(seconds))
         return f"{s} second{'s' if s != 1 else ''}"
@@ -159,6 +161,18 @@ def _duration(seconds: float) -> str:
         return f"{m} minute{'s' if m != 1 else ''}"
     h, m = divmod(round(seconds / 60), 60)
     return f"{h} hour{'s' if h != 1 else ''}" + (f" {m} minutes" if m else "")
+
+
+# What ``spoken_duration`` writes, for ``without_durations``.
+_DURATIONS = re.compile(r"\d+ (?:seconds?|minutes?|hours?(?: \d+ minutes)?)")
+
+
+def without_durations(sentence: str) -> str:
+    """The sentence with each duration said as "a while": events of one kind, zone and
+    direction differ only in them, and an event query ranks these few sentences rather
+    than one per duration (a month of a busy camera says hundreds of durations, each an
+    embedding at query time). How long is a stated condition, compared, not embedded."""
+    return _DURATIONS.sub("a while", sentence)
 
 
 def _direction(what: str) -> str | None:
@@ -652,7 +666,7 @@ class PeopleSession:
             text = texts[state]
             seconds = self._end(last) - self._frames[first].time
             if state == "static" and seconds >= 10:
-                text += f" for {_duration(seconds)}"
+                text += f" for {spoken_duration(seconds)}"
             if dark:
                 text += ", in the dark at night, low light"
             out.append(Observation(self._frames[first].time, self._end(last), text))
@@ -677,7 +691,7 @@ class PeopleSession:
             else:
                 text = f"{_people(n)} present, {'one person' if n == 1 else 'people'} in view"
             if n and end - start >= 2:
-                text += f" for {_duration(end - start)}"
+                text += f" for {spoken_duration(end - start)}"
             out.append(Observation(start, end, text, kind=None if n else "absence"))
         return out
 
@@ -705,7 +719,7 @@ class PeopleSession:
             subject = _people(len(members))
             text = f"{subject} {what}"
             if end - start >= 10 and "for" not in what:
-                text += f" for {_duration(end - start)}"
+                text += f" for {spoken_duration(end - start)}"
             weight = float(np.mean([h[5] for m in members for h in m.hits]))
             said = Observation(start, end, text, round(min(1.0, weight / 2), 3), kind="event")
             out.append((said, members))
@@ -728,7 +742,7 @@ class PeopleSession:
                 start, end = hits[first][1], hits[i - 1][1] + self._step
                 whole = first == 0 and i == len(hits)
                 if end - start >= self.settings.stop_seconds and not whole:
-                    text = f"a person stops, standing still for {_duration(end - start)}"
+                    text = f"a person stops, standing still for {spoken_duration(end - start)}"
                     out.append(
                         PersonEvent(
                             "stop",
@@ -794,7 +808,7 @@ class PeopleSession:
             dwell = None
             if event.kind == "loiter":
                 text = f"a person loiters in the {event.zone} zone for"
-                text += f" {_duration(event.end - event.start)}, lingering there"
+                text += f" {spoken_duration(event.end - event.start)}, lingering there"
                 start, end = event.start, event.end
                 dwell = end - start
             else:
@@ -822,10 +836,10 @@ class PeopleSession:
         extent = float(np.max(np.hypot(*(hits[:, 1:3] - centre).T))) / size  # farthest away
         if extent < 0.75 and 0.8 < growth < 1.25:
             if seconds >= self.settings.loiter_seconds:
-                return f"standing still for {_duration(seconds)}, loitering, waiting around"
+                return f"standing still for {spoken_duration(seconds)}, loitering, waiting around"
             return "standing still"
         if seconds >= self.settings.loiter_seconds and extent < 2:
-            return f"lingering in one spot for {_duration(seconds)}, loitering"
+            return f"lingering in one spot for {spoken_duration(seconds)}, loitering"
         ways = []
         if abs(dx) >= 0.75 and abs(dx) >= 0.5 * abs(dy):
             ways.append("left to right" if dx > 0 else "right to left")

@@ -14,7 +14,7 @@ import numpy as np
 
 from sceneseek.config import TEXT_MODALITIES, SearchConfig
 from sceneseek.encoders.base import unit
-from sceneseek.encoders.people import NOBODY, STILL
+from sceneseek.encoders.people import NOBODY, STILL, without_durations
 from sceneseek.errors import QueryError
 from sceneseek.index.base import (
     STOPWORDS,
@@ -158,10 +158,13 @@ class Searcher:
         if top_k < 1 or offset < 0:
             raise QueryError(f"top-k must be ≥ 1 and offset ≥ 0, got {top_k} and {offset}")
         vector = _mean(self.encoders.text.embed_queries([text, english] if english else [text]))
-        # Events are said in few distinct sentences: rank those, then fetch events of the
-        # best ones until the page is full.
+        # Events are said in few distinct sentences (fewer still without their durations):
+        # rank those, then fetch events of the best ones until the page is full.
         texts = self.index.event_texts(where, stated)
-        similarity = self.encoders.passages(texts) @ vector
+        sentences = [without_durations(t) for t in texts]
+        distinct = list(dict.fromkeys(sentences))
+        closeness = dict(zip(distinct, self.encoders.passages(distinct) @ vector, strict=True))
+        similarity = np.array([closeness[s] for s in sentences], np.float32)
         reference = self.index.reference_vectors("people")
         scores = fusion.standardise(
             [(i, float(s)) for i, s in enumerate(similarity)],
