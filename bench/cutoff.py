@@ -16,7 +16,9 @@ never saw. The test half (if given) is only reported, with the tune half's fit.
 A query that asks what is said or written ("a sign that says …") is also held to its
 words: the moment's speech or on-screen text must stand ``asked_words_z`` deviations above
 the query's background (chosen like the threshold, among those queries only: the highest
-that keeps all their first correct hits, halfway down to the next value under it).
+that keeps all their first correct hits, halfway down to the next value under it). So is
+a moment whose labels, tags and texts never name the query's subject when the classifiers
+could (``unnamed_subject``): it can only answer by its words.
 
 Candidates: the OR of thresholds the cut-off used to be (the list's standout, the best text
 cosine, the visual margin), without the standout, with one text threshold per modality;
@@ -47,8 +49,8 @@ from sceneseek.search.relevance import (
     ALWAYS,
     FEATURES,
     RelevanceModel,
+    answers_as_asked,
     features,
-    words_answer,
 )
 
 K = 10  # results scored per query, as `sceneseek eval` does
@@ -258,14 +260,20 @@ def choose_asked_words_z(half: Sequence[Ranked]) -> float:
 
 
 def asked_words(
-    fit: Callable[[Sequence[Ranked], float], Scorer],
+    fit: Callable[[Sequence[Ranked], float], Scorer], subject: bool = True
 ) -> Callable[[Sequence[Ranked], float], Scorer]:
-    """``fit`` with the rule for queries that ask for words fitted on the same moments:
-    a moment it rejects scores -inf."""
+    """``fit`` with the rules for moments that can only answer by their words
+    (``answers_as_asked``; without ``subject``, only the one for queries that ask for
+    words), ``asked_words_z`` fitted on the same moments: a moment they reject scores
+    -inf."""
 
     def fit_gated(half: Sequence[Ranked], max_lost: float) -> Scorer:
         score, z = fit(half, max_lost), choose_asked_words_z(half)
-        return lambda row: score(row) if words_answer(row, z) else -math.inf
+
+        def answers(row: Row) -> bool:
+            return answers_as_asked(row if subject else {**row, "unnamed_subject": 0.0}, z)
+
+        return lambda row: score(row) if answers(row) else -math.inf
 
     return fit_gated
 
@@ -309,9 +317,14 @@ CANDIDATES: dict[str, Callable[[Sequence[Ranked], float], Scorer]] = {
     "logistic: per-modality text, visual, keyword, standout": logistic(
         (*TEXT_MODALITIES, "visual", "keyword", "standout")
     ),
-    "asked words ≥ z, and logistic: " + ", ".join(ADOPTED): asked_words(logistic(ADOPTED)),
-    "asked words ≥ z, and the same with words_z": asked_words(logistic(STANDARDISED)),
-    "asked words ≥ z, and the same with lead": asked_words(logistic((*ADOPTED, "lead"))),
+    "asked words ≥ z only, and logistic: " + ", ".join(ADOPTED): asked_words(
+        logistic(ADOPTED), subject=False
+    ),
+    "words ≥ z where asked or the subject is unnamed, and logistic: " + ", ".join(ADOPTED): (
+        asked_words(logistic(ADOPTED))
+    ),
+    "the same with words_z": asked_words(logistic(STANDARDISED)),
+    "the same with lead": asked_words(logistic((*ADOPTED, "lead"))),
 }
 
 
@@ -403,7 +416,7 @@ def main() -> None:
     asked_z = choose_asked_words_z(tune)
 
     def adopted(row: Row) -> float:
-        return model.probability(row) if words_answer(row, asked_z) else -math.inf
+        return model.probability(row) if answers_as_asked(row, asked_z) else -math.inf
 
     threshold = choose_threshold(tune, adopted, args.max_lost)
     costs = [lost_for(h, adopted, 0.8) for h in (tune, *([test] if test else []))]

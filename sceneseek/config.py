@@ -251,8 +251,9 @@ class CutoffModelConfig(BaseModel):
         4.2082,
         description="a query that asks what is said or written needs the moment's speech or"
         " on-screen text at least this many standard deviations above the query's"
-        " background similarity (feature words_z), or the moment is below the cut-off;"
-        " none: no such rule",
+        " background similarity (feature words_z), or the moment is below the cut-off; so"
+        " does a moment whose labels, sound tags and texts never name the query's subject"
+        " when the classifiers could (feature unnamed_subject); none: no such rules",
     )
 
 
@@ -279,7 +280,7 @@ class SearchConfig(BaseModel):
         " (false pins the weights above)",
     )
     cutoff: float | None = Field(
-        0.2496,
+        0.1755,
         ge=0,
         le=1,
         description="relevance cut-off of text searches, so 'no good match' is an answer:"

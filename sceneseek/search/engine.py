@@ -8,6 +8,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +16,8 @@ import numpy as np
 from sceneseek.config import TEXT_MODALITIES, SearchConfig
 from sceneseek.encoders.base import unit
 from sceneseek.encoders.people import NOBODY, STILL, without_durations
+from sceneseek.encoders.sound_yamnet import reported_classes
+from sceneseek.encoders.vocabulary import class_terms
 from sceneseek.errors import QueryError
 from sceneseek.index.base import (
     STOPWORDS,
@@ -131,7 +134,9 @@ class Searcher:
         if more_like or not_like:
             vectors = rocchio(vectors, self._vectors_of(more_like), self._vectors_of(not_like))
         words = _both(text, english)
-        response = self._rank(query, vectors, words, top_k + len(not_like), where, offset, started)
+        response = self._rank(
+            query, vectors, words, top_k + len(not_like), where, offset, started, english=english
+        )
         rejected = set(not_like)
         response.results = [
             m for m in response.results if not rejected & {s.id for s in m.segments}
@@ -231,6 +236,7 @@ class Searcher:
         offset: int,
         started: float,
         exclude: int | None = None,
+        english: str | None = None,
     ) -> SearchResponse:
         if top_k < 1 or offset < 0:
             raise QueryError(f"top-k must be ≥ 1 and offset ≥ 0, got {top_k} and {offset}")
@@ -267,7 +273,7 @@ class Searcher:
         cutoff = None
         # Fitted on text queries; searches by example score on other scales.
         if text is not None:
-            self._relevance_evidence(ranked_moments, ranked, query_vectors, text)
+            self._relevance_evidence(ranked_moments, ranked, query_vectors, text, english)
             if self.config.cutoff is not None:
                 fitted = self.config.cutoff_model
                 RelevanceModel(
@@ -296,6 +302,7 @@ class Searcher:
         ranked: dict[str, list[tuple[int, float]]],
         query_vectors: dict[str, np.ndarray],
         words: str,
+        english: str | None,
     ) -> None:
         """Give each moment the evidence of fixed meaning the cut-off reads besides the
         scores (``Moment.signals``), from the similarities already ranked: its best
@@ -306,7 +313,9 @@ class Searcher:
         ``NEAREST_CLASSES`` class-name similarities (the background vocabulary is the
         class names a ConSE visual vector is a mixture of; a visual encoder in another
         space gets no margin); and the fraction of the query's content words it
-        contains; and whether the query asks what is said or written."""
+        contains; whether the query asks what is said or written; and whether the query's
+        subject is a thing the library's classifiers name that the moment's labels, tags
+        and texts never name (``_nameable_subject``)."""
         raw = {m: dict(scores) for m, scores in ranked.items()}
         content = _content_words(words)
         asks_words = 1.0 if asks_what_is_said(words) else 0.0
@@ -317,6 +326,8 @@ class Searcher:
         visual = query_vectors.get("visual")
         if visual is not None and classes.shape[1] == visual.shape[0]:
             nearest = float(np.sort(classes @ visual)[-NEAREST_CLASSES:].mean())
+        # Only a ConSE visual encoder puts ImageNet class labels on segments.
+        subject = _nameable_subject(english or words, nearest is not None, "sound" in ranked)
         for moment in moments:
             best = moment.segments[0]
             signals: dict[str, float] = {
@@ -329,9 +340,11 @@ class Searcher:
                     signals["words_z"] = float((max(said) - background.mean()) / background.std())
             if nearest is not None and best.id in raw.get("visual", {}):
                 signals["visual"] = raw["visual"][best.id] - nearest
+            present = _evidence_words(best)
             if content:
-                signals["keyword"] = len(_matched_words(words, best)) / len(content)
+                signals["keyword"] = sum(w in present for w in content) / len(content)
             signals["asks_words"] = asks_words
+            signals["unnamed_subject"] = 1.0 if subject and subject not in present else 0.0
             moment.signals = signals
 
     def _keyword_fields(self) -> tuple[str, ...]:
@@ -463,15 +476,44 @@ def _validate(query: str) -> str:
 
 
 def _matched_words(query: str, segment: StoredSegment) -> list[str]:
-    """Query words that occur in the segment's texts or labels (accents ignored)."""
+    """Query words that occur in the segment's texts or labels."""
+    present = _evidence_words(segment)
+    return [w for w in _content_words(query) if w in present]
+
+
+def _evidence_words(segment: StoredSegment) -> set[str]:
+    """The words of the segment's texts and labels (accents ignored)."""
     haystack = _fold(
         " ".join(
             [*(o.text for items in segment.observations.values() for o in items)]
             + [label_text(segment.labels)]
         )
     )
-    present = set(re.findall(r"\w+", haystack))
-    return [w for w in _content_words(query) if w in present]
+    return set(re.findall(r"\w+", haystack))
+
+
+def _nameable_subject(english: str, labels: bool, sound: bool) -> str | None:
+    """The query's first content word, when a classifier of the library can put it on
+    a moment: the thing the query is about ("snake" in "a snake in the grass"), which a
+    moment answering it should be labelled, tagged or said to be. People words are left
+    to the people reader, which says "a person" of any man, woman or child."""
+    content = _content_words(english)
+    if not content or content[0] in PEOPLE_WORDS:
+        return None
+    return content[0] if content[0] in _nameable(labels, sound) else None
+
+
+@cache
+def _nameable(labels: bool, sound: bool) -> frozenset[str]:
+    """Words the classifiers name things with: the head (last word) of every ImageNet
+    class's name, synonyms, broader and narrower terms ("snake" of "green snake"), and
+    every word of the AudioSet classes the sound tagger reports."""
+    words: set[str] = set()
+    if labels:
+        words |= {re.findall(r"\w+", _fold(term))[-1] for term in class_terms()}
+    if sound:
+        words |= set(re.findall(r"\w+", _fold(" ".join(reported_classes()))))
+    return frozenset(words)
 
 
 # Words of a query about people or motion, English and Spanish, accents folded as

@@ -35,10 +35,12 @@ FEATURES = (
     "standout",  # how far the list's top rises above the mean of the next nine
     "lead",  # the moment's score less the next moment's
     "asks_words",  # 1 when the query asks what is said or written ("a sign that says")
+    "unnamed_subject",  # 1 when the query's subject is a word the classifiers name things
+    # with and the moment's labels, tags and texts do not contain it
 )
 SAID = ("speech", "ocr")
 # Every moment has these; the others may be missing.
-ALWAYS = ("said", "standout", "lead", "asks_words")
+ALWAYS = ("said", "standout", "lead", "asks_words", "unnamed_subject")
 
 
 def features(moments: list[Moment]) -> list[dict[str, float]]:
@@ -61,10 +63,7 @@ class RelevanceModel:
     feature the moment has no evidence for taking its ``missing`` value. A moment is
     marked below the cut-off when its probability is under ``threshold``, or it scores
     under ``min_fraction`` of the top (so a list whose top stands out does not carry
-    every runner-up with it), or the query asks what is said or written and the moment's
-    speech or on-screen text is less than ``asked_words_z`` deviations above the query's
-    background (a query naming a sign or a sentence is answered by words, not by a
-    picture that resembles it; one pooled model weighs words for every query alike)."""
+    every runner-up with it), or it does not answer the query as asked (``answers_as_asked``)."""
 
     weights: Mapping[str, float]
     bias: float
@@ -93,12 +92,19 @@ class RelevanceModel:
             moment.below_cutoff = (
                 moment.relevance < self.threshold
                 or moment.score < self.min_fraction * moments[0].score
-                or not words_answer(row, self.asked_words_z)
+                or not answers_as_asked(row, self.asked_words_z)
             )
 
 
-def words_answer(row: Mapping[str, float], asked_words_z: float | None) -> bool:
-    """False when the query asks for words and the moment's are not close enough."""
-    if asked_words_z is None or not row.get("asks_words"):
+def answers_as_asked(row: Mapping[str, float], asked_words_z: float | None) -> bool:
+    """False when the moment can only answer the query by its words and they are not
+    close enough: its speech or on-screen text less than ``asked_words_z`` deviations
+    above the query's background, when the query asks what is said or written (a query
+    naming a sign or a sentence is answered by words, not by a picture that resembles
+    it), or when the query's subject is a thing the classifiers name that the moment's
+    evidence never names (the thatched roof for "a helicopter landing on a roof" shows
+    a roof, not a helicopter; a transcript about a helicopter would answer). One pooled
+    model weighs every query's evidence alike, so it cannot ask this per query."""
+    if asked_words_z is None or not (row.get("asks_words") or row.get("unnamed_subject")):
         return True
     return row.get("words_z", -math.inf) >= asked_words_z
