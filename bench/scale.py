@@ -50,7 +50,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from sceneseek.config import IndexConfig
+from sceneseek.config import IndexConfig, MilvusConfig
 from sceneseek.faults import CRASH_ENV
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
 from sceneseek.index.store import EmbeddedIndex, Store, backends
@@ -183,8 +183,14 @@ def ground_truth(generator: SegmentVectors, count: int, queries: np.ndarray) -> 
 
 
 # -- build ------------------------------------------------------------------------------
+MILVUS_URI = "SCENESEEK_BENCH_MILVUS_URI"  # the server --milvus-server started, for children
+
+
 def open_backend(name: str, directory: Path) -> Store:
-    return backends.create(name, directory, IndexConfig(backend=name))  # type: ignore[arg-type]
+    """milvus: the server of --milvus-server, else milvus-lite in the directory."""
+    milvus = MilvusConfig(uri=os.environ.get(MILVUS_URI))
+    settings = IndexConfig(backend=name, milvus=milvus)  # type: ignore[arg-type]
+    return backends.create(name, directory, settings)
 
 
 def vector_store(index: Store) -> FaissStore | None:
@@ -255,8 +261,7 @@ def build(
             index.replace_videos(video_batch(first_row, vectors))
             made = time.perf_counter()
     inserted = time.perf_counter() - generating
-    if store is not None:
-        store.wait_for_training()
+    index.vector_store.wait_for_training()  # Milvus: until the server indexed every row
     trained = time.perf_counter() - generating
     kind = store.kind(MODALITY) if store is not None else backend
     index.close()
@@ -531,12 +536,30 @@ def main() -> None:
     parser.add_argument(
         "--tune", action="store_true", help="measure TUNING_GRID on an earlier run's index"
     )
+    parser.add_argument(
+        "--milvus-server",
+        type=Path,
+        help="start a Milvus standalone server (tests/milvus_server.py) with its data here",
+    )
     parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)  # child processes
     parser.add_argument("--crash-write", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--truth", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.milvus_server:
+        sys.path.insert(0, str(ROOT.parent / "tests"))
+        from milvus_server import milvus_server
+
+        args.milvus_server.mkdir(parents=True, exist_ok=True)
+        with milvus_server(args.milvus_server) as uri:
+            os.environ[MILVUS_URI] = uri
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     if args.measure:
         print(json.dumps(measure(args.backend, args.measure, args.truth)))
         return
