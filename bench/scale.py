@@ -64,14 +64,14 @@ CAMERAS, ZONES = 100, 10
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 QUERIES, FILTERED_QUERIES, K = 200, 100, 10
 TUNING_QUERIES = 100  # other class names, for --tune
-# --tune's grid: (probe_fraction, filter_probe_exponent, min_rerank)
+# --tune's grid: (probe_fraction, filter_probe_exponent, max_probe_fraction, min_rerank)
 TUNING_GRID = [
-    (1 / 64, 0.6, 20),
-    (1 / 64, 0.6, 50),
-    (1 / 32, 0.6, 20),
-    (1 / 32, 0.6, 50),
-    (1 / 32, 0.75, 50),
-    (1 / 16, 0.6, 50),
+    (1 / 64, 0.6, 1 / 4, 50),
+    (1 / 32, 0.6, 1 / 4, 20),
+    (1 / 32, 0.6, 1 / 4, 50),
+    (1 / 32, 0.6, 1 / 8, 50),
+    (1 / 32, 0.5, 1 / 8, 50),
+    (1 / 16, 0.6, 1 / 4, 50),
 ]
 SELECTIVITIES = ("1%", "10%", "50%")
 MODALITY = "visual"  # the modality queried; --all-modalities stores the other six too
@@ -366,16 +366,17 @@ def tune(directory: Path, truth_file: Path) -> list[dict[str, Any]]:
     the index (after a warm-up)."""
     truth = np.load(truth_file)
     rows = []
-    for probe_fraction, exponent, min_rerank in TUNING_GRID:
+    for probe_fraction, exponent, most, min_rerank in TUNING_GRID:
         policy = IndexPolicy(
             probe_fraction=probe_fraction,
             filter_probe_exponent=exponent,
+            max_probe_fraction=most,
             min_rerank=min_rerank,
         )
         index = EmbeddedIndex(directory, policy)
         for q in truth["queries"][:5]:
             index.knn(MODALITY, q, K, SegmentFilter(camera="cam000"))
-        row = {"policy": [probe_fraction, exponent, min_rerank], "load": os.getloadavg()[0]}
+        row = {"policy": [probe_fraction, exponent, most, min_rerank], "load": os.getloadavg()[0]}
         row |= searches_with_truth(index, truth)
         index.close()
         print(json.dumps(row), flush=True)
