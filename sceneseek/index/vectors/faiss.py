@@ -87,15 +87,16 @@ class IndexPolicy:
     ann_threshold: int = 50_000  # live vectors above which an IVF-SQ8 index is trained
     retrain_growth: float = 4.0  # retrain once the collection is this many times larger
     train_points_per_list: int = 48  # k-means sample per inverted list (faiss wants ≥ 39)
-    # Probes and candidates measured with SQ8 at 1M e5-like segments (1 024 lists; 100
-    # tuning queries apart from the 200 bench/scale.py reports, `--tune`): recall@10
-    # 1.000 needed 16 lists unfiltered, 32 at 50 %, 128 at 10 %, 256 at 1 %, and 20
-    # candidates re-scored (10 gave 0.95). These constants give 32, 48, 128 and 256
-    # lists and 50 candidates: a margin for the denser near-duplicates of larger libraries.
+    # Probes and candidates measured with SQ8 (1 024 lists) on 100 tuning queries apart
+    # from the 200 that bench/scale.py reports (`--tune`). At 1M e5-like segments
+    # recall@10 1.000 needed 16 lists unfiltered, 32 at 50 %, 128 at 10 %, 256 at 1 %,
+    # and 20 candidates re-scored (10 gave 0.95). At 10M: 1/64 of the lists gave 0.995
+    # unfiltered and 0.997 at 50 %, 1/32 0.999 at both; at 1 % a cap of 1/8 of the lists
+    # kept 1.000 with half the bitmap checks of 1/4; 20 candidates kept 0.999 too.
     probe_fraction: float = 1 / 32  # share of the inverted lists probed per query
     min_nprobe: int = 16
     filter_probe_exponent: float = 0.6  # nprobe grows as selectivity^-this (nprobe_for)
-    max_probe_fraction: float = 1 / 4  # and probes at most this share of the lists
+    max_probe_fraction: float = 1 / 8  # and probes at most this share of the lists
     rerank_factor: int = 4  # IVF candidates re-scored exactly per wanted result
     min_rerank: int = 50  # at least this many
     exact_filter_rows: int = 2_000  # filters allowing at most this many rows scan exactly
