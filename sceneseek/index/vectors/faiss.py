@@ -91,11 +91,13 @@ class IndexPolicy:
     # from the 200 that bench/scale.py reports (`--tune`). At 1M e5-like segments
     # recall@10 1.000 needed 16 lists unfiltered, 32 at 50 %, 128 at 10 %, 256 at 1 %,
     # and 20 candidates re-scored (10 gave 0.95). At 10M: 1/64 of the lists gave 0.995
-    # unfiltered and 0.997 at 50 %, 1/32 0.999 at both; at 1 % a cap of 1/8 of the lists
-    # kept 1.000 with half the bitmap checks of 1/4; 20 candidates kept 0.999 too.
-    probe_fraction: float = 1 / 32  # share of the inverted lists probed per query
+    # unfiltered and 0.997 at 50 % (24 lists), 0.999 at 10 % (64); 1/32 0.999 at both;
+    # at 1 % a cap of 1/8 of the lists kept 1.000 with half the bitmap checks of 1/4; 20
+    # candidates kept 0.999 too. Chosen: 1/64 and selectivity^-0.75 (16 / 27 / 90 / 128
+    # lists at 100 / 50 / 10 / 1 %, each at or above a tuned point), for p99 under load.
+    probe_fraction: float = 1 / 64  # share of the inverted lists probed per query
     min_nprobe: int = 16
-    filter_probe_exponent: float = 0.6  # nprobe grows as selectivity^-this (nprobe_for)
+    filter_probe_exponent: float = 0.75  # nprobe grows as selectivity^-this (nprobe_for)
     max_probe_fraction: float = 1 / 8  # and probes at most this share of the lists
     rerank_factor: int = 4  # IVF candidates re-scored exactly per wanted result
     min_rerank: int = 50  # at least this many
