@@ -3,6 +3,7 @@ latency and recall@10 against exact search, unfiltered and at 1 %, 10 % and 50 %
 filter selectivity, at 100k and 1M segments (10M where memory and time allow).
 
     python bench/scale.py --sizes 100000,1000000 --write docs/BENCHMARKS.md
+    python bench/scale.py --sizes 1000000 --tune     # IndexPolicy's probes and candidates
 
 Vectors: real e5-small embeddings replicated with noise. The 1 521 ImageNet and AudioSet
 class names are embedded as passages (anchors) and as queries; each synthetic segment is
@@ -13,7 +14,9 @@ e5 vectors hard for quantisation: a strong common direction (mean pairwise cosin
 0.85, as measured on the benchmark library's stored vectors) and dense clusters of
 near-duplicates. Queries are the e5 *query* embeddings of 200 class names, so they meet
 the data the way a typed query meets stored segments. Uniform random vectors would make
-every method look good and mean nothing.
+every method look good and mean nothing. ``--tune`` measures a grid of ``IndexPolicy``
+constants on an index built by an earlier run, with 100 other class names as queries,
+so that the reported numbers are not those the constants were chosen on.
 
 Layout: 1 000 segments per video (86.4 s each: a video covers one day), 100 cameras and
 10 zones assigned round-robin, so a camera filter selects 1 %, a zone 10 % and the
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -47,11 +51,11 @@ from typing import Any
 import faiss
 import numpy as np
 
-from sceneseek.config import IndexConfig
+from sceneseek.config import IndexConfig, MilvusConfig
 from sceneseek.faults import CRASH_ENV
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
 from sceneseek.index.store import EmbeddedIndex, Store, backends
-from sceneseek.index.vectors.faiss import FaissStore
+from sceneseek.index.vectors.faiss import FaissStore, IndexPolicy
 
 ROOT = Path(__file__).resolve().parent
 PER_VIDEO = 1000
@@ -60,6 +64,16 @@ BASELINE_MAX = 2_000_000  # the in-memory exact baseline holds every vector: not
 CAMERAS, ZONES = 100, 10
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 QUERIES, FILTERED_QUERIES, K = 200, 100, 10
+TUNING_QUERIES = 100  # other class names, for --tune
+# --tune's grid: (probe_fraction, filter_probe_exponent, max_probe_fraction, min_rerank)
+TUNING_GRID = [
+    (1 / 64, 0.6, 1 / 4, 50),
+    (1 / 32, 0.6, 1 / 4, 20),
+    (1 / 32, 0.6, 1 / 4, 50),
+    (1 / 32, 0.6, 1 / 8, 50),
+    (1 / 32, 0.5, 1 / 8, 50),
+    (1 / 16, 0.6, 1 / 4, 50),
+]
 SELECTIVITIES = ("1%", "10%", "50%")
 MODALITY = "visual"  # the modality queried; --all-modalities stores the other six too
 OTHER_MODALITIES = ("fused", "speech", "ocr", "sound", "people")  # 384-d, like visual
@@ -170,8 +184,14 @@ def ground_truth(generator: SegmentVectors, count: int, queries: np.ndarray) -> 
 
 
 # -- build ------------------------------------------------------------------------------
+MILVUS_URI = "SCENESEEK_BENCH_MILVUS_URI"  # the server --milvus-server started, for children
+
+
 def open_backend(name: str, directory: Path) -> Store:
-    return backends.create(name, directory, IndexConfig(backend=name))  # type: ignore[arg-type]
+    """milvus: the server of --milvus-server, else milvus-lite in the directory."""
+    milvus = MilvusConfig(uri=os.environ.get(MILVUS_URI))
+    settings = IndexConfig(backend=name, milvus=milvus)  # type: ignore[arg-type]
+    return backends.create(name, directory, settings)
 
 
 def vector_store(index: Store) -> FaissStore | None:
@@ -242,8 +262,7 @@ def build(
             index.replace_videos(video_batch(first_row, vectors))
             made = time.perf_counter()
     inserted = time.perf_counter() - generating
-    if store is not None:
-        store.wait_for_training()
+    index.vector_store.wait_for_training()  # Milvus: until the server indexed every row
     trained = time.perf_counter() - generating
     kind = store.kind(MODALITY) if store is not None else backend
     index.close()
@@ -300,33 +319,72 @@ def measure(backend: str, directory: Path, truth_file: Path) -> dict[str, Any]:
     started = time.perf_counter()  # the first filter reads the filter columns
     index.knn(MODALITY, queries[0], K, SegmentFilter(camera="cam000"))
     out["first_filter_s"] = time.perf_counter() - started
-
-    def run(vectors: np.ndarray, k: int, where: list[SegmentFilter], expected: np.ndarray | None):
-        latencies, recalls = [], []
-        for j, q in enumerate(vectors):
-            t = time.perf_counter()
-            hits = index.knn(MODALITY, q, k, where[j])
-            latencies.append((time.perf_counter() - t) * 1000)
-            if expected is not None:
-                recalls.append(len({i for i, _ in hits[:K]} & set(expected[j].tolist())) / K)
-        return {
-            "p50_ms": float(np.percentile(latencies, 50)),
-            "p99_ms": float(np.percentile(latencies, 99)),
-            "recall": float(np.mean(recalls)) if recalls else None,
-        }
-
-    unfiltered = [SegmentFilter()] * len(queries)
-    out["all"] = run(queries, K, unfiltered, truth["all"])
-    out["k200"] = run(queries, 200, unfiltered, None)
-    for s in SELECTIVITIES:
-        vectors = queries[:FILTERED_QUERIES]
-        out[s] = run(vectors, K, [filter_for(s, j) for j in range(len(vectors))], truth[s])
+    out |= searches_with_truth(index, truth, with_k200=True)
     final = memory()
     out["anon_after"] = final["RssAnon"] - before["RssAnon"]
     out["file_after"] = final["RssFile"] - before["RssFile"]
     out["load"] = [load_before, os.getloadavg()[0]]
     index.close()
     return out
+
+
+def searches(
+    index: Store, vectors: np.ndarray, k: int, where: list[SegmentFilter], expected: Any
+) -> dict[str, Any]:
+    """p50 and p99 latency of single queries, and recall@10 against ``expected``."""
+    latencies, recalls = [], []
+    for j, q in enumerate(vectors):
+        t = time.perf_counter()
+        hits = index.knn(MODALITY, q, k, where[j])
+        latencies.append((time.perf_counter() - t) * 1000)
+        if expected is not None:
+            recalls.append(len({i for i, _ in hits[:K]} & set(expected[j].tolist())) / K)
+    return {
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p99_ms": float(np.percentile(latencies, 99)),
+        "recall": float(np.mean(recalls)) if recalls else None,
+    }
+
+
+def searches_with_truth(index: Store, truth: Any, with_k200: bool = False) -> dict[str, Any]:
+    """Unfiltered and at each selectivity, recall against the ground truth's top 10
+    (and, ``with_k200``, unfiltered with k=200: latency only)."""
+    queries = truth["queries"]
+    unfiltered = [SegmentFilter()] * len(queries)
+    out = {"all": searches(index, queries, K, unfiltered, truth["all"])}
+    if with_k200:
+        out["k200"] = searches(index, queries, 200, unfiltered, None)
+    for s in SELECTIVITIES:
+        vectors = queries[:FILTERED_QUERIES]
+        out[s] = searches(
+            index, vectors, K, [filter_for(s, j) for j in range(len(vectors))], truth[s]
+        )
+    return out
+
+
+def tune(directory: Path, truth_file: Path) -> list[dict[str, Any]]:
+    """Every ``TUNING_GRID`` policy on the tuning queries, each in its own opening of
+    the index (after a warm-up)."""
+    truth = np.load(truth_file)
+    rows = []
+    for probe_fraction, exponent, most, min_rerank in TUNING_GRID:
+        policy = IndexPolicy(
+            probe_fraction=probe_fraction,
+            filter_probe_exponent=exponent,
+            max_probe_fraction=most,
+            min_rerank=min_rerank,
+        )
+        index = EmbeddedIndex(directory, policy)
+        for q in truth["queries"][:5]:
+            index.knn(MODALITY, q, K, SegmentFilter(camera="cam000"))
+        row = {"policy": [probe_fraction, exponent, most, min_rerank], "load": os.getloadavg()[0]}
+        row |= searches_with_truth(index, truth)
+        index.close()
+        del index
+        gc.collect()  # its codes (4 GB at 10M) are in reference cycles: free them first
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
 
 
 def crash_write(backend: str, directory: Path, generator: SegmentVectors) -> None:
@@ -479,12 +537,33 @@ def main() -> None:
         action="store_true",
         help="skip the crash and lost-files start-ups (a full rebuild from SQLite at 10M)",
     )
+    parser.add_argument(
+        "--tune", action="store_true", help="measure TUNING_GRID on an earlier run's index"
+    )
+    parser.add_argument(
+        "--milvus-server",
+        type=Path,
+        help="start a Milvus standalone server (tests/milvus_server.py) with its data here",
+    )
     parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)  # child processes
     parser.add_argument("--crash-write", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--truth", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.milvus_server:
+        sys.path.insert(0, str(ROOT.parent / "tests"))
+        from milvus_server import milvus_server
+
+        args.milvus_server.mkdir(parents=True, exist_ok=True)
+        with milvus_server(args.milvus_server) as uri:
+            os.environ[MILVUS_URI] = uri
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     if args.measure:
         print(json.dumps(measure(args.backend, args.measure, args.truth)))
         return
@@ -497,8 +576,17 @@ def main() -> None:
         built = build(args.backend, args.build, generator, args.size, args.all_modalities)
         print(json.dumps(built))
         return
-    rng = np.random.default_rng(11)
-    queries = query_anchors[rng.choice(len(query_anchors), QUERIES, replace=False)]
+    reported = np.random.default_rng(11).choice(len(query_anchors), QUERIES, replace=False)
+    queries = query_anchors[reported]
+    if args.tune:
+        others = np.setdiff1d(np.arange(len(query_anchors)), reported)
+        tuning = np.random.default_rng(5).choice(others, TUNING_QUERIES, replace=False)
+        for size in (int(s) for s in args.sizes.split(",")):
+            truth_file = args.work / f"truth-tuning-{size}.npz"
+            if not truth_file.exists():
+                np.savez(truth_file, **ground_truth(generator, size, query_anchors[tuning]))
+            tune(args.work / f"{args.backend}-{size}", truth_file)
+        return
     rows = []
     variant = "-all" if args.all_modalities else ""
     for size in (int(s) for s in args.sizes.split(",")):

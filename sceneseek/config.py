@@ -349,7 +349,7 @@ class FaissConfig(BaseModel):
     ann_threshold: int = Field(
         50_000,
         ge=1,
-        description="vectors of one modality above which a quantised IVF-PQ index (trained"
+        description="vectors of one modality above which a quantised IVF-SQ8 index (trained"
         " in the background) replaces exact search (docs/SCALING.md)",
     )
 

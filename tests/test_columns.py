@@ -20,6 +20,7 @@ import pytest
 from sceneseek.faults import CRASH_ENV
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
 from sceneseek.index.catalogue import COLUMNS_DIRECTORY, Catalogue
+from sceneseek.index.check import check_index
 from sceneseek.index.columns import COLUMNS_FILE, FilterColumns
 from sceneseek.index.store import EmbeddedIndex
 
@@ -256,3 +257,36 @@ def test_a_batch_of_videos_is_written_in_one_transaction(library: Path) -> None:
             assert index.verify_vectors() == []
         finally:
             index.close()
+
+
+def test_check_finds_columns_that_disagree_and_repair_reads_them_again(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FilterColumns, "save_rows", 1)  # save these small indexes too
+    index = EmbeddedIndex(library)
+    index.filter_columns()  # read from SQLite, saved at close
+    index.close()
+    saved = library / COLUMNS_DIRECTORY / COLUMNS_FILE
+    with np.load(saved) as columns:
+        arrays = dict(columns)
+    arrays["camera"][1 : SEGMENTS + 1] = arrays["camera"][-1]  # v0's gate became v4's none
+    arrays["day_seconds"][5] += 60
+    with open(saved, "wb") as handle:  # whole, this library's, just wrong
+        np.savez(handle, **arrays)
+    index = EmbeddedIndex(library)
+    try:
+        disagreement = (
+            f"filter columns disagree with the catalogue for {SEGMENTS} segments"
+            " (camera, day_seconds)"
+        )
+        assert index.verify_filter_columns() == [disagreement]
+        report = check_index(library, lambda: index, repair=True)
+        assert disagreement in report.problems  # beside the fused vectors these lack
+        assert "read the filter columns from the catalogue again" in report.repaired
+        assert index.verify_filter_columns() == []
+        assert_columns_agree(index)
+    finally:
+        index.close()
+    reopened = EmbeddedIndex(library)  # the repaired columns were saved
+    assert reopened.filter_columns().loaded and reopened.verify_filter_columns() == []
+    reopened.close()

@@ -1,9 +1,10 @@
 """The embedded backend's vector store (sceneseek/index/vectors.py) on a real SQLite
-index with a small switch-over threshold: exact → IVF-PQ, recall against exact search,
+index with a small switch-over threshold: exact → IVF-SQ8, recall against exact search,
 filters, incremental writes, and the persisted files' reuse and rebuilds. About 15 s."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -12,6 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -211,6 +213,34 @@ def test_files_reused_on_reopen_and_rebuilt_when_stale_missing_or_corrupt(copy: 
         assert index.vector_store.rebuilt, damage
         assert mean_recall(index) >= 0.95
         index.close()
+
+
+def test_an_ivf_pq_index_of_before_is_retrained_into_sq8(copy: Path) -> None:
+    """An index saved when the ANN files held IVF-PQ codes (no ``ann_kind`` in the
+    manifest) opens with exact search and is retrained into IVF-SQ8 in the background."""
+    vectors = copy / "vectors"
+    manifest = json.loads((vectors / "manifest.json").read_text())
+    entry = manifest["modalities"]["visual"]
+    quantiser = faiss.IndexFlatIP(DIM)
+    old = faiss.IndexIVFPQ(quantiser, DIM, 32, 48, 8, faiss.METRIC_INNER_PRODUCT)
+    old.train(DATA)
+    old.add_with_ids(DATA, np.arange(1, len(DATA) + 1))
+    faiss.write_index(old, str(vectors / entry["ann"]))
+    del entry["ann_kind"]
+    (vectors / "manifest.json").write_text(json.dumps(manifest))
+
+    index = EmbeddedIndex(copy, POLICY)
+    try:
+        assert not index.vector_store.rebuilt  # the vectors are reused, only the ANN is not
+        assert index.knn("visual", QUERIES[0], 10, SegmentFilter())  # exact meanwhile
+        index.vector_store.wait_for_training()
+        assert index.vector_store.kind("visual").endswith(",sq8")
+        assert mean_recall(index) >= 0.95
+    finally:
+        index.close()
+    saved = json.loads((vectors / "manifest.json").read_text())["modalities"]["visual"]
+    assert saved["ann_kind"] == "ivf-sq8"
+    assert isinstance(faiss.read_index(str(vectors / saved["ann"])), faiss.IndexIVFScalarQuantizer)
 
 
 WRITER = """

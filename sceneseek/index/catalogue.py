@@ -970,6 +970,16 @@ class Catalogue:
                 )
             return self._columns
 
+    def verify_filter_columns(self) -> list[str]:
+        """Where the filter columns differ from the catalogue (``sceneseek check``)."""
+        return self.filter_columns().verify()
+
+    def rebuild_filter_columns(self) -> str:
+        """Read the filter columns from the catalogue again (``check --repair``)."""
+        with self.lock:
+            self._allowed_cache.clear()
+        return self.filter_columns().rebuild()
+
     def match_text(self, match: str, k: int, where: SegmentFilter) -> list[tuple[int, float]]:
         """(segment id, BM25 score, higher is better) of an FTS5 ``match`` expression."""
         clause, args = self.filter_sql(where)

@@ -2,9 +2,10 @@
 
 SQLite is the source of truth; everything else is derived from it and can be rebuilt:
 the keyword rows (FTS5) from the stored observations and labels, the vector store that
-search reads from the ``vectors`` table. What cannot be derived (a segment without the
-vectors of its modalities, duplicated segments) is repaired by marking the video for
-re-analysis, so the next ``sceneseek index`` of it starts afresh.
+search reads from the ``vectors`` table, the filter columns that filters read from the
+segments and videos. What cannot be derived (a segment without the vectors of its
+modalities, duplicated segments) is repaired by marking the video for re-analysis, so
+the next ``sceneseek index`` of it starts afresh.
 
 Where the vectors are is the vector store's business: which segments have which vectors
 (``held_vectors``), whether search reads what is stored (``verify_vectors``), how many
@@ -41,6 +42,10 @@ class CheckedStore(Protocol):
     def verify_vectors(self) -> list[str]: ...
 
     def rebuild_vectors(self) -> str: ...
+
+    def verify_filter_columns(self) -> list[str]: ...
+
+    def rebuild_filter_columns(self) -> str: ...
 
 
 @dataclass
@@ -114,6 +119,7 @@ def check_index(
                 _mark_for_reindex(db, stale, report)
         if store is not None:
             _check_vector_store(store, report, repair)
+            _check_filter_columns(store, report, repair)
     finally:
         db.close()
     return report
@@ -265,6 +271,15 @@ def _note_files_and_failures(
             for file in stale:
                 file.unlink(missing_ok=True)
             report.repaired.append(f"deleted {len(stale)} stale thumbnails")
+
+
+def _check_filter_columns(store: CheckedStore, report: CheckReport, repair: bool) -> None:
+    """Filters read the columns derived from the catalogue: they must say what it says."""
+    differ = store.verify_filter_columns()
+    if differ:
+        report.problems.append("; ".join(differ))
+        if repair:
+            report.repaired.append(store.rebuild_filter_columns())
 
 
 def _check_vector_store(store: CheckedStore, report: CheckReport, repair: bool) -> None:

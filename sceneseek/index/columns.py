@@ -70,14 +70,16 @@ class FilterColumns:
 
     save_rows = 20_000  # unsaved rows (or a tenth of all) that make close or a filter save
 
-    def __init__(self, directory: Path, db: sqlite3.Connection, token: str) -> None:
+    def __init__(
+        self, directory: Path, db: sqlite3.Connection, token: str, load: bool = True
+    ) -> None:
         self.directory = directory
         self._db = db
         self._token = token
         self._lock = threading.RLock()
         self._version = -1
         self._clear()
-        self.loaded = self._load()  # whether the file was usable
+        self.loaded = load and self._load()  # whether the file was usable
 
     def _clear(self) -> None:
         self.columns: dict[str, np.ndarray] = {
@@ -117,9 +119,15 @@ class FilterColumns:
     def follow(self) -> None:
         """Catch up with what any connection committed since the last look."""
         with self._lock:
+            if self._catch_up():
+                self.checkpoint(self.save_rows)
+
+    def _catch_up(self) -> bool:
+        """Read what changed since the last look; False when nothing was committed."""
+        with self._lock:
             version = self._db.execute("PRAGMA data_version").fetchone()[0]
             if version == self._version:
-                return
+                return False
             self._db.execute("BEGIN")  # one snapshot: the videos and segments agree
             try:
                 self._version = version
@@ -144,7 +152,7 @@ class FilterColumns:
                         self.top = issued
             finally:
                 self._db.commit()
-            self.checkpoint(self.save_rows)
+            return True
 
     def _follow_videos(self, rows: list[tuple[int, str | None, str | None]]) -> None:
         """Blank the segments of videos that are gone; note the live ones and the codes
@@ -193,6 +201,46 @@ class FilterColumns:
     def _blank(self, rows: np.ndarray) -> None:
         for field, column in self.columns.items():
             column[rows] = NULLS[field][1]
+
+    # -- check --------------------------------------------------------------------------
+    def verify(self) -> list[str]:
+        """How these columns (a saved file caught up, as filters read them) differ from
+        columns read afresh from the catalogue, one line (empty when they agree): for
+        ``sceneseek check``. Camera and zone codes are compared by the names they mean."""
+        with self._lock:
+            self.follow()
+            fresh = FilterColumns(self.directory, self._db, self._token, load=False)
+            fresh._catch_up()  # never saved: the check only reads
+            if fresh.top != self.top:
+                return [f"filter columns end at segment {self.top}, the catalogue at {fresh.top}"]
+            rows = self.top + 1
+            differing = np.zeros(rows, bool)
+            fields = []
+            for field in NULLS:
+                mine, theirs = self.columns[field][:rows], fresh.columns[field][:rows]
+                if field in NAMED:  # fresh codes → this object's codes; -1 stays -1
+                    names = fresh.codes[field]
+                    translate = [self.codes[field].get(name, -2) for name in names]
+                    theirs = np.array([*translate, -1], np.int32)[theirs]
+                wrong = ~((mine == theirs) | (np.isnan(mine) & np.isnan(theirs)))
+                if wrong.any():
+                    differing |= wrong
+                    fields.append(field)
+            if not fields:
+                return []
+            return [
+                f"filter columns disagree with the catalogue for {int(differing.sum())} "
+                f"segments ({', '.join(fields)})"
+            ]
+
+    def rebuild(self) -> str:
+        """Read every column from the catalogue again and save them (``check --repair``)."""
+        with self._lock:
+            self._clear()
+            self._version = -1
+            self.follow()
+            self.checkpoint()
+        return "read the filter columns from the catalogue again"
 
     # -- the file -----------------------------------------------------------------------
     def checkpoint(self, unsaved_rows: int = 0) -> None:

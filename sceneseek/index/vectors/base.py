@@ -105,6 +105,11 @@ class VectorStore(VectorReader, Protocol):
         """Repair what can be repaired; says what was done."""
         ...
 
+    def wait_for_training(self) -> None:
+        """Block until the approximate index built in the background covers every
+        vector (a bulk build's measurements wait for it)."""
+        ...
+
     def exported_vectors(self) -> VectorSource | None:
         """For a snapshot: where to read the vectors of given segments when the
         catalogue holds no copy of them (None when it does)."""

@@ -4,26 +4,31 @@
 
 Why it looks like this:
 
-* **Exact below a threshold, IVF-PQ above.** Under ``ann_threshold`` vectors (50k by
+* **Exact below a threshold, IVF-SQ8 above.** Under ``ann_threshold`` vectors (50k by
   default) a brute-force scan takes a few milliseconds and is exact, so nothing is
-  approximated. Above it a quantised IVF index (``IndexIVFPQ``, dim/8 bytes per vector)
-  is trained in a background thread while queries keep using the exact scan; it is
-  swapped in when ready and retrained (again in the background) each time the
-  collection grows ``retrain_growth`` times past the size it was trained on. HNSW was
-  not chosen: its graph alone costs ~256 B per vector and building it for 1M vectors on
-  two cores takes many minutes; IVF-PQ codes are 48 B for 384-d.
-* **Exact re-ranking from memory-mapped vectors.** PQ scores alone miss recall@10 of
-  0.95, so the IVF index returns 1 000 candidates that are re-scored with the exact
-  float32 vectors. Those live in an append-only file that is memory-mapped, so
-  they cost page cache (evictable, shared), not process memory, and opening an index
-  does not read every vector BLOB from SQLite.
+  approximated. Above it a quantised IVF index (``IndexIVFScalarQuantizer``, 8 bits per
+  dimension: 384 B per 384-d vector, in RAM) is trained in a background thread while
+  queries keep using the exact scan; it is swapped in when ready and retrained (again in
+  the background) each time the collection grows ``retrain_growth`` times past the size
+  it was trained on. HNSW was not chosen: its graph alone costs ~256 B per vector and
+  building it for 1M vectors on two cores takes many minutes. IVF-PQ (48 B codes), used
+  before, ranked near-duplicates so loosely that at 10M segments 5 000 candidates per
+  query had to be re-scored from the memory-mapped file, which the page cache cannot
+  hold beside the catalogue: those random reads were the latency's tail. An index
+  saved with PQ codes is retrained into SQ8 in the background when opened (exact
+  search meanwhile); the manifest records the kind.
+* **Exact re-ranking of a few candidates.** SQ8 scores are within about 1/255 of the
+  exact ones, so only the best few dozen candidates are re-scored with the exact float32
+  vectors, and the returned scores are exact cosines. Those vectors live in an
+  append-only file that is memory-mapped, so they cost page cache (evictable, shared),
+  not process memory, and opening an index does not read every vector BLOB from SQLite.
 * **Filters.** The catalogue gives the allowed segments as a bitmap over segment ids
   (its filter columns). When few are allowed (at most ``exact_filter_rows``) their
   exact vectors are gathered and scanned: exact, and faster than probing an IVF index
   for the rare allowed codes. Otherwise the IVF index searches with that bitmap as its
-  ``IDSelector`` (packed, never turned into a list of ids), ``nprobe`` raised by
-  selectivity^-0.75 and up to 3× the candidates re-scored, so enough allowed codes are
-  visited.
+  ``IDSelector`` (packed, never turned into a list of ids; a code is scored only when
+  its id is allowed), ``nprobe`` raised with the selectivity (``IndexPolicy.nprobe_for``)
+  so enough allowed codes are visited.
 * **Crash safety.** Every vector write bumps ``vector_generation`` in SQLite's ``meta``
   and logs the segment ids it touched (``vector_log``) inside the same transaction (see
   ``transaction``); memory is changed only after the commit. Checkpoints (at close and
@@ -72,20 +77,30 @@ else:  # exact search (below ann_threshold) never needs it, and it costs a cold 
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
+ANN_KIND = "ivf-sq8"  # what the manifest's ANN files hold; other kinds are retrained
 
 
 @dataclass(frozen=True)
 class IndexPolicy:
     """When and how the store switches from exact search to a quantised index."""
 
-    ann_threshold: int = 50_000  # live vectors above which an IVF-PQ index is trained
+    ann_threshold: int = 50_000  # live vectors above which an IVF-SQ8 index is trained
     retrain_growth: float = 4.0  # retrain once the collection is this many times larger
     train_points_per_list: int = 48  # k-means sample per inverted list (faiss wants ≥ 39)
-    probe_fraction: float = 1 / 16  # share of the inverted lists probed per query
+    # Probes and candidates measured with SQ8 (1 024 lists) on 100 tuning queries apart
+    # from the 200 that bench/scale.py reports (`--tune`). At 1M e5-like segments
+    # recall@10 1.000 needed 16 lists unfiltered, 32 at 50 %, 128 at 10 %, 256 at 1 %,
+    # and 20 candidates re-scored (10 gave 0.95). At 10M: 1/64 of the lists gave 0.995
+    # unfiltered and 0.997 at 50 % (24 lists), 0.999 at 10 % (64); 1/32 0.999 at both;
+    # at 1 % a cap of 1/8 of the lists kept 1.000 with half the bitmap checks of 1/4; 20
+    # candidates kept 0.999 too. Chosen: 1/64 and selectivity^-0.75 (16 / 27 / 90 / 128
+    # lists at 100 / 50 / 10 / 1 %, each at or above a tuned point), for p99 under load.
+    probe_fraction: float = 1 / 64  # share of the inverted lists probed per query
     min_nprobe: int = 16
+    filter_probe_exponent: float = 0.75  # nprobe grows as selectivity^-this (nprobe_for)
+    max_probe_fraction: float = 1 / 8  # and probes at most this share of the lists
     rerank_factor: int = 4  # IVF candidates re-scored exactly per wanted result
-    min_rerank: int = 1000  # at 1M e5-like vectors 200 gave recall@10 0.94, 1000 0.999
-    rerank_share: float = 0.0005  # and this share of the allowed (10M: 1 000 gave 0.84, 5 000 0.99)
+    min_rerank: int = 50  # at least this many
     exact_filter_rows: int = 2_000  # filters allowing at most this many rows scan exactly
     checkpoint_rows: int = 20_000  # unsaved rows that trigger a checkpoint (or 10 % growth)
 
@@ -98,24 +113,18 @@ class IndexPolicy:
 
     def nprobe_for(self, nlist: int, selectivity: float = 1.0) -> int:
         """Lists to probe: a filter's nearest allowed vectors lie farther out, in more
-        lists (exponent measured with bench/scale.py: 0.5 lost recall at 10 %)."""
-        wanted = max(self.min_nprobe, nlist * self.probe_fraction) / selectivity**0.75
-        return int(min(nlist, math.ceil(wanted)))
+        lists. Capped: under a selective filter every probed list still costs a bitmap
+        check per code (10M of them at 10M segments when all lists are probed)."""
+        wanted = max(self.min_nprobe, nlist * self.probe_fraction)
+        widened = wanted / selectivity**self.filter_probe_exponent
+        return int(
+            min(nlist, math.ceil(max(wanted, min(widened, nlist * self.max_probe_fraction))))
+        )
 
-    def candidates_for(self, k: int, selectivity: float = 1.0, live: int = 0) -> int:
-        """IVF candidates to re-score exactly: near-duplicate segments score within PQ's
-        error of each other, so a few hundred miss some of the true top 10, and there
-        are more of them the more segments are allowed (``live`` × ``selectivity``).
-        More under a filter (up to 3×), where the allowed vectors' score gaps are
-        smaller still."""
-        widen = min(3.0, 1 / math.sqrt(selectivity))
-        allowed = self.rerank_share * live * selectivity
-        return math.ceil(max(self.min_rerank, k * self.rerank_factor, allowed) * widen)
-
-
-def _pq_subquantisers(dim: int) -> int:
-    """Largest divisor of ``dim`` not above dim/8: one byte per ~8 dimensions."""
-    return next(m for m in range(max(1, dim // 8), 0, -1) if dim % m == 0)
+    def candidates_for(self, k: int) -> int:
+        """IVF candidates to re-score exactly: SQ8 ranks near-duplicates almost as the
+        exact scores do, so a few per wanted result recover the exact top k."""
+        return max(self.min_rerank, k * self.rerank_factor)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -129,7 +138,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 class ModalityVectors:
     """One modality's vectors: exact rows (memory-mapped base + in-memory tail), the row
-    of each segment id, and optionally a trained IVF-PQ index over the live rows."""
+    of each segment id, and optionally a trained IVF-SQ8 index over the live rows."""
 
     def __init__(self, name: str, dim: int, policy: IndexPolicy) -> None:
         self.name = name
@@ -143,7 +152,7 @@ class ModalityVectors:
         self.id_buffer = np.zeros(0, np.int64)  # ids is a prefix view of it (cheap appends)
         self.row_of = np.full(0, -1, np.int64)  # dense: segment ids are SQLite rowids
         self.live = 0
-        self.ann: faiss.IndexIVFPQ | None = None
+        self.ann: faiss.IndexIVFScalarQuantizer | None = None
         self.trained_on = 0  # live count when the ANN index was trained
         self.training: threading.Thread | None = None
         self.removed_while_training: list[int] = []
@@ -243,7 +252,7 @@ class ModalityVectors:
             selector = faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed))  # bytes
             params.sel = selector
             keep = (packed, selector)  # faiss holds raw pointers to both
-        wanted = min(self.live, self.policy.candidates_for(k, selectivity, self.live))
+        wanted = min(self.live, self.policy.candidates_for(k))
         _, found = self.ann.search(query.reshape(1, -1), wanted, params=params)
         del keep
         rows = self.rows_of(found[0][found[0] >= 0])
@@ -273,19 +282,21 @@ class ModalityVectors:
             and (self.ann is None or self.live >= self.trained_on * self.policy.retrain_growth)
         )
 
-    def untrained_index(self, count: int) -> faiss.IndexIVFPQ:
+    def untrained_index(self, count: int) -> faiss.IndexIVFScalarQuantizer:
+        """Codes of the vectors themselves rather than of their residuals to the list
+        centroids: at 1M segments both gave the same recall@10 and latency."""
         quantiser = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFPQ(
+        index = faiss.IndexIVFScalarQuantizer(
             quantiser,
             self.dim,
             self.policy.lists_for(count),
-            _pq_subquantisers(self.dim),
-            8,
+            faiss.ScalarQuantizer.QT_8bit,
             faiss.METRIC_INNER_PRODUCT,
+            False,
         )
         index.cp.niter = 10
-        index.cp.min_points_per_centroid = index.pq.cp.min_points_per_centroid = 1  # quiet
-        return index
+        index.cp.min_points_per_centroid = 1  # quiet
+        return _searching_in_parallel(index)
 
 
 class CatalogueVectors:
@@ -358,11 +369,11 @@ class FaissStore:
             return store.sample(size)
 
     def kind(self, modality: str) -> str:
-        """ "exact" or "ivf<lists>,pq<m>" — what answers this modality's queries now."""
+        """ "exact" or "ivf<lists>,sq8" — what answers this modality's queries now."""
         with self._lock:
             store = self._modalities.get(modality)
             ann = store.ann if store is not None else None
-            return "exact" if ann is None else f"ivf{ann.nlist},pq{ann.pq.M}"
+            return "exact" if ann is None else f"ivf{ann.nlist},sq8"
 
     def follow(self) -> None:
         """Catch up with the vectors another process (``index`` or ``watch`` beside
@@ -599,12 +610,19 @@ class FaissStore:
         store.row_of = np.full(int(live.max(initial=-1)) + 1, -1, np.int64)
         store.row_of[live] = np.flatnonzero(store.ids >= 0)
         store.live = len(live)
-        if entry.get("ann"):
+        if entry.get("ann") and entry.get("ann_kind") == ANN_KIND:
             ann = _read_ann(self.directory / str(entry["ann"]))
             if ann.ntotal != store.live or ann.d != dim:
                 raise ValueError(f"{name}: ANN index does not match the vectors")
             store.ann = ann
             store.trained_on = int(str(entry["trained_on"]))
+        elif entry.get("ann"):
+            log.info(
+                "%s: the %s ANN index is of an older kind; retraining it in the background"
+                " (exact search meanwhile)",
+                self.directory,
+                name,
+            )
         return store
 
     def _sqlite_chunks(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -647,12 +665,12 @@ class FaissStore:
             if store.ann is not None:
                 store.ann.add_with_ids(matrix, ids)
 
-    def _stale_ann(self, name: str) -> tuple[faiss.IndexIVFPQ | None, int]:
+    def _stale_ann(self, name: str) -> tuple[faiss.IndexIVFScalarQuantizer | None, int]:
         """The trained index the manifest names, and the count it was trained on."""
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError, RuntimeError):
             manifest = json.loads((self.directory / MANIFEST).read_text())
             entry = manifest["modalities"][name]
-            if entry.get("ann"):
+            if entry.get("ann") and entry.get("ann_kind") == ANN_KIND:
                 return _read_ann(self.directory / entry["ann"]), int(entry["trained_on"])
         return None, 0
 
@@ -704,6 +722,7 @@ class FaissStore:
                 "vectors": store.base_file,
                 "ids": ids_file,
                 "ann": None,
+                "ann_kind": ANN_KIND,
                 "trained_on": store.trained_on,
             }
             if store.ann is not None:
@@ -814,11 +833,21 @@ class FaissStore:
             self._saved = -1
 
 
-def _read_ann(path: Path) -> faiss.IndexIVFPQ:
+def _read_ann(path: Path) -> faiss.IndexIVFScalarQuantizer:
     index = faiss.read_index(str(path))  # already the concrete class (downcasting
     # again would leave a second proxy whose owner frees the index under it)
-    if not isinstance(index, faiss.IndexIVFPQ):
-        raise ValueError(f"{path}: not an IVF-PQ index")
+    if not isinstance(index, faiss.IndexIVFScalarQuantizer):
+        raise ValueError(f"{path}: not an IVF-SQ8 index")
+    return _searching_in_parallel(index)
+
+
+def _searching_in_parallel(
+    index: faiss.IndexIVFScalarQuantizer,
+) -> faiss.IndexIVFScalarQuantizer:
+    """Split one query's probed lists over the cores (faiss's default splits a batch's
+    queries, leaving one query to one core): at 1M segments twice as fast on two idle
+    cores. Not saved in the file, so set after every read."""
+    index.parallel_mode = 1
     return index
 
 

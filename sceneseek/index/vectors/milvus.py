@@ -33,6 +33,7 @@ import json
 import math
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -479,6 +480,19 @@ class MilvusStore:
             "dropped the Milvus rows of interrupted removals; videos whose write did not "
             "reach Milvus are written again by the next `sceneseek index`"
         )
+
+    def wait_for_training(self, poll_s: float = 5.0) -> None:
+        """Block until the server has indexed every row of every vector collection: it
+        builds indexes in the background and answers by brute force until then (for a
+        bulk build's measurements, as ``FaissStore.wait_for_training``)."""
+        for collection in sorted(self._collections - {KEYWORD}):
+            while True:
+                state = self._client.describe_index(self._name(collection), "vector")
+                if int(state.get("pending_index_rows", 0)) == 0 and int(
+                    state.get("indexed_rows", 0)
+                ) >= int(state.get("total_rows", 0)):
+                    break
+                time.sleep(poll_s)
 
     def close(self) -> None:
         self._client.close()
