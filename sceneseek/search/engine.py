@@ -340,11 +340,16 @@ class Searcher:
                     signals["words_z"] = float((max(said) - background.mean()) / background.std())
             if nearest is not None and best.id in raw.get("visual", {}):
                 signals["visual"] = raw["visual"][best.id] - nearest
+            present = _evidence_words(best)
             if content:
-                signals["keyword"] = len(_matched_words(words, best)) / len(content)
+                signals["keyword"] = sum(w in present for w in content) / len(content)
             signals["asks_words"] = asks_words
             # Named anywhere in the moment: a sound crossing segments is one moment.
-            named = subject is None or any(subject in _evidence_words(s) for s in moment.segments)
+            named = (
+                subject is None
+                or subject in present
+                or any(subject in _evidence_words(s) for s in moment.segments[1:])
+            )
             signals["unnamed_subject"] = 0.0 if named else 1.0
             moment.signals = signals
 
