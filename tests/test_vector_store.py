@@ -20,6 +20,7 @@ import pytest
 from sceneseek.config import FaissConfig, IndexConfig
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
 from sceneseek.index.store import EmbeddedIndex, backends
+from sceneseek.index.vectors import ivf
 from sceneseek.index.vectors.faiss import IndexPolicy
 
 DIM, PER_VIDEO, VIDEOS = 384, 100, 30
@@ -234,13 +235,92 @@ def test_an_ivf_pq_index_of_before_is_retrained_into_sq8(copy: Path) -> None:
         assert not index.vector_store.rebuilt  # the vectors are reused, only the ANN is not
         assert index.knn("visual", QUERIES[0], 10, SegmentFilter())  # exact meanwhile
         index.vector_store.wait_for_training()
-        assert index.vector_store.kind("visual").endswith(",sq8")
+        assert ",sq8" in index.vector_store.kind("visual")
         assert mean_recall(index) >= 0.95
     finally:
         index.close()
     saved = json.loads((vectors / "manifest.json").read_text())["modalities"]["visual"]
     assert saved["ann_kind"] == "ivf-sq8"
-    assert isinstance(faiss.read_index(str(vectors / saved["ann"])), faiss.IndexIVFScalarQuantizer)
+    mapped = ivf.read(vectors, saved["ann"], saved["ann_data"])
+    assert isinstance(mapped, faiss.IndexIVFScalarQuantizer) and mapped.ntotal == len(DATA)
+
+
+def ann_entry(library: Path) -> dict[str, str | None]:
+    manifest = json.loads((library / "vectors" / "manifest.json").read_text())
+    entry: dict[str, str | None] = manifest["modalities"]["visual"]
+    return entry
+
+
+def test_saved_codes_are_mapped_and_changes_wait_beside_them_until_merged(copy: Path) -> None:
+    """The saved IVF lists are memory-mapped, not read into memory. Later writes go to
+    a small in-memory index beside them and removals to a stale-id bitmap, both saved
+    as small files; the lists are rewritten only once the changes reach
+    ``merge_fraction`` of them, and also when the vector file is compacted."""
+    patient = IndexPolicy(ann_threshold=2000, exact_filter_rows=300, merge_fraction=0.25)
+    index = EmbeddedIndex(copy, patient)
+    first = ann_entry(copy)
+    fresh, replacement = clustered(PER_VIDEO, seed=3), clustered(PER_VIDEO, seed=4)
+    old_ids = set(range(5 * PER_VIDEO + 1, 6 * PER_VIDEO + 1))
+
+    def answers_follow_the_writes(index: EmbeddedIndex) -> None:
+        assert index.knn("visual", fresh[7], 1, SegmentFilter())[0][1] == pytest.approx(
+            1.0, abs=1e-5
+        )
+        assert index.knn("visual", replacement[3], 1, SegmentFilter())[0][1] == pytest.approx(
+            1.0, abs=1e-5
+        )
+        for query in DATA[5 * PER_VIDEO : 5 * PER_VIDEO + 20]:  # the replaced video
+            assert not {i for i, _ in index.knn("visual", query, 10, SegmentFilter())} & old_ids
+            window = SegmentFilter(time_of_day=(0, 60))  # through the IVF with a bitmap
+            assert not {i for i, _ in index.knn("visual", query, 10, window)} & old_ids
+        assert index.verify_vectors() == []
+
+    try:
+        assert index.vector_store.kind("visual").endswith(" mapped")
+        add_video(index, 99, fresh)
+        add_video(index, 5, replacement, content="changed")  # SQLite reuses no id here
+        answers_follow_the_writes(index)
+        assert index.vector_store.checkpoint()
+        beside = ann_entry(copy)
+        assert beside["ann_data"] == first["ann_data"]  # under a quarter: not rewritten
+        assert beside["ann_recent"] and beside["ann_stale"]
+    finally:
+        index.close()
+    index = EmbeddedIndex(copy, patient)
+    try:
+        assert not index.vector_store.rebuilt
+        assert index.vector_store.kind("visual").endswith(" mapped")
+        answers_follow_the_writes(index)
+        for number in range(10, 15):  # 500 more removed: over a quarter, merged
+            assert index.remove_video(f"v{number:03d}.mp4")
+        assert index.vector_store.checkpoint()
+        merged = ann_entry(copy)
+        assert merged["ann_data"] != first["ann_data"]
+        assert merged["ann_recent"] is None and merged["ann_stale"] is None
+        answers_follow_the_writes(index)
+    finally:
+        index.close()
+    # Compacting the vector file renumbers its rows without rewriting the lists.
+    never_merging = IndexPolicy(ann_threshold=2000, exact_filter_rows=300, merge_fraction=100)
+    index = EmbeddedIndex(copy, never_merging)
+    try:
+        for number in range(15, 27):  # 1 200 rows removed: the vector file is compacted
+            assert index.remove_video(f"v{number:03d}.mp4")
+        add_video(index, 98, clustered(PER_VIDEO, seed=9))
+        assert index.vector_store.checkpoint()
+        assert ann_entry(copy)["ann_data"] == merged["ann_data"]
+        assert ann_entry(copy)["vectors"] != merged["vectors"]
+        answers_follow_the_writes(index)
+    finally:
+        index.close()
+    for policy in (never_merging, patient):
+        index = EmbeddedIndex(copy, policy)
+        assert not index.vector_store.rebuilt
+        answers_follow_the_writes(index)
+        assert index.knn("visual", clustered(PER_VIDEO, seed=9)[1], 1, SegmentFilter())[0][
+            1
+        ] == pytest.approx(1.0, abs=1e-5)
+        index.close()
 
 
 WRITER = """

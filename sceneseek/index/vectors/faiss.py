@@ -60,7 +60,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -68,16 +67,12 @@ from sceneseek.config import IndexConfig
 from sceneseek.faults import crash_point
 from sceneseek.index.catalogue import Catalogue
 from sceneseek.index.vectors.base import Allowed, StoredVectors, VectorChanges, VectorSource
-from sceneseek.registry import LazyModule
-
-if TYPE_CHECKING:
-    import faiss
-else:  # exact search (below ann_threshold) never needs it, and it costs a cold search ~50 ms
-    faiss = LazyModule("faiss")
+from sceneseek.index.vectors.ivf import IvfIndex, untrained
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 ANN_KIND = "ivf-sq8"  # what the manifest's ANN files hold; other kinds are retrained
+ANN_FILES = ("ann", "ann_data", "ann_recent", "ann_stale")  # an entry's IvfIndex files
 
 
 @dataclass(frozen=True)
@@ -103,6 +98,9 @@ class IndexPolicy:
     min_rerank: int = 50  # at least this many
     exact_filter_rows: int = 2_000  # filters allowing at most this many rows scan exactly
     checkpoint_rows: int = 20_000  # unsaved rows that trigger a checkpoint (or 10 % growth)
+    # A save rewrites a modality's mapped IVF lists once the codes added or removed since
+    # they were written reach this share of them (before: small files beside them).
+    merge_fraction: float = 0.1
 
     def lists_for(self, count: int) -> int:
         """About 2·√n lists, at most 1 024: a query scans the same share of the codes
@@ -152,7 +150,7 @@ class ModalityVectors:
         self.id_buffer = np.zeros(0, np.int64)  # ids is a prefix view of it (cheap appends)
         self.row_of = np.full(0, -1, np.int64)  # dense: segment ids are SQLite rowids
         self.live = 0
-        self.ann: faiss.IndexIVFScalarQuantizer | None = None
+        self.ann: IvfIndex | None = None
         self.trained_on = 0  # live count when the ANN index was trained
         self.training: threading.Thread | None = None
         self.removed_while_training: list[int] = []
@@ -204,6 +202,8 @@ class ModalityVectors:
         known = segment_ids[segment_ids < len(self.row_of)]
         known = known[self.row_of[known] >= 0]
         if len(known):
+            if self.ann is not None:
+                self.ann.remove(known, self.row_of[known])
             self.ids[self.row_of[known]] = -1
             self.row_of[known] = -1
             self.live -= len(known)
@@ -244,18 +244,9 @@ class ModalityVectors:
         """IVF candidates (among the segments the bitmap ``allowed`` lets through),
         re-scored exactly."""
         assert self.ann is not None
-        params = faiss.SearchParametersIVF()
-        params.nprobe = self.policy.nprobe_for(self.ann.nlist, selectivity)
-        keep: tuple[object, ...] = ()
-        if allowed is not None:
-            packed = np.packbits(allowed, bitorder="little")  # ids past its end: not allowed
-            selector = faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed))  # bytes
-            params.sel = selector
-            keep = (packed, selector)  # faiss holds raw pointers to both
+        nprobe = self.policy.nprobe_for(self.ann.nlist, selectivity)
         wanted = min(self.live, self.policy.candidates_for(k))
-        _, found = self.ann.search(query.reshape(1, -1), wanted, params=params)
-        del keep
-        rows = self.rows_of(found[0][found[0] >= 0])
+        rows = self.rows_of(self.ann.search(query, wanted, nprobe, allowed))
         return self._top(rows, self.gather(rows) @ query, k)
 
     def _top(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -281,22 +272,6 @@ class ModalityVectors:
             and self.live >= self.policy.ann_threshold
             and (self.ann is None or self.live >= self.trained_on * self.policy.retrain_growth)
         )
-
-    def untrained_index(self, count: int) -> faiss.IndexIVFScalarQuantizer:
-        """Codes of the vectors themselves rather than of their residuals to the list
-        centroids: at 1M segments both gave the same recall@10 and latency."""
-        quantiser = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFScalarQuantizer(
-            quantiser,
-            self.dim,
-            self.policy.lists_for(count),
-            faiss.ScalarQuantizer.QT_8bit,
-            faiss.METRIC_INNER_PRODUCT,
-            False,
-        )
-        index.cp.niter = 10
-        index.cp.min_points_per_centroid = 1  # quiet
-        return _searching_in_parallel(index)
 
 
 class CatalogueVectors:
@@ -369,11 +344,14 @@ class FaissStore:
             return store.sample(size)
 
     def kind(self, modality: str) -> str:
-        """ "exact" or "ivf<lists>,sq8" — what answers this modality's queries now."""
+        """ "exact" or "ivf<lists>,sq8 mapped" (or "in memory", until the first save
+        after training): what answers this modality's queries now."""
         with self._lock:
             store = self._modalities.get(modality)
             ann = store.ann if store is not None else None
-            return "exact" if ann is None else f"ivf{ann.nlist},sq8"
+            if ann is None:
+                return "exact"
+            return f"ivf{ann.nlist},sq8 {'mapped' if ann.mapped else 'in memory'}"
 
     def follow(self) -> None:
         """Catch up with the vectors another process (``index`` or ``watch`` beside
@@ -575,6 +553,8 @@ class FaissStore:
             return False  # missing, stale or damaged: SQLite has everything
         self._modalities = loaded
         self._saved = self._on_disk = saved
+        if any(m.ann is not None and not m.ann.mapped for m in loaded.values()):
+            self._saved = -1  # an index saved before lists files: write them at open
         if saved < self.generation:
             self._catch_up(saved)
         return True
@@ -611,8 +591,8 @@ class FaissStore:
         store.row_of[live] = np.flatnonzero(store.ids >= 0)
         store.live = len(live)
         if entry.get("ann") and entry.get("ann_kind") == ANN_KIND:
-            ann = _read_ann(self.directory / str(entry["ann"]))
-            if ann.ntotal != store.live or ann.d != dim:
+            ann = IvfIndex.load(self.directory, entry, rows)
+            if ann.ntotal != store.live or ann.base.d != dim:
                 raise ValueError(f"{name}: ANN index does not match the vectors")
             store.ann = ann
             store.trained_on = int(str(entry["trained_on"]))
@@ -658,20 +638,20 @@ class FaissStore:
                     if name in previous
                     else self._stale_ann(name)
                 )
-                if old[0] is not None and old[0].d == store.dim:
-                    old[0].reset()
-                    store.ann, store.trained_on = old
+                if old[0] is not None and old[0].base.d == store.dim:
+                    store.ann, store.trained_on = IvfIndex(old[0].empty_copy()), old[1]
             store.append(ids, matrix)
             if store.ann is not None:
-                store.ann.add_with_ids(matrix, ids)
+                store.ann.add(ids, matrix)
 
-    def _stale_ann(self, name: str) -> tuple[faiss.IndexIVFScalarQuantizer | None, int]:
+    def _stale_ann(self, name: str) -> tuple[IvfIndex | None, int]:
         """The trained index the manifest names, and the count it was trained on."""
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError, RuntimeError):
             manifest = json.loads((self.directory / MANIFEST).read_text())
             entry = manifest["modalities"][name]
             if entry.get("ann") and entry.get("ann_kind") == ANN_KIND:
-                return _read_ann(self.directory / entry["ann"]), int(entry["trained_on"])
+                rows = int(entry["rows"])
+                return IvfIndex.load(self.directory, entry, rows), int(entry["trained_on"])
         return None, 0
 
     # -- writing --------------------------------------------------------------------
@@ -680,8 +660,6 @@ class FaissStore:
         if len(removed):
             for store in self._modalities.values():
                 gone = store.remove(removed)
-                if len(gone) and store.ann is not None:
-                    store.ann.remove_ids(faiss.IDSelectorBatch(gone))
                 if store.training is not None:
                     store.removed_while_training.extend(gone.tolist())
         for name, pairs in changes.added.items():
@@ -694,7 +672,7 @@ class FaissStore:
                 )
             target.append(ids, matrix)
             if target.ann is not None:
-                target.ann.add_with_ids(matrix, ids)
+                target.ann.add(ids, matrix)
 
     def _after_write(self) -> None:
         unsaved = sum(m.tail_rows for m in self._modalities.values())
@@ -726,13 +704,12 @@ class FaissStore:
                 "trained_on": store.trained_on,
             }
             if store.ann is not None:
-                ann_file = f"{name}.ann.{tag}.faiss"
-                faiss.write_index(store.ann, str(self.directory / ann_file))
-                with open(self.directory / ann_file, "rb+") as handle:
-                    os.fsync(handle.fileno())
-                entry["ann"] = ann_file
+                entry |= store.ann.save(
+                    self.directory, name, tag, store.rows, self.policy.merge_fraction
+                )
             entries[name] = entry
-            keep |= {ids_file, str(store.base_file), str(entry["ann"])}
+            keep |= {ids_file, str(store.base_file)}
+            keep |= {str(entry[key]) for key in ANN_FILES if entry.get(key)}
         crash_point("vector-write")  # files written, the manifest naming them not yet
         manifest = {"generation": self.generation, "token": self.log.token(), "modalities": entries}
         _write_atomically(self.directory / MANIFEST, json.dumps(manifest).encode())
@@ -763,6 +740,8 @@ class FaissStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             store.ids = ids
+            if store.ann is not None:
+                store.ann.renumbered(rows)
             store.row_of[:] = -1
             store.row_of[ids] = np.arange(len(ids))
             store.live = len(ids)
@@ -807,48 +786,30 @@ class FaissStore:
                 return
             snapshot = store.rows
             live = store.live_rows()
-        index = store.untrained_index(len(live))
+        index = untrained(store.dim, self.policy.lists_for(len(live)))
         wanted = min(len(live), max(index.nlist * self.policy.train_points_per_list, 16_384))
         picked = np.sort(np.random.default_rng(0).choice(live, wanted, replace=False))
         with self._lock:
             sample = store.gather(picked)
         index.train(sample)
+        trained = IvfIndex(index)  # in memory until the next save maps it
         for start in range(0, len(live), 65_536):
             with self._lock:
                 rows = live[start : start + 65_536]
                 matrix, ids = store.gather(rows), store.ids[rows]
             alive = ids >= 0
-            index.add_with_ids(matrix[alive], ids[alive])
+            trained.add(ids[alive], matrix[alive])
         with self._lock:
             if self._closed or store.rows < snapshot:  # compacted: rows renumbered
                 return
             gone = np.asarray(store.removed_while_training, np.int64)
-            if len(gone):
-                index.remove_ids(faiss.IDSelectorBatch(gone))
+            trained.remove(gone, np.zeros(len(gone), np.int64))  # in memory: rows unused
             newer = np.arange(snapshot, store.rows)
             newer = newer[store.ids[newer] >= 0]
             if len(newer):
-                index.add_with_ids(store.gather(newer), store.ids[newer])
-            store.ann, store.trained_on = index, len(live)
+                trained.add(store.ids[newer], store.gather(newer))
+            store.ann, store.trained_on = trained, len(live)
             self._saved = -1
-
-
-def _read_ann(path: Path) -> faiss.IndexIVFScalarQuantizer:
-    index = faiss.read_index(str(path))  # already the concrete class (downcasting
-    # again would leave a second proxy whose owner frees the index under it)
-    if not isinstance(index, faiss.IndexIVFScalarQuantizer):
-        raise ValueError(f"{path}: not an IVF-SQ8 index")
-    return _searching_in_parallel(index)
-
-
-def _searching_in_parallel(
-    index: faiss.IndexIVFScalarQuantizer,
-) -> faiss.IndexIVFScalarQuantizer:
-    """Split one query's probed lists over the cores (faiss's default splits a batch's
-    queries, leaving one query to one core): at 1M segments twice as fast on two idle
-    cores. Not saved in the file, so set after every read."""
-    index.parallel_mode = 1
-    return index
 
 
 def _map_rows(path: Path, rows: int, dim: int) -> np.ndarray:
