@@ -323,6 +323,34 @@ def test_saved_codes_are_mapped_and_changes_wait_beside_them_until_merged(copy: 
         index.close()
 
 
+def test_writes_while_the_quantiser_trains_reach_the_index_it_swaps_in(tmp_path: Path) -> None:
+    """Training snapshots the rows, writes the new lists file outside the lock and
+    swaps it in: videos written or removed meanwhile must be in it, or stale in it."""
+    index = EmbeddedIndex(tmp_path, POLICY)
+    try:
+        for number in range(VIDEOS):
+            add_video(index, number, DATA[number * PER_VIDEO : (number + 1) * PER_VIDEO])
+            if number >= 20:  # past the threshold: training runs in the background
+                assert index.remove_video(f"v{number - 10:03d}.mp4")
+        index.vector_store.wait_for_training()
+        assert index.vector_store.kind("visual").startswith("ivf")
+        assert index.verify_vectors() == []
+        removed = {
+            i
+            for video in range(10, 20)
+            for i in range(video * PER_VIDEO + 1, (video + 1) * PER_VIDEO + 1)
+        }
+        for query in DATA[10 * PER_VIDEO : 10 * PER_VIDEO + 20]:
+            assert not {i for i, _ in index.knn("visual", query, 10, SegmentFilter())} & removed
+        newest = DATA[-3]
+        assert index.knn("visual", newest, 1, SegmentFilter())[0][1] == pytest.approx(1.0, abs=1e-5)
+    finally:
+        index.close()
+    reopened = EmbeddedIndex(tmp_path, POLICY)
+    assert not reopened.vector_store.rebuilt and reopened.verify_vectors() == []
+    reopened.close()
+
+
 WRITER = """
 import sys
 from pathlib import Path

@@ -67,7 +67,7 @@ from sceneseek.config import IndexConfig
 from sceneseek.faults import crash_point
 from sceneseek.index.catalogue import Catalogue
 from sceneseek.index.vectors.base import Allowed, StoredVectors, VectorChanges, VectorSource
-from sceneseek.index.vectors.ivf import IvfIndex, untrained
+from sceneseek.index.vectors.ivf import IvfIndex, build, untrained
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -309,6 +309,7 @@ class FaissStore:
         self._closed = False
         self._defer_training = False  # inside training_deferred
         self._training_slot = threading.Lock()  # one training at a time: two cores
+        self._building: set[str] = set()  # stems of lists files being written by training
         self.rebuilt = False  # open() had to read the vectors from SQLite
         self._data_version = -1  # SQLite's count of other connections' commits, last seen
         self._open()
@@ -719,7 +720,7 @@ class FaissStore:
         finally:
             os.close(directory)
         for path in self.directory.iterdir():
-            if path.name not in keep:
+            if path.name not in keep and not path.name.startswith(tuple(self._building)):
                 path.unlink(missing_ok=True)
         self._saved = self._on_disk = self.generation
 
@@ -778,32 +779,40 @@ class FaissStore:
             self.checkpoint()
 
     def _train_and_swap(self, store: ModalityVectors) -> None:
-        """Train and fill a new index from a snapshot of the rows, outside the lock
-        (reads of the memory map and copies of the tail take it briefly), then catch up
-        with what changed meanwhile and swap it in."""
+        """Train a new index on a snapshot of the rows and write its lists file, outside
+        the lock (reads of the memory map and copies of the tail take it briefly), then
+        catch up with what changed meanwhile and swap it in."""
         with self._lock:
             if self._closed:
                 return
             snapshot = store.rows
             live = store.live_rows()
-        index = untrained(store.dim, self.policy.lists_for(len(live)))
-        wanted = min(len(live), max(index.nlist * self.policy.train_points_per_list, 16_384))
-        picked = np.sort(np.random.default_rng(0).choice(live, wanted, replace=False))
-        with self._lock:
-            sample = store.gather(picked)
-        index.train(sample)
-        trained = IvfIndex(index)  # in memory until the next save maps it
-        for start in range(0, len(live), 65_536):
+            live_ids = store.ids[live].copy()  # the base holds these, even if removed since
+            stem = f"{store.name}.ann.{self.generation}.{secrets.token_hex(4)}"
+            self._building.add(stem)
+        try:
+            index = untrained(store.dim, self.policy.lists_for(len(live)))
+            wanted = min(len(live), max(index.nlist * self.policy.train_points_per_list, 16_384))
+            picked = np.sort(np.random.default_rng(0).choice(live, wanted, replace=False))
             with self._lock:
-                rows = live[start : start + 65_536]
-                matrix, ids = store.gather(rows), store.ids[rows]
-            alive = ids >= 0
-            trained.add(ids[alive], matrix[alive])
+                sample = store.gather(picked)
+            index.train(sample)
+
+            def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                for start in range(0, len(live), 65_536):
+                    with self._lock:
+                        matrix = store.gather(live[start : start + 65_536])
+                    yield live_ids[start : start + 65_536], matrix
+
+            trained = build(index, chunks(), self.directory, stem, snapshot)
+        finally:
+            with self._lock:
+                self._building.discard(stem)  # unless swapped in, the next save deletes it
         with self._lock:
             if self._closed or store.rows < snapshot:  # compacted: rows renumbered
                 return
             gone = np.asarray(store.removed_while_training, np.int64)
-            trained.remove(gone, np.zeros(len(gone), np.int64))  # in memory: rows unused
+            trained.forget(gone, np.isin(gone, live_ids))
             newer = np.arange(snapshot, store.rows)
             newer = newer[store.ids[newer] >= 0]
             if len(newer):
