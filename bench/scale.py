@@ -275,6 +275,7 @@ def build(
         "generate_s": generating,
         "kind": kind,  # type: ignore[dict-item]
         "load": [load_before, os.getloadavg()[0]],  # type: ignore[dict-item]
+        "peak_rss": memory()["VmHWM"],
     }
 
 
@@ -293,7 +294,7 @@ def memory() -> dict[str, int]:
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("RssAnon", "RssFile", "VmRSS"):
+        if key in ("RssAnon", "RssFile", "VmRSS", "VmHWM"):
             fields[key] = int(value.split()[0]) * 1024
     return fields
 
@@ -469,6 +470,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             "→".join(f"{x:.1f}" for x in part["load"]) if "load" in part else "?"
             for part in (r["build"], m)
         )
+        peak_rss = r["build"].get("peak_rss")
+        peak = f"; peak RSS {peak_rss / 2**30:.1f} GiB" if peak_rss else ""
         first = f", first filter {m['first_filter_s']:.2f} s" if "first_filter_s" in m else ""
         recovery = r.get("recovery")
         recovered = (
@@ -479,7 +482,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         )
         lines.append(
             f"| {r['backend']} | {r['size']:,} | {m.get('kind', r['build']['kind'])} "
-            f"| {r['build']['build_s']:.0f} s ({r['build']['train_wait_s']:.0f} s training) "
+            f"| {r['build']['build_s']:.0f} s ({r['build']['train_wait_s']:.0f} s training{peak}) "
             f"| {m['anon_after'] / 2**20:.0f} MiB | {m['anon_after'] / r['size']:.0f} B "
             f"| {m['file_after'] / 2**20:.0f} MiB "
             f"| {r['disk']['total'] / 2**30:.2f} GiB ({r['disk']['vectors'] / 2**30:.2f}) "
