@@ -245,6 +245,29 @@ def test_an_ivf_pq_index_of_before_is_retrained_into_sq8(copy: Path) -> None:
     assert isinstance(mapped, faiss.IndexIVFScalarQuantizer) and mapped.ntotal == len(DATA)
 
 
+def test_an_sq8_index_saved_in_one_file_is_mapped_from_its_first_open(copy: Path) -> None:
+    """Before lists files, the SQ8 index was saved whole (and read whole): such an index
+    is used as it is, and rewritten as a mapped lists file when opened."""
+    vectors = copy / "vectors"
+    manifest = json.loads((vectors / "manifest.json").read_text())
+    entry = manifest["modalities"]["visual"]
+    whole = ivf.empty_like(ivf.read(vectors, entry["ann"], entry["ann_data"]))
+    whole.add_with_ids(DATA, np.arange(1, len(DATA) + 1))
+    faiss.write_index(whole, str(vectors / entry["ann"]))
+    for key in ("ann_data", "ann_rows", "ann_recent", "ann_stale"):
+        entry.pop(key, None)
+    (vectors / "manifest.json").write_text(json.dumps(manifest))
+
+    index = EmbeddedIndex(copy, POLICY)
+    try:
+        assert not index.vector_store.rebuilt
+        assert index.vector_store.kind("visual").endswith(" mapped")
+        assert mean_recall(index) >= 0.95
+    finally:
+        index.close()
+    assert ann_entry(copy)["ann_data"]
+
+
 def ann_entry(library: Path) -> dict[str, str | None]:
     manifest = json.loads((library / "vectors" / "manifest.json").read_text())
     entry: dict[str, str | None] = manifest["modalities"]["visual"]

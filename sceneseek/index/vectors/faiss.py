@@ -7,10 +7,12 @@ Why it looks like this:
 * **Exact below a threshold, IVF-SQ8 above.** Under ``ann_threshold`` vectors (50k by
   default) a brute-force scan takes a few milliseconds and is exact, so nothing is
   approximated. Above it a quantised IVF index (``IndexIVFScalarQuantizer``, 8 bits per
-  dimension: 384 B per 384-d vector, in RAM) is trained in a background thread while
-  queries keep using the exact scan; it is swapped in when ready and retrained (again in
-  the background) each time the collection grows ``retrain_growth`` times past the size
-  it was trained on. HNSW was not chosen: its graph alone costs ~256 B per vector and
+  dimension: 384 B per 384-d vector) is trained in a background thread while queries
+  keep using the exact scan; it is swapped in when ready and retrained (again in the
+  background) each time the collection grows ``retrain_growth`` times past the size it
+  was trained on. Its inverted lists are written to a file and memory-mapped, with the
+  changes since in memory beside them (``ivf.IvfIndex``): every modality's codes at 10M
+  segments would not fit in RAM. HNSW was not chosen: its graph alone costs ~256 B per vector and
   building it for 1M vectors on two cores takes many minutes. IVF-PQ (48 B codes), used
   before, ranked near-duplicates so loosely that at 10M segments 5 000 candidates per
   query had to be re-scored from the memory-mapped file, which the page cache cannot

@@ -6,8 +6,10 @@ modalities, one of them 1 280-d: about 3.3 KB of codes per segment, more than th
 machine's RAM at 10M. So the saved lists are mapped read-only from a file, and what
 changed since they were written lives beside them:
 
-* **base**: the saved lists, mapped (faiss's ``OnDiskInvertedLists``, read-only); or,
-  until the first save after training, the in-memory index the training built.
+* **base**: the saved lists, mapped (faiss's ``OnDiskInvertedLists``, read-only).
+  Training writes them straight to a file (``build``); only an index refilled from
+  SQLite, or read from a file saved before lists files existed, is in memory until
+  the next save.
 * **recent**: an in-memory IVF with the same quantiser, holding the rows appended to the
   vector file after the base was written (``base_rows``): a live row below that line is
   in the base, one at or above it is in ``recent``.
