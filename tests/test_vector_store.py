@@ -20,6 +20,7 @@ import pytest
 from sceneseek.config import FaissConfig, IndexConfig
 from sceneseek.index.base import SegmentFilter, SegmentRecord, VideoRecord
 from sceneseek.index.store import EmbeddedIndex, backends
+from sceneseek.index.vectors import faiss as faiss_store
 from sceneseek.index.vectors import ivf
 from sceneseek.index.vectors.faiss import IndexPolicy
 
@@ -421,7 +422,12 @@ def test_an_open_index_follows_what_another_process_writes(copy: Path) -> None:
     reopened.close()
 
 
-def test_verify_names_disagreements_and_rebuild_repairs_them(copy: Path) -> None:
+def test_verify_names_disagreements_and_rebuild_repairs_them(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rebuild writes rows to the file every 256 MiB; here every 500 rows, so that
+    # the file is appended to several times before the lists are built from it.
+    monkeypatch.setattr(faiss_store, "SPILL_BYTES", 500 * DIM * 4)
     index = EmbeddedIndex(copy, POLICY)
     try:
         with sqlite3.connect(copy / "index.sqlite") as db:  # behind the store's back
@@ -435,9 +441,14 @@ def test_verify_names_disagreements_and_rebuild_repairs_them(copy: Path) -> None
         index.rebuild_vectors()
         assert index.verify_vectors() == []
         assert index.knn("visual", QUERIES[0], 1, SegmentFilter())[0][0] == 3
-        assert index.vector_store.kind("visual").startswith("ivf")
+        assert index.vector_store.kind("visual").endswith(" mapped")
+        hit = index.knn("visual", DATA[2500], 1, SegmentFilter(time_of_day=(0, 60)))[0]
+        assert hit[0] == 2501 and hit[1] == pytest.approx(1.0, abs=1e-5)  # through the lists
     finally:
         index.close()
+    reopened = EmbeddedIndex(copy, POLICY)
+    assert not reopened.vector_store.rebuilt and reopened.verify_vectors() == []
+    reopened.close()
 
 
 def test_threshold_comes_from_the_config(tmp_path: Path) -> None:

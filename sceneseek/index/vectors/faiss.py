@@ -75,6 +75,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 ANN_KIND = "ivf-sq8"  # what the manifest's ANN files hold; other kinds are retrained
 ANN_FILES = ("ann", "ann_data", "ann_recent", "ann_stale")  # an entry's IvfIndex files
+SPILL_BYTES = 1 << 28  # a rebuild from SQLite writes a modality's rows out at this size
 
 
 @dataclass(frozen=True)
@@ -629,9 +630,16 @@ class FaissStore:
 
     def _rebuild(self) -> None:
         """Everything from SQLite. A previous trained index (even a stale one) keeps its
-        quantiser: only its contents are replaced, so no retraining is needed."""
+        quantiser: only its contents are replaced, so no retraining is needed. The
+        process that saves the files writes the rows and then the lists to new files as
+        it reads them, so memory stays bounded at any size (the next save names them);
+        one following another process's writes, which never writes files, holds them in
+        memory."""
         previous = self._modalities
         self._modalities = {}
+        spill = not self._diverged
+        tag = f"{self.generation}.{secrets.token_hex(4)}"
+        quantisers: dict[str, IvfIndex] = {}  # filled once every row is on disk
         for name, ids, matrix in self._sqlite_chunks():
             store = self._modalities.get(name)
             if store is None:
@@ -642,10 +650,26 @@ class FaissStore:
                     else self._stale_ann(name)
                 )
                 if old[0] is not None and old[0].base.d == store.dim:
-                    store.ann, store.trained_on = IvfIndex(old[0].empty_copy()), old[1]
+                    store.trained_on = old[1]
+                    if spill:
+                        quantisers[name] = old[0]
+                    else:
+                        store.ann = IvfIndex(old[0].empty_copy())
             store.append(ids, matrix)
             if store.ann is not None:
                 store.ann.add(ids, matrix)
+            if spill and store.tail_rows * store.dim * 4 >= SPILL_BYTES:
+                self._flush_rows(store, tag)
+        for name, quantiser in quantisers.items():
+            store = self._modalities[name]
+            self._flush_rows(store, tag)
+            rows = np.arange(store.rows)
+            chunks = (
+                (store.ids[part], store.gather(part))
+                for part in np.split(rows, rows[65_536::65_536])
+            )
+            stem = f"{name}.ann.{tag}"
+            store.ann = build(quantiser.empty_copy(), chunks, self.directory, stem, store.rows)
 
     def _stale_ann(self, name: str) -> tuple[IvfIndex | None, int]:
         """The trained index the manifest names, and the count it was trained on."""
