@@ -42,6 +42,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -249,6 +250,7 @@ def build(
     shutil.rmtree(directory, ignore_errors=True)
     extra = extra_generators(generator) if all_modalities else {}
     load_before = os.getloadavg()[0]
+    peak = PeakMemory()
     started = time.perf_counter()
     index = open_backend(backend, directory)
     store = vector_store(index)
@@ -275,8 +277,28 @@ def build(
         "generate_s": generating,
         "kind": kind,  # type: ignore[dict-item]
         "load": [load_before, os.getloadavg()[0]],  # type: ignore[dict-item]
-        "peak_rss": memory()["VmHWM"],
+        "peak_anon": peak.stop(),
     }
+
+
+class PeakMemory(threading.Thread):
+    """The process's largest anonymous memory (RssAnon), sampled every 0.2 s: the
+    kernel's own peak (VmHWM) counts the pages of memory-mapped files too."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0
+        self.done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.peak = max(self.peak, memory()["RssAnon"])
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return max(self.peak, memory()["RssAnon"])
 
 
 def disk_usage(directory: Path) -> dict[str, int]:
@@ -294,7 +316,7 @@ def memory() -> dict[str, int]:
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("RssAnon", "RssFile", "VmRSS", "VmHWM"):
+        if key in ("RssAnon", "RssFile", "VmRSS"):
             fields[key] = int(value.split()[0]) * 1024
     return fields
 
@@ -470,8 +492,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             "→".join(f"{x:.1f}" for x in part["load"]) if "load" in part else "?"
             for part in (r["build"], m)
         )
-        peak_rss = r["build"].get("peak_rss")
-        peak = f"; peak RSS {peak_rss / 2**30:.1f} GiB" if peak_rss else ""
+        peak_anon = r["build"].get("peak_anon")
+        peak = f"; peak anon {peak_anon / 2**30:.1f} GiB" if peak_anon else ""
         first = f", first filter {m['first_filter_s']:.2f} s" if "first_filter_s" in m else ""
         recovery = r.get("recovery")
         recovered = (

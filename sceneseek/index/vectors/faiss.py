@@ -101,6 +101,9 @@ class IndexPolicy:
     min_rerank: int = 50  # at least this many
     exact_filter_rows: int = 2_000  # filters allowing at most this many rows scan exactly
     checkpoint_rows: int = 20_000  # unsaved rows that trigger a checkpoint (or 10 % growth)
+    # ... or this many bytes of unsaved rows (held in memory until then): at 10M segments
+    # of all seven modalities (14 KB each) 10 % growth would be 14 GB.
+    checkpoint_bytes: int = 1 << 30
     # A save rewrites a modality's mapped IVF lists once the codes added or removed since
     # they were written reach this share of them (before: small files beside them).
     merge_fraction: float = 0.1
@@ -704,7 +707,11 @@ class FaissStore:
     def _after_write(self) -> None:
         unsaved = sum(m.tail_rows for m in self._modalities.values())
         saved = sum(len(m.base) for m in self._modalities.values())
-        if unsaved >= max(self.policy.checkpoint_rows, saved // 10):
+        unsaved_bytes = sum(m.tail_rows * m.dim * 4 for m in self._modalities.values())
+        if (
+            unsaved >= max(self.policy.checkpoint_rows, saved // 10)
+            or unsaved_bytes >= self.policy.checkpoint_bytes
+        ):
             self.checkpoint()
         self._train_where_wanted()
 
