@@ -321,6 +321,9 @@ def read(directory: Path, header: str, data: str | None) -> faiss.IndexIVFScalar
             raise ValueError(f"{directory / header}: its lists are not in {data}")
         if (directory / data).stat().st_size < lists.totsize:  # reading past the end: SIGBUS
             raise ValueError(f"{directory / data}: shorter than its header says")
+        # By default every search starts up to 32 threads to read its probed lists ahead:
+        # 4 ms a query with the lists in page cache (0.2 ms without, at 300k vectors).
+        lists.prefetch_nthread = 0
     return _searching_in_parallel(index)
 
 
