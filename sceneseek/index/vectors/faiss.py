@@ -351,8 +351,9 @@ class FaissStore:
             return store.sample(size)
 
     def kind(self, modality: str) -> str:
-        """ "exact" or "ivf<lists>,sq8 mapped" (or "in memory", until the first save
-        after training): what answers this modality's queries now."""
+        """ "exact" or "ivf<lists>,sq8 mapped" ("in memory" after a refill from SQLite
+        by a process that does not save, or until an older index's first save): what
+        answers this modality's queries now."""
         with self._lock:
             store = self._modalities.get(modality)
             ann = store.ann if store is not None else None

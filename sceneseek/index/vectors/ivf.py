@@ -38,7 +38,7 @@ from sceneseek.registry import LazyModule
 
 if TYPE_CHECKING:
     import faiss
-else:
+else:  # exact search (below ann_threshold) never needs it, and it costs a cold search ~50 ms
     faiss = LazyModule("faiss")
 
 
@@ -233,9 +233,9 @@ def build(
     rows: int,
 ) -> IvfIndex:
     """Fill a trained, empty index with ``chunks`` of (ids, vectors) straight into a
-    mapped lists file, covering the vector file's first ``rows``: process memory stays
-    a few bytes per vector (its list number and id) instead of holding every code, as
-    adding them to the index in memory did (3.8 GB per 384-d modality at 10M, 12.8 GB
+    mapped lists file, covering the vector file's first ``rows``: process memory holds
+    20 B per vector (its list number, id and place in list order) instead of every code,
+    as adding them to the index in memory did (3.8 GB per 384-d modality at 10M, 12.8 GB
     for the image features). The codes are written to a scratch file in the chunks'
     order, then copied list by list."""
     scratch = directory / f"{stem}.codes.tmp"
