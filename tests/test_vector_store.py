@@ -1,6 +1,7 @@
 """The embedded backend's vector store (sceneseek/index/vectors.py) on a real SQLite
 index with a small switch-over threshold: exact → IVF-SQ8, recall against exact search,
-filters, incremental writes, and the persisted files' reuse and rebuilds. About 15 s."""
+filters, incremental writes, the mapped lists and the changes kept beside them, and the
+persisted files' reuse and rebuilds. About 20 s."""
 
 from __future__ import annotations
 
@@ -279,7 +280,8 @@ def test_saved_codes_are_mapped_and_changes_wait_beside_them_until_merged(copy: 
     """The saved IVF lists are memory-mapped, not read into memory. Later writes go to
     a small in-memory index beside them and removals to a stale-id bitmap, both saved
     as small files; the lists are rewritten only once the changes reach
-    ``merge_fraction`` of them, and also when the vector file is compacted."""
+    ``merge_fraction`` of them. Compacting the vector file renumbers its rows, not the
+    lists."""
     patient = IndexPolicy(ann_threshold=2000, exact_filter_rows=300, merge_fraction=0.25)
     index = EmbeddedIndex(copy, patient)
     first = ann_entry(copy)
