@@ -69,7 +69,7 @@ from sceneseek.config import IndexConfig
 from sceneseek.faults import crash_point
 from sceneseek.index.catalogue import Catalogue
 from sceneseek.index.vectors.base import Allowed, StoredVectors, VectorChanges, VectorSource
-from sceneseek.index.vectors.ivf import IvfIndex, build, untrained
+from sceneseek.index.vectors.ivf import IvfIndex, build, read, untrained
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -668,10 +668,7 @@ class FaissStore:
             store = self._modalities[name]
             self._flush_rows(store, tag)
             rows = np.arange(store.rows)
-            chunks = (
-                (store.ids[part], store.gather(part))
-                for part in np.split(rows, rows[65_536::65_536])
-            )
+            chunks = self._rows_in_chunks(store, rows, store.ids[rows])
             stem = f"{name}.ann.{tag}"
             store.ann = build(quantiser.empty_copy(), chunks, self.directory, stem, store.rows)
 
@@ -681,8 +678,9 @@ class FaissStore:
             manifest = json.loads((self.directory / MANIFEST).read_text())
             entry = manifest["modalities"][name]
             if entry.get("ann") and entry.get("ann_kind") == ANN_KIND:
-                rows = int(entry["rows"])
-                return IvfIndex.load(self.directory, entry, rows), int(entry["trained_on"])
+                base = read(self.directory, entry["ann"], entry.get("ann_data"))  # not
+                # the changes beside it: only the quantiser is reused
+                return IvfIndex(base), int(entry["trained_on"])
         return None, 0
 
     # -- writing --------------------------------------------------------------------
@@ -812,6 +810,16 @@ class FaissStore:
         if not self._closed:
             self.checkpoint()
 
+    def _rows_in_chunks(
+        self, store: ModalityVectors, rows: np.ndarray, ids: np.ndarray
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of ``rows`` 65 536 at a time, each read under the lock, so a
+        background build lets writes and searches in between."""
+        for start in range(0, len(rows), 65_536):
+            with self._lock:
+                matrix = store.gather(rows[start : start + 65_536])
+            yield ids[start : start + 65_536], matrix
+
     def _train_and_swap(self, store: ModalityVectors) -> None:
         """Train a new index on a snapshot of the rows and write its lists file, outside
         the lock (reads of the memory map and copies of the tail take it briefly), then
@@ -831,14 +839,8 @@ class FaissStore:
             with self._lock:
                 sample = store.gather(picked)
             index.train(sample)
-
-            def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-                for start in range(0, len(live), 65_536):
-                    with self._lock:
-                        matrix = store.gather(live[start : start + 65_536])
-                    yield live_ids[start : start + 65_536], matrix
-
-            trained = build(index, chunks(), self.directory, stem, snapshot)
+            chunks = self._rows_in_chunks(store, live, live_ids)
+            trained = build(index, chunks, self.directory, stem, snapshot)
         finally:
             with self._lock:
                 self._building.discard(stem)  # unless swapped in, the next save deletes it
